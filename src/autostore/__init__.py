@@ -1,0 +1,54 @@
+"""autostore: put and get typed data on local disk and any object store.
+
+    from autostore import AutoStore
+    store = AutoStore("./data")          # or "s3://bucket/prefix/"
+    store["sales"] = df                  # -> ./data/sales.parquet
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    AlreadyExists,
+    AmbiguousKey,
+    AuthError,
+    AutoStoreError,
+    BackendError,
+    BucketNotFound,
+    ConfigError,
+    CorruptData,
+    FormatError,
+    InvalidKey,
+    MissingDependency,
+    NotFound,
+    UnsafeLoad,
+    UnsupportedFormat,
+)
+from .formats.base import DataHandler
+from .options import Options, S3Options
+from .store import AutoStore
+from .uri import register_scheme
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "AlreadyExists",
+    "AmbiguousKey",
+    "AuthError",
+    "AutoStore",
+    "AutoStoreError",
+    "BackendError",
+    "BucketNotFound",
+    "ConfigError",
+    "CorruptData",
+    "DataHandler",
+    "FormatError",
+    "InvalidKey",
+    "MissingDependency",
+    "NotFound",
+    "Options",
+    "S3Options",
+    "UnsafeLoad",
+    "UnsupportedFormat",
+    "__version__",
+    "register_scheme",
+]

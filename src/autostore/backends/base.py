@@ -1,0 +1,151 @@
+"""The Backend interface: a small transport that moves bytes; all policy lives in the store.
+
+Keys given to a backend are full keys inside its bucket (or below its local root), already
+validated by :func:`autostore.uri.validate_key`. Folder prefixes end with "/".
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["Backend", "ObjectMeta", "ProgressCallback"]
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``callback(done_bytes, total_bytes)`` during long transfers."""
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    """Metadata of one stored object or file."""
+
+    key: str
+    size: int
+    etag: str | None = None
+    modified_time: datetime | None = None
+
+    # pathlib.stat()-style aliases
+    @property
+    def st_size(self) -> int:
+        return self.size
+
+    @property
+    def st_mtime(self) -> float:
+        return self.modified_time.timestamp() if self.modified_time else 0.0
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return self.modified_time
+
+
+class Backend(ABC):
+    """One bucket (or local root) of one storage service."""
+
+    #: scheme used in URIs this backend returns ("file", "s3", "minio", ...)
+    scheme: str
+    #: bucket name, or "/" for the local filesystem root
+    bucket: str
+    #: stable text naming the service + bucket (used to name cache entries; no secrets)
+    identity: str
+
+    # -- reads ----------------------------------------------------------------------------
+    @abstractmethod
+    def head(self, key: str) -> ObjectMeta:
+        """Metadata of ``key``; NotFound if absent."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the object (shorter at the end of the object)."""
+
+    @abstractmethod
+    def download(
+        self,
+        key: str,
+        dest: Path,
+        *,
+        if_none_match: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectMeta | None:
+        """Stream ``key`` into the file ``dest`` (created or truncated). Returns the object's
+        metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
+
+    # -- writes ---------------------------------------------------------------------------
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        """Store ``data`` atomically (readers see the old or the new object, never a mix)."""
+
+    @abstractmethod
+    def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
+        """Stream the local file ``src`` to ``key`` atomically."""
+
+    def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
+        """Let ``write`` create a file (named like ``key``), then store it atomically as ``key``."""
+        tmp = tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
+        try:
+            write(tmp)
+            return self.upload(key, tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key``; NotFound if absent."""
+
+    def delete_many(self, keys: list[str]) -> None:
+        for key in keys:
+            self.delete(key)
+
+    @abstractmethod
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy inside this backend."""
+
+    # -- listing --------------------------------------------------------------------------
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        """Every object below the folder ``prefix`` ("" or ending with "/"), recursively."""
+
+    @abstractmethod
+    def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
+        """Immediate files and sub-folder prefixes (ending with "/") of folder ``prefix``."""
+
+    @abstractmethod
+    def list_stem(self, stem: str) -> list[str]:
+        """Keys in the folder of ``stem`` whose name starts with ``name(stem) + "."``."""
+
+    def is_dir(self, prefix: str) -> bool:
+        """True when any object lives below ``prefix`` (a folder)."""
+        prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+        return next(iter(self.list(prefix)), None) is not None
+
+    # -- streams --------------------------------------------------------------------------
+    @abstractmethod
+    def open_read(self, key: str) -> IO[bytes]:
+        """A readable, seekable binary stream that does not load the whole object."""
+
+    @abstractmethod
+    def open_write(self, key: str) -> IO[bytes]:
+        """A writable binary stream; the object appears atomically on ``close()``."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding ``key`` if it is on local disk (handlers can read it in place)."""
+        return None
+
+    def uri(self, key: str) -> str:
+        """Full URI of ``key``."""
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+    def storage_options(self) -> dict[str, Any]:
+        """Options for polars/object_store readers of this backend's URIs."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and connections."""

@@ -1,0 +1,332 @@
+"""Local filesystem backend: plain ``os`` calls, atomic writes (temp file + ``os.replace``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import AlreadyExists, InvalidKey, NotFound
+from .base import Backend, ObjectMeta, ProgressCallback
+
+__all__ = ["LocalBackend", "TEMP_MARKER"]
+
+TEMP_MARKER = ".autostore-tmp-"
+_CHUNK = 4 * 1024 * 1024
+
+
+def _meta(key: str, st: os.stat_result) -> ObjectMeta:
+    # A cheap, change-detecting etag: size + mtime in ns (what HTTP servers use for files).
+    return ObjectMeta(
+        key=key,
+        size=st.st_size,
+        etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
+        modified_time=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+    )
+
+
+def temp_sibling(path: str) -> str:
+    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename)."""
+    head, tail = os.path.split(path)
+    return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}-{tail[:100]}")
+
+
+class AtomicWriter:
+    """A file opened for writing under a temporary name; renamed over the target on close,
+    removed on error, so readers never see a half-written file."""
+
+    def __init__(self, target: str) -> None:
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        self._target = target
+        self._tmp = temp_sibling(target)
+        self._file: IO[bytes] = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return self._file.write(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._file.close()
+            os.replace(self._tmp, self._target)
+        except BaseException:
+            self._remove_tmp()
+            raise
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._file.close()
+            self._remove_tmp()
+
+    def _remove_tmp(self) -> None:
+        try:
+            os.unlink(self._tmp)
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class LocalBackend(Backend):
+    """Files below the directory ``root``. Keys never leave it: symlinks resolving outside
+    ``root`` are refused."""
+
+    scheme = "file"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.bucket = self.root
+        self.identity = f"file://{self.root}"
+        self._real_root = os.path.realpath(self.root)
+        self._real_prefix = self._real_root.rstrip("/") + "/"
+
+    # -- paths ----------------------------------------------------------------------------
+    def path(self, key: str) -> str:
+        """Absolute path of ``key``, refusing symlinks that escape the root."""
+        path = os.path.join(self.root, key) if key else self.root
+        real = os.path.realpath(path)
+        if real != self._real_root and not real.startswith(self._real_prefix):
+            raise InvalidKey(
+                f"Key {key!r} resolves to {real}, outside the store root {self.root} "
+                "(a symlink points outside); refusing to follow it."
+            )
+        return path
+
+    def uri(self, key: str) -> str:
+        return os.path.join(self.root, key) if key else self.root
+
+    def local_path(self, key: str) -> Path | None:
+        return Path(self.path(key))
+
+    # -- reads ----------------------------------------------------------------------------
+    def _stat_file(self, key: str) -> tuple[str, os.stat_result]:
+        path = self.path(key)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No file {path!r}.") from None
+        if not os.path.isfile(path):
+            raise NotFound(f"{path!r} is a directory, not a file.")
+        return path, st
+
+    def head(self, key: str) -> ObjectMeta:
+        _, st = self._stat_file(key)
+        return _meta(key, st)
+
+    def get_bytes(self, key: str) -> bytes:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"No file {path!r}.") from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                return f.read(max(0, end - start))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"No file {path!r}.") from None
+
+    def download(
+        self,
+        key: str,
+        dest: Path,
+        *,
+        if_none_match: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectMeta | None:
+        path, st = self._stat_file(key)
+        meta = _meta(key, st)
+        if if_none_match is not None and meta.etag == if_none_match:
+            return None
+        _copy_stream(path, os.fspath(dest), st.st_size, progress)
+        return meta
+
+    # -- writes ---------------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        with AtomicWriter(self.path(key)) as f:
+            f.write(data)
+        return self.head(key)
+
+    def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
+        target = self.path(key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = temp_sibling(target)
+        try:
+            _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return self.head(key)
+
+    def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
+        target = self.path(key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = temp_sibling(target)
+        try:
+            write(Path(tmp))
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return self.head(key)
+
+    def delete(self, key: str) -> None:
+        path = self.path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No file {path!r}.") from None
+        except IsADirectoryError:
+            raise NotFound(f"{path!r} is a directory, not a file.") from None
+
+    def copy(self, src: str, dst: str) -> None:
+        source = self.path(src)
+        if not os.path.isfile(source):
+            raise NotFound(f"No file {source!r} to copy.")
+        target = self.path(dst)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = temp_sibling(target)
+        try:
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+
+    def rename(self, src: str, dst: str, *, overwrite: bool = True) -> None:
+        """Atomic move inside the root."""
+        source, target = self.path(src), self.path(dst)
+        if not os.path.isfile(source):
+            raise NotFound(f"No file {source!r} to move.")
+        if not overwrite and os.path.exists(target):
+            raise AlreadyExists(f"{target!r} exists; pass overwrite=True to replace it.")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+
+    # -- listing --------------------------------------------------------------------------
+    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        base = self.path(prefix.rstrip("/")) if prefix else self.root
+        if not os.path.isdir(base):
+            return
+        stack = [(base, prefix if not prefix or prefix.endswith("/") else prefix + "/")]
+        while stack:
+            directory, key_prefix = stack.pop()
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except (FileNotFoundError, NotADirectoryError, PermissionError):
+                continue
+            subdirs = []
+            for entry in entries:
+                if entry.name.startswith(TEMP_MARKER):
+                    continue
+                key = key_prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append((entry.path, key + "/"))
+                elif entry.is_file():
+                    yield _meta(key, entry.stat())
+            stack.extend(reversed(subdirs))
+
+    def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
+        base = self.path(prefix.rstrip("/")) if prefix else self.root
+        files: list[ObjectMeta] = []
+        dirs: list[str] = []
+        key_prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        try:
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return files, dirs
+        for entry in entries:
+            if entry.name.startswith(TEMP_MARKER):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                dirs.append(key_prefix + entry.name + "/")
+            elif entry.is_file():
+                files.append(_meta(key_prefix + entry.name, entry.stat()))
+        return files, dirs
+
+    def list_stem(self, stem: str) -> list[str]:
+        folder, _, name = stem.rpartition("/")
+        base = self.path(folder) if folder else self.root
+        want = name + "."
+        try:
+            names = os.listdir(base)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        key_prefix = folder + "/" if folder else ""
+        return sorted(
+            key_prefix + n
+            for n in names
+            if n.startswith(want) and os.path.isfile(os.path.join(base, n))
+        )
+
+    def is_dir(self, prefix: str) -> bool:
+        path = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        return os.path.isdir(path)
+
+    # -- streams --------------------------------------------------------------------------
+    def open_read(self, key: str) -> IO[bytes]:
+        path = self.path(key)
+        try:
+            return open(path, "rb")  # noqa: SIM115 - caller closes
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"No file {path!r}.") from None
+
+    def open_write(self, key: str) -> IO[bytes]:
+        writer: Any = AtomicWriter(self.path(key))
+        return writer  # type: ignore[no-any-return]
+
+
+def _unlink_quiet(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _copy_stream(src: str, dst: str, total: int, progress: ProgressCallback | None) -> None:
+    if progress is None:
+        shutil.copyfile(src, dst)
+        return
+    done = 0
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while chunk := fin.read(_CHUNK):
+            fout.write(chunk)
+            done += len(chunk)
+            progress(done, total)
+    if total == 0:
+        progress(0, 0)

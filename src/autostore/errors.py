@@ -1,0 +1,105 @@
+"""One exception hierarchy for autostore.
+
+Every error names the key or URI it is about (never a secret) and says what to do::
+
+    AutoStoreError
+    ├── ConfigError            (ValueError)        bad options, unknown scheme, bad URL
+    ├── InvalidKey             (ValueError)        "..", NUL, absolute path, escaping the root
+    ├── NotFound               (FileNotFoundError, KeyError)
+    ├── AmbiguousKey           (KeyError)          "a" matches a.json and a.parquet
+    ├── AlreadyExists          (FileExistsError)
+    ├── AuthError              (PermissionError)   wrong credentials, access denied
+    ├── BackendError           (OSError)           network, timeouts, server errors
+    │   └── BucketNotFound                         the bucket/container does not exist
+    ├── FormatError            (ValueError)
+    │   ├── UnsupportedFormat                      unknown extension / value type
+    │   ├── CorruptData                            file cannot be decoded
+    │   └── UnsafeLoad                             pickle refused by allow_pickle=False
+    └── MissingDependency      (ImportError)       optional library not installed
+
+Catching the builtin parent works as pathlib/dict users expect: ``except KeyError`` catches a
+missing key, ``except FileNotFoundError`` a missing path.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AmbiguousKey",
+    "AuthError",
+    "AutoStoreError",
+    "BackendError",
+    "BucketNotFound",
+    "ConfigError",
+    "CorruptData",
+    "FormatError",
+    "InvalidKey",
+    "MissingDependency",
+    "NotFound",
+    "UnsafeLoad",
+    "UnsupportedFormat",
+]
+
+
+class AutoStoreError(Exception):
+    """Root of every error autostore raises."""
+
+    def __str__(self) -> str:
+        # KeyError subclasses would otherwise print the repr of the message.
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ConfigError(AutoStoreError, ValueError):
+    """Invalid options, unknown scheme or malformed URI."""
+
+
+class InvalidKey(AutoStoreError, ValueError):
+    """A key that is unsafe or malformed (``..``, NUL, absolute, escaping the store root)."""
+
+
+class NotFound(AutoStoreError, FileNotFoundError, KeyError):
+    """The key or path does not exist."""
+
+
+class AmbiguousKey(AutoStoreError, KeyError):
+    """An extensionless key matches more than one file."""
+
+    def __init__(self, message: str, candidates: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.candidates = list(candidates or [])
+
+
+class AlreadyExists(AutoStoreError, FileExistsError):
+    """The target exists and overwriting was not allowed."""
+
+
+class AuthError(AutoStoreError, PermissionError):
+    """Credentials are wrong, missing or not allowed to do this."""
+
+
+class BackendError(AutoStoreError, OSError):
+    """The storage backend failed (network, timeout, server error, missing bucket)."""
+
+
+class BucketNotFound(BackendError):
+    """The bucket or container does not exist (not a missing key: ``in`` does not hide it)."""
+
+
+class FormatError(AutoStoreError, ValueError):
+    """A value cannot be encoded or a file cannot be decoded."""
+
+
+class UnsupportedFormat(FormatError):
+    """No handler for this extension or value type."""
+
+
+class CorruptData(FormatError):
+    """The stored bytes cannot be decoded in the format their extension names."""
+
+
+class UnsafeLoad(FormatError):
+    """Loading would execute code (pickle, full torch modules) and it is not allowed."""
+
+
+class MissingDependency(AutoStoreError, ImportError):
+    """An optional library needed for this format or backend is not installed."""

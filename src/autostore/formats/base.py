@@ -1,0 +1,165 @@
+"""DataHandler (the format protocol of 0.1.x) and the handler registry.
+
+A handler converts between Python values and files; it never knows where the bytes live.
+Handlers whose values are small and cheap to encode in memory (JSON, text) also implement
+``read_from_bytes``/``write_to_bytes`` so object stores skip the temporary file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingDependency, UnsupportedFormat
+
+__all__ = ["DataHandler", "HandlerRegistry", "might_be", "require"]
+
+
+def might_be(value: object, module: str) -> bool:
+    """True when ``value``'s type comes from ``module`` (without importing ``module``)."""
+    for cls in type(value).__mro__:
+        if cls.__module__.split(".", 1)[0] == module:
+            return True
+    return False
+
+
+def require(module: str, extra: str | None, what: str) -> Any:
+    """Import an optional ``module`` or raise MissingDependency naming the extra to install."""
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        hint = f'pip install "autostore[{extra}]"' if extra else f"pip install {top}"
+        raise MissingDependency(f"{what} needs {top}: {hint}.")
+    return importlib.import_module(module)
+
+
+class DataHandler(ABC):
+    """Reads and writes one family of formats.
+
+    Subclass it and give ``extensions`` plus the four methods below; ``priority`` decides
+    between handlers for the same extension or value (higher wins; built-ins use 0-10).
+    """
+
+    #: True when ``read_from_bytes``/``write_to_bytes`` are implemented (no temp file needed).
+    supports_bytes: bool = False
+    #: True when reading may execute code (pickle); refused when ``allow_pickle`` is off.
+    unsafe: bool = False
+
+    @abstractmethod
+    def can_handle_extension(self, extension: str) -> bool:
+        """True when files with ``extension`` (lower case, with the dot) are this format."""
+
+    @abstractmethod
+    def can_handle_data(self, data: Any) -> bool:
+        """True when ``data`` can be written by this handler."""
+
+    @abstractmethod
+    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
+        """Decode the file at ``file_path``."""
+
+    @abstractmethod
+    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
+        """Encode ``data`` into ``file_path``."""
+
+    @property
+    @abstractmethod
+    def extensions(self) -> list[str]:
+        """Extensions this handler reads; the first is used when writing."""
+
+    @property
+    def priority(self) -> int:
+        return 10
+
+    def extension_for(self, data: Any) -> str:
+        """Extension to write ``data`` with when the key names none."""
+        return self.extensions[0]
+
+    def read_from_bytes(self, data: bytes, file_extension: str) -> Any:
+        raise NotImplementedError
+
+    def write_to_bytes(self, data: Any, file_extension: str) -> bytes:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(extensions={self.extensions!r}, priority={self.priority})"
+
+
+class HandlerRegistry:
+    """Handlers ordered by priority; a later registration wins over an equal priority."""
+
+    def __init__(self, handlers: list[DataHandler] | None = None) -> None:
+        self._handlers: list[DataHandler] = []
+        self._by_ext: dict[str, DataHandler | None] = {}
+        self._by_type: dict[type, DataHandler] = {}
+        for h in handlers or []:
+            self.register(h)
+
+    def copy(self) -> HandlerRegistry:
+        return HandlerRegistry(list(reversed(self._handlers)))
+
+    def register(self, handler: DataHandler) -> None:
+        if not isinstance(handler, DataHandler):
+            raise TypeError(f"{handler!r} is not a DataHandler; subclass autostore.DataHandler.")
+        self._handlers.insert(0, handler)
+        self._handlers.sort(key=lambda h: -h.priority)  # stable: newest first among equals
+        self._by_ext.clear()
+        self._by_type.clear()
+
+    @property
+    def handlers(self) -> list[DataHandler]:
+        return list(self._handlers)
+
+    def extensions(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for h in self._handlers:
+            for ext in h.extensions:
+                seen.setdefault(ext.lower(), None)
+        return sorted(seen)
+
+    def known_extension(self, name: str) -> str | None:
+        """The longest registered extension ``name`` ends with (``.pydantic.json`` over ``.json``)."""
+        lower = name.lower()
+        dot = lower.find(".", 1 if lower.startswith(".") else 0)
+        while dot != -1:
+            ext = lower[dot:]
+            if self.for_extension_or_none(ext) is not None:
+                return ext
+            dot = lower.find(".", dot + 1)
+        return None
+
+    def for_extension_or_none(self, ext: str) -> DataHandler | None:
+        ext = ext.lower()
+        try:
+            return self._by_ext[ext]
+        except KeyError:
+            pass
+        found = next((h for h in self._handlers if h.can_handle_extension(ext)), None)
+        self._by_ext[ext] = found
+        return found
+
+    def for_extension(self, ext: str, *, key: str = "") -> DataHandler:
+        handler = self.for_extension_or_none(ext)
+        if handler is None:
+            where = f" for {key!r}" if key else ""
+            raise UnsupportedFormat(
+                f"No handler for extension {ext!r}{where}. Supported: {', '.join(self.extensions())}. "
+                "Add one with store.register_handler(MyHandler()) (subclass autostore.DataHandler)."
+            )
+        return handler
+
+    def for_value(self, value: Any, *, key: str = "") -> DataHandler:
+        cls = type(value)
+        cached = self._by_type.get(cls)
+        # Only plain container-free types are cached: a list's handler depends on its items.
+        if cached is not None:
+            return cached
+        for h in self._handlers:
+            if h.can_handle_data(value):
+                if cls not in (list, tuple, dict):
+                    self._by_type[cls] = h
+                return h
+        raise UnsupportedFormat(
+            f"No handler can store a {cls.__module__}.{cls.__qualname__} value"
+            f"{f' at {key!r}' if key else ''}; give the key an extension or register a handler."
+        )

@@ -1,0 +1,231 @@
+"""Options: everything a user can set, validated at construction, secrets masked in repr.
+
+This is the only module that reads environment variables (``AUTOSTORE_*`` and the standard
+``AWS_*`` ones), so behaviour never depends on where an option was read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+__all__ = ["Options", "S3Options", "parse_size"]
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_size(value: int | str | None, name: str = "size") -> int | None:
+    """``10_000``, ``"10GB"``, ``"512MiB"`` -> bytes; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number of bytes or a string like '10GB', not {value!r}.")
+    if isinstance(value, int):
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative (got {value}).")
+        return value
+    m = _SIZE_RE.match(str(value))
+    if not m:
+        raise ConfigError(f"{name}={value!r} is not a size; use bytes or a string like '10GB' or '512MiB'.")
+    unit = (m.group(2) or "").lower()
+    base = 1024 if "i" in unit else 1000
+    power = _POWERS[unit[:1]] if unit[:1] in _POWERS else 0
+    return int(float(m.group(1)) * base**power)
+
+
+def _env_flag(name: str) -> bool | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+@dataclass(repr=False)
+class Options:
+    """Settings shared by every backend.
+
+    ``cache_expiry_hours=0`` means cached entries never expire. ``cache_validation="always"``
+    revalidates every cached read with the server (one cheap conditional request).
+    ``allow_pickle=None`` reads ``AUTOSTORE_ALLOW_PICKLE`` (default: allowed, as in 0.1.x).
+    """
+
+    scheme: str | None = None
+    cache_enabled: bool = False
+    cache_dir: str | None = None
+    cache_expiry_hours: float = 24.0
+    cache_validation: Literal["expiry", "always"] = "expiry"
+    cache_max_size: int | str | None = None
+    timeout: float = 30.0
+    max_retries: int = 3
+    retry_delay: float = 1.0
+    allow_pickle: bool | None = None
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    def _validate(self) -> None:
+        if self.scheme is not None:
+            if not isinstance(self.scheme, str) or not re.fullmatch(r"[a-z][a-z0-9+.-]*", self.scheme.lower()):
+                raise ConfigError(f"scheme={self.scheme!r} is not a valid URI scheme name (e.g. 's3', 'minio').")
+            self.scheme = self.scheme.lower()
+        _check_number(self, "cache_expiry_hours", minimum=0.0)
+        _check_number(self, "timeout", minimum=0.0, strict=True)
+        _check_number(self, "retry_delay", minimum=0.0)
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ConfigError(f"max_retries must be a whole number >= 0 (got {self.max_retries!r}).")
+        if self.cache_validation not in ("expiry", "always"):
+            raise ConfigError(
+                f"cache_validation={self.cache_validation!r}; use 'expiry' (revalidate after "
+                "cache_expiry_hours) or 'always' (revalidate on every read)."
+            )
+        parse_size(self.cache_max_size, "cache_max_size")
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def pickle_allowed(self) -> bool:
+        """The argument wins; else ``AUTOSTORE_ALLOW_PICKLE``; else True (0.1.x behaviour)."""
+        if self.allow_pickle is not None:
+            return bool(self.allow_pickle)
+        env = _env_flag("AUTOSTORE_ALLOW_PICKLE")
+        return True if env is None else env
+
+    @property
+    def cache_max_bytes(self) -> int | None:
+        return parse_size(self.cache_max_size, "cache_max_size")
+
+    def replace(self, **changes: Any) -> Options:
+        """A copy with ``changes`` applied and validated; unknown names raise ConfigError."""
+        names = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__} has no option(s) {', '.join(unknown)}; "
+                f"valid options: {', '.join(sorted(names))}."
+            )
+        return dataclasses.replace(self, **changes)
+
+    def inherit(self, base: Options) -> Options:
+        """Copy the shared (base Options) fields from ``base`` where this one kept defaults."""
+        changes: dict[str, Any] = {}
+        for f in fields(Options):
+            if f.name == "scheme":
+                continue
+            if getattr(self, f.name) == f.default and getattr(base, f.name) != f.default:
+                changes[f.name] = getattr(base, f.name)
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            shown = "'***'" if f.name in self._secret_fields and value else repr(value)
+            parts.append(f"{f.name}={shown}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+def _check_number(obj: Options, name: str, *, minimum: float, strict: bool = False) -> None:
+    value = getattr(obj, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number (got {value!r}).")
+    if value < minimum or (strict and value == minimum):
+        op = ">" if strict else ">="
+        raise ConfigError(f"{name} must be {op} {minimum:g} (got {value!r}).")
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(repr=False)
+class S3Options(Options):
+    """Options for S3 and S3-compatible services (MinIO, SeaweedFS, DigitalOcean, R2, ...).
+
+    Unset credentials, region and endpoint come from the environment (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+    ``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_PROFILE``) at the time a store connects.
+    Objects larger than ``multipart_threshold`` are uploaded in ``multipart_chunksize`` parts,
+    ``max_concurrency`` at a time.
+    """
+
+    scheme: str | None = "s3"
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    profile_name: str | None = None
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    multipart_threshold: int = 64 * MIB
+    multipart_chunksize: int = 16 * MIB
+    max_concurrency: int = 10
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"aws_secret_access_key", "aws_session_token"})
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.endpoint_url is not None:
+            _check_endpoint(self.endpoint_url)
+        for name, minimum in (("multipart_threshold", 1), ("multipart_chunksize", 5 * MIB), ("max_concurrency", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                hint = " (S3 parts must be at least 5 MiB)" if name == "multipart_chunksize" else ""
+                raise ConfigError(f"{name} must be a whole number >= {minimum} (got {value!r}){hint}.")
+        if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
+            raise ConfigError(
+                "Give both aws_access_key_id and aws_secret_access_key, or neither "
+                "(then the environment or profile_name supplies them)."
+            )
+
+    def resolved(self) -> S3Options:
+        """A copy with unset fields filled from the environment (explicit values win)."""
+        env = os.environ
+        changes: dict[str, Any] = {}
+        explicit_keys = self.aws_access_key_id is not None
+        profile = self.profile_name or (None if explicit_keys else env.get("AWS_PROFILE"))
+        if profile is not None:
+            changes["profile_name"] = profile
+        if not explicit_keys and profile is None and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            changes["aws_access_key_id"] = env["AWS_ACCESS_KEY_ID"]
+            changes["aws_secret_access_key"] = env["AWS_SECRET_ACCESS_KEY"]
+            if env.get("AWS_SESSION_TOKEN"):
+                changes["aws_session_token"] = env["AWS_SESSION_TOKEN"]
+        if self.region_name is None:
+            region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+            if region:
+                changes["region_name"] = region
+        if self.endpoint_url is None:
+            endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+            if endpoint:
+                changes["endpoint_url"] = endpoint
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+def _check_endpoint(url: str) -> None:
+    if not isinstance(url, str):
+        raise ConfigError(f"endpoint_url must be a string like 'https://minio.example.com' (got {url!r}).")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.username or parsed.password:
+        raise ConfigError(
+            f"endpoint_url={url!r} is not a valid endpoint; write it as 'https://host[:port]' "
+            "without credentials in it."
+        )
+    try:
+        parsed.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"endpoint_url={url!r} has an invalid port.") from exc
+
+
+def options_class_for_kind(kind: str) -> type[Options]:
+    """The options class a backend kind is configured with."""
+    return S3Options if kind == "s3" else Options

@@ -1,0 +1,585 @@
+"""AutoStore: a dict of typed values over a local folder or an object-store prefix.
+
+Keys map to files: ``store["a/b"] = {...}`` writes ``a/b.json``; ``store["a/b"]`` finds the one
+``a/b.*`` file and decodes it. The store chooses formats (handler registry), backends (one per
+scheme and bucket, built lazily) and the download cache; backends only move bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .backends.base import Backend, ObjectMeta
+from .errors import (
+    AmbiguousKey,
+    AutoStoreError,
+    ConfigError,
+    CorruptData,
+    FormatError,
+    InvalidKey,
+    NotFound,
+    UnsafeLoad,
+)
+from .formats import default_registry
+from .formats.base import DataHandler, HandlerRegistry
+from .options import Options, S3Options, options_class_for_kind
+from .uri import (
+    Location,
+    backend_kind,
+    has_scheme,
+    join_key,
+    parse_location,
+    register_scheme,
+    supported_schemes,
+    validate_key,
+)
+
+__all__ = ["AutoStore"]
+
+log = logging.getLogger("autostore")
+
+_MISSING = object()
+
+
+class AutoStore:
+    """Dictionary-like access to typed files on local disk or any object store.
+
+    >>> store = AutoStore("./data")                       # doctest: +SKIP
+    >>> store["config"] = {"key": "value"}                # ./data/config.json
+    >>> store["config"]
+    {'key': 'value'}
+
+    ``options`` is one Options object or a list (one per scheme); keyword arguments override
+    fields of the options for the store's own scheme; ``config=`` is an alias of ``options=``.
+    """
+
+    def __init__(
+        self,
+        storage_uri: str | Path = ".",
+        options: Options | list[Options] | tuple[Options, ...] | None = None,
+        *,
+        config: Options | list[Options] | tuple[Options, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if options is not None and config is not None:
+            raise ConfigError("Pass options= or config= (an alias), not both.")
+        given = options if options is not None else config
+        option_list: list[Options] = (
+            [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
+        )
+        for o in option_list:
+            if not isinstance(o, Options):
+                raise ConfigError(f"options must be Options/S3Options objects, got {type(o).__name__}.")
+            if isinstance(o, S3Options) and o.scheme and o.scheme not in supported_schemes():
+                register_scheme(o.scheme, "s3")  # S3Options(scheme="minio") implies an S3 service
+
+        location = parse_location(storage_uri)
+        self._location = location
+        self._lock = threading.RLock()
+        self._backends: dict[tuple[str, str], Backend] = {}
+        self._resolved: dict[tuple[str, str], str] = {}
+        self._tmp_dir: Path | None = None
+        self._closed = False
+        self._handlers: HandlerRegistry = default_registry().copy()
+
+        primary_kind = location.kind
+        primary_scheme = location.scheme
+        self._options: dict[str, Options] = {}
+        unscoped: Options | None = None
+        for o in option_list:
+            if o.scheme is None or (type(o) is Options and o.scheme in ("file", primary_scheme)):
+                unscoped = o
+            else:
+                self._options[o.scheme] = o
+        base = self._options.get(primary_scheme) or unscoped
+        cls = options_class_for_kind(primary_kind)
+        if base is None:
+            base = cls(scheme=primary_scheme) if cls is not Options else Options()
+        elif not isinstance(base, cls):
+            base = cls(scheme=primary_scheme).inherit(base)
+        if kwargs:
+            base = base.replace(**kwargs)
+        if unscoped is not None and base is not unscoped and type(unscoped) is Options:
+            base = base.inherit(unscoped)
+        self._base_options = base
+        self._options[primary_scheme] = base
+
+        if location.is_local:
+            from .backends.local import LocalBackend
+
+            root = "/" + location.key.rstrip("/")
+            self._primary: Backend = LocalBackend(root)
+            self._prefix = ""
+            self._backends[("file", root)] = self._primary
+        else:
+            self._primary = self._backend(location.scheme, location.bucket)
+            key = location.key
+            self._prefix = key if not key or key.endswith("/") else key + "/"
+
+    # -- construction helpers --------------------------------------------------------------
+    @staticmethod
+    def register_scheme(scheme: str, backend: str = "autostore.s3") -> None:
+        """Route ``scheme://`` URIs to an S3-compatible (or other) backend."""
+        register_scheme(scheme, backend, clobber=True)
+
+    def register_handler(self, handler: DataHandler) -> None:
+        """Add a format handler to this store (higher ``priority`` wins)."""
+        self._handlers.register(handler)
+        self._resolved.clear()
+
+    def options_for(self, scheme: str) -> Options:
+        """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
+        scheme = scheme.lower()
+        found = self._options.get(scheme)
+        if found is None:
+            kind = backend_kind(scheme)
+            cls = options_class_for_kind(kind)
+            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
+                self._base_options
+            )
+            self._options[scheme] = found
+        return found
+
+    def _backend(self, scheme: str, bucket: str) -> Backend:
+        ident = (scheme, bucket)
+        backend = self._backends.get(ident)
+        if backend is not None:
+            return backend
+        with self._lock:
+            backend = self._backends.get(ident)
+            if backend is None:
+                kind = backend_kind(scheme)
+                if kind == "local":
+                    from .backends.local import LocalBackend
+
+                    backend = LocalBackend(bucket)
+                else:
+                    from .backends.objectstore import ObjectStoreBackend
+
+                    backend = ObjectStoreBackend(scheme, kind, bucket, self.options_for(scheme))
+                self._backends[ident] = backend
+        return backend
+
+    # -- key -> (backend, full key) ----------------------------------------------------------
+    def _target(self, key: str) -> tuple[Backend, str]:
+        if not isinstance(key, str):
+            raise InvalidKey(f"Key {key!r} must be a string, not {type(key).__name__}.")
+        if has_scheme(key):
+            loc = parse_location(key)
+            if loc.is_local:
+                return self._backend("file", "/"), loc.key
+            return self._backend(loc.scheme, loc.bucket), loc.key
+        return self._primary, self._prefix + validate_key(key, uri=self.uri)
+
+    def _display(self, backend: Backend, full: str) -> str:
+        return backend.uri(full)
+
+    def _resolve(self, backend: Backend, full: str) -> str:
+        """The stored key for ``full``: itself when it names a known extension, else the single
+        ``full.<ext>`` file. NotFound / AmbiguousKey otherwise."""
+        name = full.rpartition("/")[2]
+        if self._handlers.known_extension(name):
+            return full
+        memo = self._resolved.get((backend.identity, full))
+        if memo is not None:
+            return memo
+        candidates = self._candidates(backend, full)
+        if not candidates:
+            raise NotFound(
+                f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
+                f"(looked for {name} and {name}.<ext>); check store.keys()."
+            )
+        if len(candidates) > 1:
+            raise AmbiguousKey(
+                f"Key {full!r} is ambiguous in {backend.uri('')}: {', '.join(candidates)} all match; "
+                "read one with its extension, e.g. store['" + candidates[0] + "'].",
+                candidates,
+            )
+        self._resolved[(backend.identity, full)] = candidates[0]
+        return candidates[0]
+
+    def _candidates(self, backend: Backend, full: str) -> list[str]:
+        out = []
+        for c in backend.list_stem(full):
+            ext = self._handlers.known_extension(c.rpartition("/")[2])
+            if ext is not None and c[len(full):].lower() == ext:
+                out.append(c)
+        return out
+
+    # -- reading ----------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.read(key)
+
+    def read(self, key: str, format: str | None = None, *, ignore_cache: bool = False) -> Any:
+        """Decode the value stored at ``key``; ``format="csv"`` forces a format."""
+        backend, full = self._target(key)
+        if full.endswith("/") or full == "":
+            return self._read_dataset(backend, full)
+        try:
+            stored = self._resolve(backend, full)
+        except NotFound:
+            if backend.is_dir(full):
+                return self._read_dataset(backend, full + "/")
+            raise
+        handler, ext = self._handler_for_read(stored, format)
+        try:
+            return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
+        except NotFound:
+            if self._resolved.pop((backend.identity, full), None) is None:
+                raise
+            return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``store[key]`` or ``default`` when the key does not exist."""
+        try:
+            return self.read(key)
+        except NotFound:
+            return default
+
+    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler, str]:
+        if format is not None:
+            ext = "." + format.lower().lstrip(".")
+            return self._handlers.for_extension(ext, key=stored), ext
+        ext = self._handlers.known_extension(stored.rpartition("/")[2]) or ""
+        return self._handlers.for_extension(ext, key=stored), ext
+
+    def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
+        uri = backend.uri(stored)
+        if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+            raise UnsafeLoad(
+                f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
+                "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
+            )
+        try:
+            if handler.supports_bytes:
+                return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
+            with self._local_file(backend, stored, ignore_cache) as path:
+                return handler.read_from_file(path, ext)
+        except (AutoStoreError, MemoryError, KeyboardInterrupt):
+            raise
+        except FormatError as exc:  # pragma: no cover - FormatError is an AutoStoreError
+            raise exc
+        except Exception as exc:
+            raise CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}") from exc
+
+    def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
+        return backend.get_bytes(key)
+
+    @contextlib.contextmanager
+    def _local_file(self, backend: Backend, key: str, ignore_cache: bool) -> Iterator[Path]:
+        """A local file holding ``key``: the file itself on disk, else a temporary download."""
+        local = backend.local_path(key)
+        if local is not None:
+            if not local.is_file():
+                raise NotFound(f"No file {local}.")
+            yield local
+            return
+        tmp = self._temp_path(key)
+        try:
+            backend.download(key, tmp)
+            yield tmp
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _temp_path(self, key: str) -> Path:
+        import uuid
+
+        if self._tmp_dir is None:
+            with self._lock:
+                if self._tmp_dir is None:
+                    self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
+        return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
+
+    def _read_dataset(self, backend: Backend, prefix: str) -> Any:
+        raise NotFound(f"{backend.uri(prefix)} is a folder; reading folders needs the datasets feature.")
+
+    # -- writing ----------------------------------------------------------------------------
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.write(key, value)
+
+    def write(self, key: str, value: Any, format: str | None = None) -> str:
+        """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
+
+        The extension in ``key`` (or ``format=``) decides the format; without one it follows the
+        value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
+        """
+        backend, full = self._target(key)
+        if full.endswith("/") or full == "":
+            raise InvalidKey(f"Key {key!r} names a folder; give a file name to write a value.")
+        name = full.rpartition("/")[2]
+        explicit = self._handlers.known_extension(name)
+        if format is not None:
+            ext = "." + format.lower().lstrip(".")
+            handler = self._handlers.for_extension(ext, key=key)
+            stored = full if explicit else full + ext
+        elif explicit is not None:
+            ext, stored = explicit, full
+            handler = self._handlers.for_extension(ext, key=key)
+        else:
+            handler = self._handlers.for_value(value, key=key)
+            ext = handler.extension_for(value)
+            stored = full + ext
+        self._encode(backend, stored, handler, ext, value)
+        if explicit is None:
+            self._replace_siblings(backend, full, stored)
+        return stored[len(self._prefix):] if backend is self._primary else backend.uri(stored)
+
+    def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
+        uri = backend.uri(stored)
+        try:
+            if handler.supports_bytes:
+                payload = handler.write_to_bytes(value, ext)
+                meta = backend.put_bytes(stored, payload)
+            else:
+                meta = backend.write_with(stored, lambda p: handler.write_to_file(value, p, ext), self._tmp())
+        except FormatError as exc:
+            raise type(exc)(f"Cannot write {uri}: {exc}") from None
+        except AutoStoreError:
+            raise
+        except Exception as exc:
+            raise FormatError(
+                f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
+            ) from exc
+        self._after_write(backend, stored)
+        return meta
+
+    def _tmp(self) -> Path:
+        return self._temp_path("x").parent
+
+    def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
+        ident = (backend.identity, full)
+        if self._resolved.get(ident) != stored:
+            for other in self._candidates(backend, full):
+                if other != stored:
+                    log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
+                    with contextlib.suppress(NotFound):
+                        backend.delete(other)
+                    self._after_delete(backend, other)
+        self._resolved[ident] = stored
+
+    def _after_write(self, backend: Backend, stored: str) -> None:
+        """Hook for the cache: a key this store wrote."""
+
+    def _after_delete(self, backend: Backend, stored: str) -> None:
+        """Hook for the cache: a key this store removed."""
+
+    # -- other dict operations ----------------------------------------------------------------
+    def __delitem__(self, key: str) -> None:
+        self.delete(key)
+
+    def delete(self, key: str) -> None:
+        """Remove the value at ``key`` (NotFound when absent)."""
+        backend, full = self._target(key)
+        stored = self._resolve(backend, full)
+        backend.delete(stored)
+        self._after_delete(backend, stored)
+        self._forget(backend, full, stored)
+
+    def _forget(self, backend: Backend, full: str, stored: str) -> None:
+        self._resolved.pop((backend.identity, full), None)
+        self._resolved.pop((backend.identity, stored), None)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        backend, full = self._target(key)
+        if full.endswith("/"):
+            return backend.is_dir(full)
+        try:
+            self._resolve(backend, full)
+        except NotFound:
+            return False
+        except AmbiguousKey:
+            return True
+        name = full.rpartition("/")[2]
+        if self._handlers.known_extension(name):
+            try:
+                backend.head(full)
+            except NotFound:
+                return False
+        return True
+
+    def keys(self) -> list[str]:
+        """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
+        seen: dict[str, None] = {}
+        cut = len(self._prefix)
+        for meta in self._primary.list(self._prefix):
+            rel = meta.key[cut:]
+            if not rel or rel.endswith("/"):
+                continue
+            ext = self._handlers.known_extension(rel.rpartition("/")[2])
+            seen.setdefault(rel[: -len(ext)] if ext else rel, None)
+        return sorted(seen)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for key in self.keys():
+            yield key, self.read(key)
+
+    def values(self) -> Iterator[Any]:
+        for key in self.keys():
+            yield self.read(key)
+
+    def update(self, other: Mapping[str, Any]) -> None:
+        for key, value in other.items():
+            self.write(key, value)
+
+    def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
+        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``.
+
+        ``*`` and ``?`` stay inside one folder unless ``recursive`` is true; ``**`` spans folders.
+        """
+        literal = _literal_prefix(pattern)
+        folder = literal.rpartition("/")[0]
+        search = self._prefix + (folder + "/" if folder else "")
+        cut = len(self._prefix)
+        regex = _glob_regex(pattern, recursive)
+        for meta in self._primary.list(search):
+            rel = meta.key[cut:]
+            if rel and not rel.endswith("/") and regex.match(rel):
+                yield rel
+
+    def get_metadata(self, key: str) -> ObjectMeta:
+        """Size, ETag and modification time of the value at ``key``."""
+        backend, full = self._target(key)
+        stored = self._resolve(backend, full)
+        return backend.head(stored)
+
+    def copy(self, src: str, dst: str) -> str:
+        """Copy the value at ``src`` to ``dst`` (any backends; server-side when they are the same).
+        ``dst`` without an extension gets the source's. Returns the stored destination key."""
+        sb, sfull = self._target(src)
+        stored_src = self._resolve(sb, sfull)
+        db, dfull = self._target(dst)
+        ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
+        explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
+        stored_dst = dfull if explicit else dfull + ext
+        if sb is db:
+            sb.copy(stored_src, stored_dst)
+        else:
+            with self._local_file(sb, stored_src, ignore_cache=False) as path:
+                db.upload(stored_dst, path)
+        self._after_write(db, stored_dst)
+        if explicit is None:
+            self._replace_siblings(db, dfull, stored_dst)
+        return stored_dst[len(self._prefix):] if db is self._primary else db.uri(stored_dst)
+
+    def move(self, src: str, dst: str) -> str:
+        """Move the value at ``src`` to ``dst``; the source is removed only after the copy."""
+        stored = self.copy(src, dst)
+        sb, sfull = self._target(src)
+        stored_src = self._resolve(sb, sfull)
+        db, dfull = self._target(dst)
+        if (sb, stored_src) != (db, self._target(stored)[1]):
+            sb.delete(stored_src)
+            self._after_delete(sb, stored_src)
+            self._forget(sb, sfull, stored_src)
+        return stored
+
+    # -- introspection ------------------------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        """The store's root as a URI (a path for local stores)."""
+        return self._primary.uri(self._prefix)
+
+    @property
+    def options(self) -> Options:
+        """Options of the store's own backend."""
+        return self._base_options
+
+    @property
+    def primary_backend(self) -> Backend:
+        return self._primary
+
+    @property
+    def handlers(self) -> list[DataHandler]:
+        return self._handlers.handlers
+
+    def get_supported_backends(self) -> list[str]:
+        """Every scheme this process can open (built-in and registered)."""
+        return sorted(supported_schemes())
+
+    def list_active_backends(self) -> list[str]:
+        """``"primary: <uri>"`` then ``"<scheme>: <scheme>://<bucket>/"`` for each backend in use."""
+        out = [f"primary: {self.uri}"]
+        for (scheme, bucket), backend in list(self._backends.items()):
+            if backend is not self._primary:
+                out.append(f"{scheme}: {backend.uri('')}")
+        return out
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release clients and remove temporary files. The store can be used again after."""
+        with self._lock:
+            for backend in self._backends.values():
+                backend.close()
+            if self._tmp_dir is not None:
+                shutil.rmtree(self._tmp_dir, ignore_errors=True)
+                self._tmp_dir = None
+
+    def __enter__(self) -> AutoStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AutoStore({self.uri!r}, options={self._base_options!r})"
+
+
+def _literal_prefix(pattern: str) -> str:
+    for i, ch in enumerate(pattern):
+        if ch in "*?[":
+            return pattern[:i]
+    return pattern
+
+
+def _glob_regex(pattern: str, recursive: bool) -> Any:
+    import re
+
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if ch == "*":
+            out.append(".*" if recursive else "[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+_ = (fnmatch, Location, join_key, _MISSING)
