@@ -1,8 +1,8 @@
 """autostore: put and get typed data on local disk and any object store.
 
-    from autostore import AutoStore
-    store = AutoStore("./data")          # or "s3://bucket/prefix/"
-    store["sales"] = df                  # -> ./data/sales.parquet
+from autostore import AutoStore
+store = AutoStore("./data")          # or "s3://bucket/prefix/"
+store["sales"] = df                  # -> ./data/sales.parquet
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
@@ -36,7 +36,7 @@ def parse_size(value: int | str | None, name: str = "size") -> int | None:
         raise ConfigError(f"{name}={value!r} is not a size; use bytes or a string like '10GB' or '512MiB'.")
     unit = (m.group(2) or "").lower()
     base = 1024 if "i" in unit else 1000
-    power = _POWERS[unit[:1]] if unit[:1] in _POWERS else 0
+    power = _POWERS.get(unit[:1], 0)
     return int(float(m.group(1)) * base**power)
 
 

@@ -8,7 +8,6 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import logging
 import shutil
 import tempfile
@@ -32,10 +31,8 @@ from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
-    Location,
     backend_kind,
     has_scheme,
-    join_key,
     parse_location,
     register_scheme,
     supported_schemes,
@@ -45,8 +42,6 @@ from .uri import (
 __all__ = ["AutoStore"]
 
 log = logging.getLogger("autostore")
-
-_MISSING = object()
 
 
 class AutoStore:
@@ -142,9 +137,7 @@ class AutoStore:
         if found is None:
             kind = backend_kind(scheme)
             cls = options_class_for_kind(kind)
-            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
-                self._base_options
-            )
+            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(self._base_options)
             self._options[scheme] = found
         return found
 
@@ -210,7 +203,7 @@ class AutoStore:
         out = []
         for c in backend.list_stem(full):
             ext = self._handlers.known_extension(c.rpartition("/")[2])
-            if ext is not None and c[len(full):].lower() == ext:
+            if ext is not None and c[len(full) :].lower() == ext:
                 out.append(c)
         return out
 
@@ -330,7 +323,7 @@ class AutoStore:
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
-        return stored[len(self._prefix):] if backend is self._primary else backend.uri(stored)
+        return stored[len(self._prefix) :] if backend is self._primary else backend.uri(stored)
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
@@ -411,7 +404,7 @@ class AutoStore:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
         seen: dict[str, None] = {}
         cut = len(self._prefix)
-        for meta in self._primary.list(self._prefix):
+        for meta in self._primary.list_objects(self._prefix):
             rel = meta.key[cut:]
             if not rel or rel.endswith("/"):
                 continue
@@ -447,7 +440,7 @@ class AutoStore:
         search = self._prefix + (folder + "/" if folder else "")
         cut = len(self._prefix)
         regex = _glob_regex(pattern, recursive)
-        for meta in self._primary.list(search):
+        for meta in self._primary.list_objects(search):
             rel = meta.key[cut:]
             if rel and not rel.endswith("/") and regex.match(rel):
                 yield rel
@@ -461,33 +454,34 @@ class AutoStore:
     def copy(self, src: str, dst: str) -> str:
         """Copy the value at ``src`` to ``dst`` (any backends; server-side when they are the same).
         ``dst`` without an extension gets the source's. Returns the stored destination key."""
+        return self._transfer(src, dst, move=False)
+
+    def move(self, src: str, dst: str) -> str:
+        """Move the value at ``src`` to ``dst``; the source is removed only after the copy."""
+        return self._transfer(src, dst, move=True)
+
+    def _transfer(self, src: str, dst: str, *, move: bool) -> str:
         sb, sfull = self._target(src)
         stored_src = self._resolve(sb, sfull)
         db, dfull = self._target(dst)
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
-        if sb is db:
-            sb.copy(stored_src, stored_dst)
-        else:
-            with self._local_file(sb, stored_src, ignore_cache=False) as path:
-                db.upload(stored_dst, path)
-        self._after_write(db, stored_dst)
-        if explicit is None:
-            self._replace_siblings(db, dfull, stored_dst)
-        return stored_dst[len(self._prefix):] if db is self._primary else db.uri(stored_dst)
-
-    def move(self, src: str, dst: str) -> str:
-        """Move the value at ``src`` to ``dst``; the source is removed only after the copy."""
-        stored = self.copy(src, dst)
-        sb, sfull = self._target(src)
-        stored_src = self._resolve(sb, sfull)
-        db, dfull = self._target(dst)
-        if (sb, stored_src) != (db, self._target(stored)[1]):
-            sb.delete(stored_src)
-            self._after_delete(sb, stored_src)
-            self._forget(sb, sfull, stored_src)
-        return stored
+        same = sb is db and stored_src == stored_dst
+        if not same:
+            if sb is db:
+                sb.copy(stored_src, stored_dst)
+            else:
+                with self._local_file(sb, stored_src, ignore_cache=False) as path:
+                    db.upload(stored_dst, path)
+            self._after_write(db, stored_dst)
+            if explicit is None:
+                self._replace_siblings(db, dfull, stored_dst)
+            if move:
+                sb.delete(stored_src)
+                self._after_delete(sb, stored_src)
+                self._forget(sb, sfull, stored_src)
+        return stored_dst[len(self._prefix) :] if db is self._primary else db.uri(stored_dst)
 
     # -- introspection ------------------------------------------------------------------------
     @property
@@ -515,7 +509,7 @@ class AutoStore:
     def list_active_backends(self) -> list[str]:
         """``"primary: <uri>"`` then ``"<scheme>: <scheme>://<bucket>/"`` for each backend in use."""
         out = [f"primary: {self.uri}"]
-        for (scheme, bucket), backend in list(self._backends.items()):
+        for (scheme, _bucket), backend in list(self._backends.items()):
             if backend is not self._primary:
                 out.append(f"{scheme}: {backend.uri('')}")
         return out
@@ -580,6 +574,3 @@ def _glob_regex(pattern: str, recursive: bool) -> Any:
             out.append(re.escape(ch))
         i += 1
     return re.compile("".join(out) + r"\Z")
-
-
-_ = (fnmatch, Location, join_key, _MISSING)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from .errors import ConfigError, InvalidKey
 
@@ -76,9 +76,7 @@ def register_scheme(scheme: str, backend: str = "autostore.s3", *, clobber: bool
         raise ConfigError(f"Scheme {name!r} is built in and cannot be re-registered as {kind!r}.")
     current = _schemes.get(name)
     if current is not None and current != kind and not clobber:
-        raise ConfigError(
-            f"Scheme {name!r} is already registered as {current!r}; pass clobber=True to replace it."
-        )
+        raise ConfigError(f"Scheme {name!r} is already registered as {current!r}; pass clobber=True to replace it.")
     _schemes[name] = kind
 
 
@@ -188,8 +186,7 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
     for part in body.split("/"):
         if part in ("", ".", ".."):
             raise InvalidKey(
-                f"Key {key!r}{where} has an empty, '.' or '..' segment; keys cannot leave the store "
-                "or contain '//'."
+                f"Key {key!r}{where} has an empty, '.' or '..' segment; keys cannot leave the store or contain '//'."
             )
         if len(part.encode()) > MAX_SEGMENT_BYTES:
             raise InvalidKey(f"Key {key[:60]!r}...{where} has a segment over {MAX_SEGMENT_BYTES} bytes.")

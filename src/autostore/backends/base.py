@@ -110,7 +110,7 @@ class Backend(ABC):
 
     # -- listing --------------------------------------------------------------------------
     @abstractmethod
-    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         """Every object below the folder ``prefix`` ("" or ending with "/"), recursively."""
 
     @abstractmethod
@@ -124,7 +124,7 @@ class Backend(ABC):
     def is_dir(self, prefix: str) -> bool:
         """True when any object lives below ``prefix`` (a folder)."""
         prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
-        return next(iter(self.list(prefix)), None) is not None
+        return next(iter(self.list_objects(prefix)), None) is not None
 
     # -- streams --------------------------------------------------------------------------
     @abstractmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +26,7 @@ def _meta(key: str, st: os.stat_result) -> ObjectMeta:
         key=key,
         size=st.st_size,
         etag=f'"{st.st_mtime_ns:x}-{st.st_size:x}"',
-        modified_time=datetime.fromtimestamp(st.st_mtime, tz=timezone.utc),
+        modified_time=datetime.fromtimestamp(st.st_mtime, tz=UTC),
     )
 
 
@@ -82,10 +83,8 @@ class AtomicWriter:
             self._remove_tmp()
 
     def _remove_tmp(self) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._tmp)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> AtomicWriter:
         return self
@@ -239,7 +238,7 @@ class LocalBackend(Backend):
         os.replace(source, target)
 
     # -- listing --------------------------------------------------------------------------
-    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         base = self.path(prefix.rstrip("/")) if prefix else self.root
         if not os.path.isdir(base):
             return
@@ -288,11 +287,7 @@ class LocalBackend(Backend):
         except (FileNotFoundError, NotADirectoryError):
             return []
         key_prefix = folder + "/" if folder else ""
-        return sorted(
-            key_prefix + n
-            for n in names
-            if n.startswith(want) and os.path.isfile(os.path.join(base, n))
-        )
+        return sorted(key_prefix + n for n in names if n.startswith(want) and os.path.isfile(os.path.join(base, n)))
 
     def is_dir(self, prefix: str) -> bool:
         path = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
@@ -302,7 +297,7 @@ class LocalBackend(Backend):
     def open_read(self, key: str) -> IO[bytes]:
         path = self.path(key)
         try:
-            return open(path, "rb")  # noqa: SIM115 - caller closes
+            return open(path, "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"No file {path!r}.") from None
 
@@ -312,10 +307,8 @@ class LocalBackend(Backend):
 
 
 def _unlink_quiet(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _copy_stream(src: str, dst: str, total: int, progress: ProgressCallback | None) -> None:

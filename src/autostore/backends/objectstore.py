@@ -7,7 +7,6 @@ obstore is imported lazily, on the first request, so ``import autostore`` stays 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -40,9 +39,7 @@ def _obstore() -> Any:
     try:
         import obstore
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingDependency(
-            'Object stores need obstore: pip install "autostore[s3]".'
-        ) from exc
+        raise MissingDependency('Object stores need obstore: pip install "autostore[s3]".') from exc
     return obstore
 
 
@@ -94,12 +91,9 @@ def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     if endpoint:
         kwargs["endpoint"] = endpoint
     kwargs["region"] = region or "us-east-1"
-    store = S3Store(
-        bucket,
-        client_options=_client_options(s3, allow_http=bool(endpoint and endpoint.startswith("http://"))),
-        retry_config=_retry_config(s3),
-        **kwargs,
-    )
+    kwargs["client_options"] = _client_options(s3, allow_http=bool(endpoint and endpoint.startswith("http://")))
+    kwargs["retry_config"] = _retry_config(s3)
+    store = S3Store(bucket, **kwargs)
     identity = f"s3|{endpoint or 'aws'}|{bucket}"
     return store, identity, [s for s in secrets if s]
 
@@ -192,8 +186,7 @@ class ObjectStoreBackend(Backend):
         if isinstance(exc, (FileNotFoundError, oe.NotFoundError)):
             return NotFound(f"No object at {uri}.")
         if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or any(
-            code in text
-            for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden")
+            code in text for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden")
         ):
             return AuthError(
                 f"Access denied to {action} {uri}: check the credentials (aws_access_key_id / "
@@ -266,9 +259,7 @@ class ObjectStoreBackend(Backend):
                     if progress is not None:
                         progress(done, meta.size)
         if done != meta.size:
-            raise BackendError(
-                f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry."
-            )
+            raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
         if progress is not None and meta.size == 0:
             progress(0, 0)
         return meta
@@ -281,8 +272,12 @@ class ObjectStoreBackend(Backend):
         with self._errors(key, "write"):
             if multipart:
                 result = ob.put(
-                    self.store, key, data, use_multipart=True,
-                    chunk_size=self._chunk, max_concurrency=self._concurrency,
+                    self.store,
+                    key,
+                    data,
+                    use_multipart=True,
+                    chunk_size=self._chunk,
+                    max_concurrency=self._concurrency,
                 )
             else:
                 result = ob.put(self.store, key, data, use_multipart=False)
@@ -297,8 +292,12 @@ class ObjectStoreBackend(Backend):
                     result = ob.put(self.store, key, f.read(), use_multipart=False)
             else:
                 result = ob.put(
-                    self.store, key, _file_chunks(src, self._chunk, size, progress),
-                    use_multipart=True, chunk_size=self._chunk, max_concurrency=self._concurrency,
+                    self.store,
+                    key,
+                    _file_chunks(src, self._chunk, size, progress),
+                    use_multipart=True,
+                    chunk_size=self._chunk,
+                    max_concurrency=self._concurrency,
                 )
         if progress is not None:
             progress(size, size)
@@ -323,7 +322,7 @@ class ObjectStoreBackend(Backend):
             ob.copy(self.store, src, dst)
 
     # -- listing --------------------------------------------------------------------------
-    def list(self, prefix: str = "") -> Iterator[ObjectMeta]:
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         ob = _obstore()
         p = prefix.rstrip("/") or None
         with self._errors(prefix, "list"):
@@ -352,7 +351,7 @@ class ObjectStoreBackend(Backend):
                     path = m["path"]
                     if not path.startswith(want):
                         return found
-                    if "/" not in path[len(want):]:
+                    if "/" not in path[len(want) :]:
                         found.append(path)
         return found
 
@@ -366,9 +365,7 @@ class ObjectStoreBackend(Backend):
     def open_write(self, key: str) -> IO[bytes]:
         ob = _obstore()
         with self._errors(key, "open"):
-            writer: Any = ob.open_writer(
-                self.store, key, buffer_size=self._chunk, max_concurrency=self._concurrency
-            )
+            writer: Any = ob.open_writer(self.store, key, buffer_size=self._chunk, max_concurrency=self._concurrency)
         return writer  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -376,9 +373,7 @@ class ObjectStoreBackend(Backend):
 
 
 def _meta(m: Any) -> ObjectMeta:
-    return ObjectMeta(
-        key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified")
-    )
+    return ObjectMeta(key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified"))
 
 
 def _file_chunks(path: Path, chunk: int, total: int, progress: ProgressCallback | None) -> Iterator[bytes]:
@@ -392,7 +387,3 @@ def _file_chunks(path: Path, chunk: int, total: int, progress: ProgressCallback 
             if progress is not None:
                 progress(done, total)
             yield data
-
-
-# Keep io imported for type checkers of IO wrappers in subclasses.
-_ = io

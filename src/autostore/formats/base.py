@@ -19,10 +19,7 @@ __all__ = ["DataHandler", "HandlerRegistry", "might_be", "require"]
 
 def might_be(value: object, module: str) -> bool:
     """True when ``value``'s type comes from ``module`` (without importing ``module``)."""
-    for cls in type(value).__mro__:
-        if cls.__module__.split(".", 1)[0] == module:
-            return True
-    return False
+    return any(cls.__module__.split(".", 1)[0] == module for cls in type(value).__mro__)
 
 
 def require(module: str, extra: str | None, what: str) -> Any:

@@ -45,6 +45,4 @@ class ParquetHandler(DataHandler):
         elif isinstance(data, pl.DataFrame):
             data.write_parquet(file_path)
         else:
-            raise FormatError(
-                f"Only polars DataFrame/LazyFrame can be written as parquet, not {type(data).__name__}."
-            )
+            raise FormatError(f"Only polars DataFrame/LazyFrame can be written as parquet, not {type(data).__name__}.")

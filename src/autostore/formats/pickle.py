@@ -41,7 +41,7 @@ class PickleHandler(DataHandler):
 
     def read_from_bytes(self, data: bytes, file_extension: str) -> Any:
         try:
-            return pickle.loads(data)  # noqa: S301 - gated by allow_pickle in the store
+            return pickle.loads(data)
         except Exception as exc:
             raise CorruptData(f"Invalid pickle data: {type(exc).__name__}: {exc}.") from None
 
