@@ -11,6 +11,7 @@ import pytest
 
 from autostore import AutoStore, S3Options
 from autostore.testing import S3Server
+from faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,13 @@ def shared_bucket(s3_server: S3Server) -> str:
 @pytest.fixture
 def s3_options(s3_server: S3Server) -> S3Options:
     return S3Options(**s3_server.options_kwargs())  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def fault_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the session's S3 server (tests/faultproxy.py)."""
+    with FaultProxy(s3_server.endpoint_url, stall_seconds=30) as proxy:
+        yield proxy
 
 
 @pytest.fixture

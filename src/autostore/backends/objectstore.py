@@ -7,20 +7,30 @@ obstore is imported lazily, on the first request, so ``import autostore`` stays 
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
+import random
+import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, ConfigError, MissingDependency, NotFound
 from ..options import Options, S3Options
+from . import forksafe
 from .base import Backend, ObjectMeta, ProgressCallback
 
-__all__ = ["ObjectStoreBackend", "register_builder"]
+__all__ = ["ObjectStoreBackend", "register_builder", "register_fork_transport"]
 
 _STREAM_CHUNK = 8 * 1024 * 1024
+_REQUEST_CAP_SECONDS = 3600.0
+_RETRIES_RE = re.compile(r"after (\d+) retries")
+
+log = logging.getLogger("autostore")
 
 StoreBuilder = Callable[[str, Options], tuple[Any, str, list[str]]]
 """(bucket, options) -> (obstore store, identity text, secrets to scrub from messages)."""
@@ -35,6 +45,44 @@ def register_builder(kind: str, builder: StoreBuilder) -> None:
     _BUILDERS[kind] = builder
 
 
+ForkTransport = Callable[[str, str, Options], Backend]
+"""(scheme, bucket, options) -> a Backend that works without obstore (see forksafe)."""
+
+# Kinds that do no network I/O keep obstore in a forked child (checked: MemoryStore works there).
+_FORK_SAFE_KINDS = {"memory"}
+_FORK_TRANSPORTS: dict[str, ForkTransport] = {}
+
+
+def register_fork_transport(kind: str, factory: ForkTransport) -> None:
+    """Say how ``kind`` is reached in a child forked after obstore was used."""
+    _FORK_TRANSPORTS[kind] = factory
+
+
+def _boto3_transport(scheme: str, bucket: str, options: Options) -> Backend:
+    from .boto3_transport import Boto3Backend
+
+    return Boto3Backend(scheme, bucket, options)
+
+
+register_fork_transport("s3", _boto3_transport)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_T = TypeVar("_T")
+
+
+def _fork_routed(method: _F) -> _F:
+    """In a child forked after obstore was used, run ``method`` on the child's own transport."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: ObjectStoreBackend, *args: Any, **kwargs: Any) -> Any:
+        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
+            return getattr(self._fork_transport(), name)(*args, **kwargs)
+        return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
+
+
 def _obstore() -> Any:
     try:
         import obstore
@@ -44,23 +92,51 @@ def _obstore() -> Any:
 
 
 def _client_options(opts: Options, *, allow_http: bool) -> dict[str, Any]:
-    client: dict[str, Any] = {
-        "timeout": timedelta(seconds=opts.timeout),
+    # `timeout` is a stall timeout, as in requests/boto3: a request fails when no byte arrives for
+    # that long (obstore's read_timeout), so big transfers are not cut off. The overall cap per
+    # request attempt is an hour; connecting gets at most 10 s so a dead endpoint fails fast.
+    return {
+        "timeout": timedelta(seconds=max(opts.timeout, _REQUEST_CAP_SECONDS)),
+        "read_timeout": timedelta(seconds=opts.timeout),
         "connect_timeout": timedelta(seconds=min(opts.timeout, 10.0)),
+        **({"allow_http": True} if allow_http else {}),
     }
-    if allow_http:
-        client["allow_http"] = True
-    return client
+
+
+def backoff_bounds(opts: Options) -> tuple[float, float]:
+    """(first, largest) delay in seconds between two attempts of one request."""
+    delay = max(opts.retry_delay, 0.001)
+    return delay, delay * 8
+
+
+def worst_case_seconds(opts: Options) -> float:
+    """How long a request can take before failing when the server stalls every attempt."""
+    _, largest = backoff_bounds(opts)
+    connect = min(opts.timeout, 10.0)
+    return (opts.max_retries + 1) * (opts.timeout + connect) + opts.max_retries * largest
+
+
+class _NotRetried(BackendError):
+    """A transport failure of an idempotent call that obstore gave up on before max_retries (it
+    never retries a list response whose body broke off, nor the POST of a bulk delete, nor some
+    broken responses); we retry those ourselves. ``attempts``: requests obstore already made."""
+
+    attempts = 1
 
 
 def _retry_config(opts: Options) -> dict[str, Any]:
-    delay = max(opts.retry_delay, 0.001)
+    # obstore silently ignores unknown keys here: only these four exist (see DESIGN.md).
+    # Its backoff is "decorrelated jitter": the first retry waits init_backoff, each later one a
+    # random time between init_backoff and base x the previous wait, capped at max_backoff.
+    # retry_timeout must never be what stops retries early, so it gets the worst case plus room
+    # for a long transfer that failed late.
+    first, largest = backoff_bounds(opts)
     return {
         "max_retries": opts.max_retries,
-        "retry_timeout": timedelta(seconds=max(opts.timeout * (opts.max_retries + 1), 1.0)),
+        "retry_timeout": timedelta(seconds=worst_case_seconds(opts) + 600),
         "backoff": {
-            "init_backoff": timedelta(seconds=delay),
-            "max_backoff": timedelta(seconds=max(delay * 8, delay)),
+            "init_backoff": timedelta(seconds=first),
+            "max_backoff": timedelta(seconds=largest),
             "base": 2.0,
         },
     }
@@ -150,11 +226,18 @@ class ObjectStoreBackend(Backend):
         self._threshold = getattr(options, "multipart_threshold", 64 * 1024 * 1024)
         self._chunk = getattr(options, "multipart_chunksize", 16 * 1024 * 1024)
         self._concurrency = getattr(options, "max_concurrency", 10)
+        self._child: tuple[int, Backend] | None = None  # (pid, transport) in a forked child
 
     # -- client ---------------------------------------------------------------------------
     @property
     def store(self) -> Any:
         """The obstore store, built on first use (one per backend, shared by threads)."""
+        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
+            raise BackendError(
+                f"{self.uri('')} cannot use obstore in this process: it was forked after obstore was used, "
+                "and obstore would hang. Use the store's methods (they switch transport), or start workers "
+                "with multiprocessing's 'spawn' or 'forkserver' method."
+            )
         if self._store is None:
             with self._lock:
                 if self._store is None:
@@ -164,17 +247,35 @@ class ObjectStoreBackend(Backend):
                     self._store = store
         return self._store
 
+    def _fork_transport(self) -> Backend:
+        """This process's replacement transport (built here; a grandchild builds its own)."""
+        pid = os.getpid()
+        child = self._child
+        if child is None or child[0] != pid:
+            factory = _FORK_TRANSPORTS.get(self.kind)
+            if factory is None:
+                raise BackendError(
+                    f"{self.uri('')} cannot be used in a process forked after obstore was used ({self.kind} has "
+                    "no fork-safe transport); start workers with multiprocessing's 'spawn' or 'forkserver' method."
+                )
+            transport = factory(self.scheme, self.bucket, self.options)
+            # No lock: one inherited from the parent may be held by a thread that does not exist here.
+            child = self._child = (pid, transport)
+            self.identity = transport.identity
+        return child[1]
+
     @contextlib.contextmanager
-    def _errors(self, key: str, action: str) -> Iterator[None]:
-        """Map obstore's exceptions onto ours, naming the URI and never a secret."""
+    def _errors(self, key: str, action: str, *, idempotent: bool = False) -> Iterator[None]:
+        """Map obstore's exceptions onto ours, naming the URI and never a secret. With
+        ``idempotent``, transport failures obstore did not retry become ``_NotRetried``."""
         try:
             yield
         except (NotFound, AuthError, BackendError, AlreadyExists):
             raise
         except Exception as exc:
-            raise self._translate(exc, key, action) from None
+            raise self._translate(exc, key, action, idempotent=idempotent) from None
 
-    def _translate(self, exc: Exception, key: str, action: str) -> Exception:
+    def _translate(self, exc: Exception, key: str, action: str, *, idempotent: bool = False) -> Exception:
         from obstore import exceptions as oe
 
         uri = self.uri(key)
@@ -195,10 +296,49 @@ class ObjectStoreBackend(Backend):
         if isinstance(exc, oe.AlreadyExistsError):
             return AlreadyExists(f"{uri} already exists.")
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        return BackendError(
+        # obstore's messages tell how it failed: "Error performing GET ... [after N retries] - HTTP
+        # error" (a request), "Error getting list response body: HTTP error" (a list body); a bare
+        # "HTTP error" is a streamed body it already retried. (Checked by tests/test_faults.py.)
+        found = _RETRIES_RE.search(first)
+        done = int(found.group(1)) if found else 0
+        early = (
+            idempotent
+            and "HTTP error" in first
+            and ("Error performing" in first or "Error getting" in first)
+            and done < self.options.max_retries
+        )
+        message = (
             f"Could not {action} {uri}: {first[:300]} (timeout={self.options.timeout}s, "
             f"max_retries={self.options.max_retries}; check the endpoint and network)."
         )
+        if not early:
+            return BackendError(message)
+        err = _NotRetried(message)
+        err.attempts = done + 1
+        return err
+
+    def _before_retry(self, exc: _NotRetried, used: int) -> int:
+        """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
+        (decorrelated jitter); past max_retries, raise it as a plain BackendError."""
+        used += exc.attempts
+        if used > self.options.max_retries:
+            raise BackendError(str(exc)) from None
+        first, largest = backoff_bounds(self.options)
+        delay = first if used == 1 else random.uniform(first, min(largest, first * 2**used))
+        log.debug("retry %d of %d in %.3fs after: %s", used, self.options.max_retries, delay, exc)
+        time.sleep(delay)
+        return used
+
+    def _retrying(self, key: str, action: str, call: Callable[[], _T]) -> _T:
+        """Run the idempotent obstore ``call``, retrying what obstore gave up on early, so that a
+        request is tried at most max_retries + 1 times in all."""
+        used = 0
+        while True:
+            try:
+                with self._errors(key, action, idempotent=True):
+                    return call()
+            except _NotRetried as exc:
+                used = self._before_retry(exc, used)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -206,33 +346,34 @@ class ObjectStoreBackend(Backend):
         return text
 
     # -- reads ----------------------------------------------------------------------------
+    @_fork_routed
     def head(self, key: str) -> ObjectMeta:
         ob = _obstore()
-        with self._errors(key, "read"):
-            m = ob.head(self.store, key)
-        return _meta(m)
+        return _meta(self._retrying(key, "read", lambda: ob.head(self.store, key)))
 
+    @_fork_routed
     def get_bytes(self, key: str) -> bytes:
-        ob = _obstore()
-        with self._errors(key, "read"):
-            result = ob.get(self.store, key)
-            return bytes(result.bytes())
+        return self.get_with_meta(key)[0]
 
+    @_fork_routed
     def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
         """The object and its metadata from one request."""
         ob = _obstore()
-        with self._errors(key, "read"):
-            result = ob.get(self.store, key)
-            data = bytes(result.bytes())
-            return data, _meta(result.meta)
 
+        def call() -> tuple[bytes, ObjectMeta]:
+            result = ob.get(self.store, key)
+            return bytes(result.bytes()), _meta(result.meta)
+
+        return self._retrying(key, "read", call)
+
+    @_fork_routed
     def get_range(self, key: str, start: int, end: int) -> bytes:
         ob = _obstore()
         if end <= start:
             return b""
-        with self._errors(key, "read"):
-            return bytes(ob.get_range(self.store, key, start=start, end=end))
+        return self._retrying(key, "read", lambda: bytes(ob.get_range(self.store, key, start=start, end=end)))
 
+    @_fork_routed
     def download(
         self,
         key: str,
@@ -265,6 +406,7 @@ class ObjectStoreBackend(Backend):
         return meta
 
     # -- writes ---------------------------------------------------------------------------
+    @_fork_routed
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
         ob = _obstore()
         size = len(data)
@@ -283,6 +425,7 @@ class ObjectStoreBackend(Backend):
                 result = ob.put(self.store, key, data, use_multipart=False)
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
 
+    @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         ob = _obstore()
         size = os.path.getsize(src)
@@ -303,71 +446,91 @@ class ObjectStoreBackend(Backend):
             progress(size, size)
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
 
+    @_fork_routed
     def delete(self, key: str) -> None:
         ob = _obstore()
         self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
-        with self._errors(key, "delete"):
-            ob.delete(self.store, key)
+        self._retrying(key, "delete", lambda: ob.delete(self.store, key))
 
+    @_fork_routed
     def delete_many(self, keys: list[str]) -> None:
         ob = _obstore()
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
-            with self._errors(batch[0] if batch else "", "delete"):
-                ob.delete(self.store, batch)
+            self._retrying(batch[0] if batch else "", "delete", functools.partial(ob.delete, self.store, batch))
 
+    @_fork_routed
     def copy(self, src: str, dst: str) -> None:
         ob = _obstore()
         with self._errors(src, "copy"):
             ob.copy(self.store, src, dst)
 
     # -- listing --------------------------------------------------------------------------
+    @_fork_routed
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         ob = _obstore()
         p = prefix.rstrip("/") or None
-        with self._errors(prefix, "list"):
-            for batch in ob.list(self.store, prefix=p, chunk_size=1000):
-                for m in batch:
-                    yield _meta(m)
+        last: str | None = None  # a broken-off listing resumes after the last key it gave
+        used = 0
+        while True:
+            try:
+                with self._errors(prefix, "list", idempotent=True):
+                    for batch in ob.list(self.store, prefix=p, offset=last, chunk_size=1000):
+                        for m in batch:
+                            meta = _meta(m)
+                            last = meta.key
+                            yield meta
+                return
+            except _NotRetried as exc:
+                used = self._before_retry(exc, used)
 
+    @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         ob = _obstore()
         p = prefix.rstrip("/") or None
-        with self._errors(prefix, "list"):
-            result = ob.list_with_delimiter(self.store, prefix=p)
+        result = self._retrying(prefix, "list", lambda: ob.list_with_delimiter(self.store, prefix=p))
         files = [_meta(m) for m in result["objects"]]
         dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
         return files, dirs
 
+    @_fork_routed
     def list_stem(self, stem: str) -> list[str]:
         ob = _obstore()
         folder = stem.rpartition("/")[0]
         want = stem + "."
-        found: list[str] = []
-        with self._errors(stem, "list"):
-            stream = ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100)
-            for batch in stream:
-                for m in batch:
-                    path = m["path"]
-                    if not path.startswith(want):
-                        return found
-                    if "/" not in path[len(want) :]:
-                        found.append(path)
-        return found
+        used = 0
+        while True:
+            found: list[str] = []
+            try:
+                with self._errors(stem, "list", idempotent=True):
+                    stream = ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100)
+                    for batch in stream:
+                        for m in batch:
+                            path = m["path"]
+                            if not path.startswith(want):
+                                return found
+                            if "/" not in path[len(want) :]:
+                                found.append(path)
+                return found
+            except _NotRetried as exc:
+                used = self._before_retry(exc, used)
 
     # -- streams --------------------------------------------------------------------------
+    @_fork_routed
     def open_read(self, key: str) -> IO[bytes]:
         ob = _obstore()
         with self._errors(key, "open"):
             reader: Any = ob.open_reader(self.store, key, buffer_size=_STREAM_CHUNK)
         return reader  # type: ignore[no-any-return]
 
+    @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
         ob = _obstore()
         with self._errors(key, "open"):
             writer: Any = ob.open_writer(self.store, key, buffer_size=self._chunk, max_concurrency=self._concurrency)
         return writer  # type: ignore[no-any-return]
 
+    @_fork_routed
     def close(self) -> None:
         self._store = None
 

@@ -1,0 +1,426 @@
+"""S3 through boto3, for processes where obstore must not run (a child forked after the parent
+used obstore; see :mod:`autostore.backends.forksafe`).
+
+It implements the same :class:`Backend` methods as the obstore backend, with the same keys, URIs,
+error types and messages, so a store used in a parent keeps working unchanged in a
+``multiprocessing`` "fork" child or a torch DataLoader worker. boto3 is imported only here.
+
+Timeouts and retries follow the same options: ``timeout`` is botocore's read timeout (a request
+fails when no byte arrives for that long) and caps the connect timeout at 10 s; ``max_retries``
+is botocore's standard retry mode with ``max_retries + 1`` attempts (botocore's own jittered
+backoff; ``retry_delay`` is not configurable there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
+from ..options import Options, S3Options
+from .base import Backend, ObjectMeta, ProgressCallback
+
+__all__ = ["Boto3Backend"]
+
+_CHUNK = 1024 * 1024
+_READ_BUFFER = 8 * 1024 * 1024
+_AUTH_CODES = frozenset(
+    {
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AllAccessDisabled",
+        "403",
+    }
+)
+
+
+def _boto3() -> Any:
+    try:
+        import boto3
+    except ImportError as exc:
+        raise MissingDependency(
+            "This process was forked after obstore was used, so S3 goes through boto3, which is not installed: "
+            'pip install "autostore[s3]" (or start workers with the "spawn" method).'
+        ) from exc
+    return boto3
+
+
+class Boto3Backend(Backend):
+    """One S3 bucket spoken to through a boto3 client created in this process."""
+
+    def __init__(self, scheme: str, bucket: str, options: Options) -> None:
+        self.scheme = scheme
+        self.bucket = bucket
+        s3 = options if isinstance(options, S3Options) else S3Options(scheme=options.scheme).inherit(options)
+        assert isinstance(s3, S3Options)
+        self.options = s3
+        self._threshold = s3.multipart_threshold
+        self._chunk = s3.multipart_chunksize
+        self._concurrency = s3.max_concurrency
+        self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._endpoint = s3.resolved().endpoint_url
+        self.identity = f"s3|{self._endpoint or 'aws'}|{bucket}"
+
+    # -- client ---------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_client()
+        return self._client
+
+    def _make_client(self) -> Any:
+        boto3 = _boto3()
+        from botocore.config import Config
+
+        s3 = self.options.resolved()
+        endpoint, region = s3.endpoint_url, s3.region_name
+        if s3.aws_access_key_id is not None:
+            self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
+            session = boto3.session.Session(
+                aws_access_key_id=s3.aws_access_key_id,
+                aws_secret_access_key=s3.aws_secret_access_key,
+                aws_session_token=s3.aws_session_token,
+            )
+        elif s3.profile_name is not None:
+            try:
+                session = boto3.session.Session(profile_name=s3.profile_name)
+            except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+                raise AuthError(
+                    f"AWS profile {s3.profile_name!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
+                    "or pass aws_access_key_id/aws_secret_access_key."
+                ) from None
+            scoped = session._session.get_scoped_config()
+            endpoint = endpoint or scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
+        else:
+            session = boto3.session.Session()
+        region = region or session.region_name or "us-east-1"
+        config = Config(
+            connect_timeout=min(self.options.timeout, 10.0),
+            read_timeout=self.options.timeout,
+            retries={"total_max_attempts": self.options.max_retries + 1, "mode": "standard"},
+            max_pool_connections=max(10, self._concurrency),
+            signature_version="s3v4",
+            s3={"addressing_style": "path"} if endpoint else {},
+        )
+        self._endpoint = endpoint
+        self.identity = f"s3|{endpoint or 'aws'}|{self.bucket}"
+        return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+
+    def _transfer_config(self) -> Any:
+        from boto3.s3.transfer import TransferConfig
+
+        return TransferConfig(
+            multipart_threshold=self._threshold,
+            multipart_chunksize=self._chunk,
+            max_concurrency=self._concurrency,
+        )
+
+    # -- errors -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self, key: str, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (NotFound, AuthError, BackendError, MissingDependency):
+            raise
+        except Exception as exc:
+            raise self._translate(exc, key, action) from None
+
+    def _translate(self, exc: Exception, key: str, action: str) -> Exception:
+        uri = self.uri(key)
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            error = response.get("Error") or {}
+            code = str(error.get("Code", ""))
+            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+            if code == "NoSuchBucket":
+                return BucketNotFound(
+                    f"Bucket {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
+                )
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return NotFound(f"No object at {uri}.")
+            if code in _AUTH_CODES or status == 403:
+                return AuthError(
+                    f"Access denied to {action} {uri}: check the credentials (aws_access_key_id / "
+                    "aws_secret_access_key / profile_name) and their permissions."
+                )
+            detail = self._scrub(f"{code or 'error'} (HTTP {status}): {error.get('Message', '')}")
+        else:
+            name = type(exc).__name__
+            if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound", "CredentialRetrievalError"):
+                return AuthError(
+                    f"No usable credentials to {action} {uri} ({name}): pass aws_access_key_id/"
+                    "aws_secret_access_key or profile_name, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
+                )
+            detail = self._scrub(f"{name}: {exc}")
+        return BackendError(
+            f"Could not {action} {uri}: {detail[:300]} (timeout={self.options.timeout}s, "
+            f"max_retries={self.options.max_retries}; check the endpoint and network)."
+        )
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    # -- reads ----------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectMeta:
+        with self._errors(key, "read"):
+            r = self.client.head_object(Bucket=self.bucket, Key=key)
+        return _meta(key, r)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.get_with_meta(key)[0]
+
+    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+        """The object and its metadata from one request."""
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key)
+            data = r["Body"].read()
+        meta = _meta(key, r)
+        if len(data) != meta.size:
+            raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {meta.size} bytes); retry.")
+        return data, meta
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}")
+            return r["Body"].read()  # type: ignore[no-any-return]
+
+    def download(
+        self,
+        key: str,
+        dest: Path,
+        *,
+        if_none_match: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ObjectMeta | None:
+        extra = {"IfNoneMatch": if_none_match} if if_none_match else {}
+        done = 0
+        with self._errors(key, "download"):
+            try:
+                r = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
+            except Exception as exc:
+                status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if status == 304:
+                    return None
+                raise
+            meta = _meta(key, r)
+            with open(dest, "wb") as f:
+                for chunk in r["Body"].iter_chunks(chunk_size=_CHUNK):
+                    f.write(chunk)
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, meta.size)
+        if done != meta.size:
+            raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+        if progress is not None and meta.size == 0:
+            progress(0, 0)
+        return meta
+
+    # -- writes ---------------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        size = len(data)
+        with self._errors(key, "write"):
+            if size <= self._threshold:
+                r = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data))
+                return ObjectMeta(key=key, size=size, etag=r.get("ETag"))
+            self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=self._transfer_config())
+        return self.head(key)
+
+    def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
+        size = os.path.getsize(src)
+        with self._errors(key, "upload"):
+            if size <= self._threshold:
+                with open(src, "rb") as f:
+                    r = self.client.put_object(Bucket=self.bucket, Key=key, Body=f.read())
+                meta = ObjectMeta(key=key, size=size, etag=r.get("ETag"))
+            else:
+                done = [0]
+
+                def callback(n: int) -> None:
+                    done[0] += n
+                    if progress is not None:
+                        progress(done[0], size)
+
+                self.client.upload_file(
+                    os.fspath(src), self.bucket, key, Config=self._transfer_config(), Callback=callback
+                )
+                meta = self.head(key)
+        if progress is not None:
+            progress(size, size)
+        return meta
+
+    def delete(self, key: str) -> None:
+        self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
+        with self._errors(key, "delete"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            with self._errors(batch[0] if batch else "", "delete"):
+                r = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+            errors = r.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise BackendError(
+                    f"Could not delete {len(errors)} object(s), e.g. {self.uri(first.get('Key', ''))}: "
+                    f"{first.get('Code')}; check permissions and retry."
+                )
+
+    def copy(self, src: str, dst: str) -> None:
+        with self._errors(src, "copy"):
+            self.client.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst, Config=self._transfer_config())
+
+    # -- listing --------------------------------------------------------------------------
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        p = prefix.rstrip("/")
+        kwargs = {"Prefix": p + "/"} if p else {}
+        with self._errors(prefix, "list"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, **kwargs):
+                for obj in page.get("Contents", []):
+                    yield _list_meta(obj)
+
+    def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
+        p = prefix.rstrip("/")
+        kwargs = {"Prefix": p + "/"} if p else {}
+        files: list[ObjectMeta] = []
+        dirs: list[str] = []
+        with self._errors(prefix, "list"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Delimiter="/", **kwargs)
+            for page in pages:
+                files.extend(_list_meta(obj) for obj in page.get("Contents", []))
+                dirs.extend(d["Prefix"].rstrip("/") + "/" for d in page.get("CommonPrefixes", []))
+        return files, dirs
+
+    def list_stem(self, stem: str) -> list[str]:
+        found: list[str] = []
+        with self._errors(stem, "list"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=stem + ".", Delimiter="/"
+            )
+            for page in pages:
+                found.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(found)
+
+    # -- streams --------------------------------------------------------------------------
+    def open_read(self, key: str) -> IO[bytes]:
+        meta = self.head(key)
+        return io.BufferedReader(_RangeReader(self, key, meta), buffer_size=_READ_BUFFER)
+
+    def open_write(self, key: str) -> IO[bytes]:
+        return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._client = None
+
+
+def _meta(key: str, r: dict[str, Any]) -> ObjectMeta:
+    return ObjectMeta(key=key, size=int(r["ContentLength"]), etag=r.get("ETag"), modified_time=r.get("LastModified"))
+
+
+def _list_meta(obj: dict[str, Any]) -> ObjectMeta:
+    return ObjectMeta(
+        key=obj["Key"], size=int(obj["Size"]), etag=obj.get("ETag"), modified_time=obj.get("LastModified")
+    )
+
+
+class _RangeReader(io.RawIOBase):
+    """Seekable reads by ranged GETs pinned to one ETag, so a concurrent overwrite fails the read
+    (HTTP 412) instead of mixing two versions."""
+
+    def __init__(self, backend: Boto3Backend, key: str, meta: ObjectMeta) -> None:
+        self._backend, self._key, self._size, self._etag = backend, key, meta.size, meta.etag
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        if self._pos >= self._size:
+            return 0
+        n = min(len(buffer), self._size - self._pos)
+        b = self._backend
+        extra = {"IfMatch": self._etag} if self._etag else {}
+        with b._errors(self._key, "read"):
+            r = b.client.get_object(
+                Bucket=b.bucket, Key=self._key, Range=f"bytes={self._pos}-{self._pos + n - 1}", **extra
+            )
+            data = r["Body"].read()
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+class _SpoolWriter(io.RawIOBase):
+    """Buffers writes in a temporary file; the object is uploaded (atomically) on close(), and
+    nothing is uploaded when the ``with`` block raises."""
+
+    def __init__(self, upload: Callable[[Path], object]) -> None:
+        self._upload = upload
+        fd, name = tempfile.mkstemp(prefix="autostore-upload-")
+        self._path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._done = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._file.write(data)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+            self._upload(self._path)
+        finally:
+            self._path.unlink(missing_ok=True)
+            super().close()
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._file.close()
+            self._path.unlink(missing_ok=True)
+            super().close()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
