@@ -119,7 +119,7 @@ def _check(fault: str) -> None:
 class _Stats:
     requests: int = 0
     injected: Counter[str] = field(default_factory=Counter)
-    log: list[tuple[float, str, str, str | None]] = field(default_factory=list)  # (time, method, path, fault)
+    log: list[tuple[float, str, str, str | None, str]] = field(default_factory=list)
 
 
 class FaultProxy:
@@ -209,8 +209,8 @@ class FaultProxy:
             return Counter(self._stats.injected)
 
     @property
-    def log(self) -> list[tuple[float, str, str, str | None]]:
-        """(time.monotonic(), method, path, fault) of every request, in arrival order."""
+    def log(self) -> list[tuple[float, str, str, str | None, str]]:
+        """(time.monotonic(), method, path, fault, user agent) of every request, in arrival order."""
         with self._lock:
             return list(self._stats.log)
 
@@ -223,7 +223,7 @@ class FaultProxy:
         with self._lock:
             if fault is not None:
                 self._stats.injected[fault] += 1
-            self._stats.log.append((req.received, req.method, req.path, fault))
+            self._stats.log.append((req.received, req.method, req.path, fault, req.headers.get("user-agent", "")))
 
     # -- one client connection ----------------------------------------------------------------
     async def _handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:

@@ -533,6 +533,17 @@ class AutoStore:
     def __repr__(self) -> str:
         return f"AutoStore({self.uri!r}, options={self._base_options!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled as what it was built from, so a spawn/forkserver worker (multiprocessing, a
+        # torch DataLoader) rebuilds the store and opens its own connections.
+        return _unpickle_store, (self.uri, list(self._options.values()), self._handlers.copy())
+
+
+def _unpickle_store(uri: str, options: list[Options], handlers: HandlerRegistry) -> AutoStore:
+    store = AutoStore(uri, options=options)
+    store._handlers = handlers
+    return store
+
 
 def _literal_prefix(pattern: str) -> str:
     for i, ch in enumerate(pattern):

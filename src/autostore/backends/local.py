@@ -257,7 +257,11 @@ class LocalBackend(Backend):
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append((entry.path, key + "/"))
                 elif entry.is_file():
-                    yield _meta(key, entry.stat())
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:  # deleted since scandir: it is simply gone
+                        continue
+                    yield _meta(key, st)
             stack.extend(reversed(subdirs))
 
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
@@ -275,7 +279,8 @@ class LocalBackend(Backend):
             if entry.is_dir(follow_symlinks=False):
                 dirs.append(key_prefix + entry.name + "/")
             elif entry.is_file():
-                files.append(_meta(key_prefix + entry.name, entry.stat()))
+                with contextlib.suppress(FileNotFoundError):  # deleted since scandir
+                    files.append(_meta(key_prefix + entry.name, entry.stat()))
         return files, dirs
 
     def list_stem(self, stem: str) -> list[str]:
