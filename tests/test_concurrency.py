@@ -113,9 +113,9 @@ def test_sixteen_threads_share_one_store(store: AutoStore, raw: Raw) -> None:
     assert not any(t.is_alive() for t in threads), "threads hung"
     assert problems == []
     assert counts["ops"] == 16 * 25
-    for key in store.keys():  # what is left is whole: one of the written values, one file per key
+    for key in store:  # what is left is whole: one of the written values, one file per key
         assert store[key]["v"] in written
-    assert all(name.endswith(".json") for name in raw.keys())
+    assert all(name.endswith(".json") for name in raw.keys())  # noqa: SIM118 - Raw is not a dict
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -275,9 +275,9 @@ def test_memory_store_in_forked_child() -> None:
 
 
 def test_fork_flag_is_set_only_in_forked_children(tmp_path: Any) -> None:
-    from autostore.backends import forksafe
-
     import obstore  # noqa: F401 - the parent has obstore loaded, as every test process here
+
+    from autostore.backends import forksafe
 
     assert forksafe.obstore_unsafe() is False
     read_end, write_end = os.pipe()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -19,10 +20,8 @@ def spawn_worker(store: AutoStore, worker: int, rounds: int, results: Any) -> No
         store[f"shared/s{i % 3}"] = {"worker": worker, "i": i}
     own_ok = all(store[f"w{worker}/k{i}"] == {"worker": worker, "i": i} for i in range(rounds))
     for j in range(3):
-        try:
+        with contextlib.suppress(NotFound):  # every worker writes all three, but be safe
             seen_shared.append(store[f"shared/s{j}"])
-        except NotFound:  # pragma: no cover - every worker writes all three
-            pass
     results.put({"worker": worker, "pid": os.getpid(), "own_ok": own_ok, "shared": seen_shared})
 
 
