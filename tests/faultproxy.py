@@ -24,6 +24,8 @@ request, e.g. ``truncate`` on an empty response, is not injected and not counted
 - ``stall``: the proxy stops reading and answers nothing for ``stall_seconds`` (or until the
   client gives up and disconnects).
 - ``stall_body``: the server answers; the client gets the head and half the body, then nothing.
+- ``delay``: not a failure, a slow link: the request is forwarded after ``delay_seconds``
+  (not part of ``ALL_FAULTS``).
 """
 
 from __future__ import annotations
@@ -111,8 +113,8 @@ def only(*methods: str) -> Callable[[Request], bool]:
 
 
 def _check(fault: str) -> None:
-    if fault not in ALL_FAULTS:
-        raise ValueError(f"unknown fault {fault!r}; use one of {ALL_FAULTS}")
+    if fault not in (*ALL_FAULTS, "delay"):
+        raise ValueError(f"unknown fault {fault!r}; use one of {ALL_FAULTS} or 'delay'")
 
 
 @dataclass
@@ -125,13 +127,14 @@ class _Stats:
 class FaultProxy:
     """The proxy; runs its own asyncio loop in a daemon thread. Use as a context manager."""
 
-    def __init__(self, upstream: str, *, stall_seconds: float = 60.0) -> None:
+    def __init__(self, upstream: str, *, stall_seconds: float = 60.0, delay_seconds: float = 0.3) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or parts.hostname is None or parts.port is None:
             raise ValueError(f"upstream must be http://host:port, got {upstream!r}")
         self.upstream_host: str = parts.hostname
         self.upstream_port: int = parts.port
         self.stall_seconds = stall_seconds
+        self.delay_seconds = delay_seconds
         self.plan: Plan | None = None
         self._stats = _Stats()
         self._lock = threading.Lock()
@@ -302,6 +305,10 @@ class FaultProxy:
             self._count(req, fault)
             _reset(cwriter)
             return False
+        delayed = fault == "delay"
+        if delayed:
+            await asyncio.sleep(self.delay_seconds)
+            fault = None
         if fault == "cut_request" and len(body) < 2:
             fault = None  # nothing to cut
         ureader, uwriter = await asyncio.open_connection(self.upstream_host, self.upstream_port)
@@ -323,7 +330,7 @@ class FaultProxy:
         if fault in _BODY_FAULTS and not rbody:
             fault = None
         if fault is None:
-            self._count(req, None)
+            self._count(req, "delay" if delayed else None)
             cwriter.write(rhead + rbody)
             await cwriter.drain()
             return not close

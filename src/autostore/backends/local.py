@@ -14,7 +14,7 @@ from typing import IO, Any
 from ..errors import AlreadyExists, InvalidKey, NotFound
 from .base import Backend, ObjectMeta, ProgressCallback
 
-__all__ = ["LocalBackend", "TEMP_MARKER"]
+__all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 
 TEMP_MARKER = ".autostore-tmp-"
 _CHUNK = 4 * 1024 * 1024
@@ -34,6 +34,25 @@ def temp_sibling(path: str) -> str:
     """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename)."""
     head, tail = os.path.split(path)
     return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}-{tail[:100]}")
+
+
+def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 3600.0) -> list[str]:
+    """Delete the temporary files that writers killed mid-write (SIGKILL, power loss) left below
+    ``root``, if untouched for ``older_than`` seconds; returns their paths. Listings never show
+    them, so this only frees space. A younger one may belong to a write still in progress."""
+    import time
+
+    removed: list[str] = []
+    cutoff = time.time() - older_than
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            if name.startswith(TEMP_MARKER):
+                path = os.path.join(directory, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if os.lstat(path).st_mtime <= cutoff:
+                        os.unlink(path)
+                        removed.append(path)
+    return removed
 
 
 class AtomicWriter:
