@@ -26,6 +26,7 @@ from .errors import (
     InvalidKey,
     NotFound,
     UnsafeLoad,
+    UnsupportedFormat,
 )
 from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry
@@ -165,7 +166,7 @@ class AutoStore:
     def _target(self, key: str) -> tuple[Backend, str]:
         if not isinstance(key, str):
             raise InvalidKey(f"Key {key!r} must be a string, not {type(key).__name__}.")
-        if has_scheme(key):
+        if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
                 return self._backend("file", "/"), loc.key
@@ -178,6 +179,8 @@ class AutoStore:
     def _resolve(self, backend: Backend, full: str) -> str:
         """The stored key for ``full``: itself when it names a known extension, else the single
         ``full.<ext>`` file. NotFound / AmbiguousKey otherwise."""
+        if not full or full.endswith("/"):
+            raise InvalidKey(f"Key {full!r} in {backend.uri('')} names a folder, not a value; name a file in it.")
         name = full.rpartition("/")[2]
         if self._handlers.known_extension(name):
             return full
@@ -256,10 +259,12 @@ class AutoStore:
                 return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
             with self._local_file(backend, stored, ignore_cache) as path:
                 return handler.read_from_file(path, ext)
+        except FormatError as exc:  # a handler's own error: say which file it is about
+            if uri in str(exc):
+                raise
+            raise _reworded(exc, f"Cannot decode {uri} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
-        except FormatError as exc:  # pragma: no cover - FormatError is an AutoStoreError
-            raise exc
         except Exception as exc:
             raise CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}") from exc
 
@@ -318,6 +323,13 @@ class AutoStore:
             handler = self._handlers.for_extension(ext, key=key)
         else:
             handler = self._handlers.for_value(value, key=key)
+            if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+                # Only implicit pickling is refused: a .pkl key (or format="pickle") asks for it.
+                raise UnsupportedFormat(
+                    f"No safe format for a {type(value).__name__} at {backend.uri(full)}: allow_pickle is off, so "
+                    f"it is not pickled implicitly. Write it to {key + '.pkl'!r} to pickle it anyway (readable only "
+                    "where pickle is allowed), or register a handler for this type."
+                )
             ext = handler.extension_for(value)
             stored = full + ext
         self._encode(backend, stored, handler, ext, value)
@@ -464,6 +476,9 @@ class AutoStore:
         sb, sfull = self._target(src)
         stored_src = self._resolve(sb, sfull)
         db, dfull = self._target(dst)
+        if not dfull or dfull.endswith("/"):
+            example = dst.rstrip("/") + "/" + sfull.rpartition("/")[2]
+            raise InvalidKey(f"Destination {dst!r} names a folder; give the full key, e.g. {example!r}.")
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
@@ -537,6 +552,14 @@ class AutoStore:
         # Pickled as what it was built from, so a spawn/forkserver worker (multiprocessing, a
         # torch DataLoader) rebuilds the store and opens its own connections.
         return _unpickle_store, (self.uri, list(self._options.values()), self._handlers.copy())
+
+
+def _reworded(exc: FormatError, message: str) -> FormatError:
+    """The same kind of error with a message that names the file."""
+    try:
+        return type(exc)(message)
+    except Exception:  # a subclass with another constructor
+        return CorruptData(message)
 
 
 def _unpickle_store(uri: str, options: list[Options], handlers: HandlerRegistry) -> AutoStore:

@@ -140,6 +140,11 @@ class LocalBackend(Backend):
             )
         return path
 
+    def _escapes(self, path: str) -> bool:
+        """True for a symlink that resolves outside the root (listings leave those out)."""
+        real = os.path.realpath(path)
+        return real != self._real_root and not real.startswith(self._real_prefix)
+
     def uri(self, key: str) -> str:
         return os.path.join(self.root, key) if key else self.root
 
@@ -275,7 +280,7 @@ class LocalBackend(Backend):
                 key = key_prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append((entry.path, key + "/"))
-                elif entry.is_file():
+                elif entry.is_file() and not (entry.is_symlink() and self._escapes(entry.path)):
                     try:
                         st = entry.stat()
                     except FileNotFoundError:  # deleted since scandir: it is simply gone
@@ -297,7 +302,7 @@ class LocalBackend(Backend):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 dirs.append(key_prefix + entry.name + "/")
-            elif entry.is_file():
+            elif entry.is_file() and not (entry.is_symlink() and self._escapes(entry.path)):
                 with contextlib.suppress(FileNotFoundError):  # deleted since scandir
                     files.append(_meta(key_prefix + entry.name, entry.stat()))
         return files, dirs
@@ -311,7 +316,13 @@ class LocalBackend(Backend):
         except (FileNotFoundError, NotADirectoryError):
             return []
         key_prefix = folder + "/" if folder else ""
-        return sorted(key_prefix + n for n in names if n.startswith(want) and os.path.isfile(os.path.join(base, n)))
+        return sorted(
+            key_prefix + n
+            for n in names
+            if n.startswith(want)
+            and os.path.isfile(path := os.path.join(base, n))
+            and not (os.path.islink(path) and self._escapes(path))
+        )
 
     def is_dir(self, prefix: str) -> bool:
         path = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
