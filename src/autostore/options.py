@@ -215,15 +215,17 @@ def _check_endpoint(url: str) -> None:
     if not isinstance(url, str):
         raise ConfigError(f"endpoint_url must be a string like 'https://minio.example.com' (got {url!r}).")
     parsed = urlparse(url)
+    # A password in the URL must not reach the message: show the URL without its user info.
+    shown = url if "@" not in parsed.netloc else url.replace(parsed.netloc, "***@" + parsed.netloc.rpartition("@")[2])
     if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.username or parsed.password:
         raise ConfigError(
-            f"endpoint_url={url!r} is not a valid endpoint; write it as 'https://host[:port]' "
+            f"endpoint_url={shown!r} is not a valid endpoint; write it as 'https://host[:port]' "
             "without credentials in it."
         )
     try:
         parsed.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"endpoint_url={url!r} has an invalid port.") from exc
+    except ValueError:
+        raise ConfigError(f"endpoint_url={shown!r} has an invalid port.") from None
 
 
 def options_class_for_kind(kind: str) -> type[Options]:

@@ -160,7 +160,7 @@ class Boto3Backend(Backend):
             detail = self._scrub(f"{code or 'error'} (HTTP {status}): {error.get('Message', '')}")
         else:
             name = type(exc).__name__
-            if name in ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound", "CredentialRetrievalError"):
+            if "Credential" in name or name in ("ProfileNotFound", "InvalidConfigError"):
                 return AuthError(
                     f"No usable credentials to {action} {uri} ({name}): pass aws_access_key_id/"
                     "aws_secret_access_key or profile_name, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."

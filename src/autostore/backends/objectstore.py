@@ -280,6 +280,15 @@ class ObjectStoreBackend(Backend):
 
         uri = self.uri(key)
         text = self._scrub(str(exc))
+        if type(exc).__module__.startswith("botocore") or "get_credentials" in text:
+            # raised by the profile's credential provider (boto3) before any request was sent
+            profile = getattr(self.options, "profile_name", None) or os.environ.get("AWS_PROFILE")
+            source = f"AWS profile {profile!r}" if profile else "the AWS credential chain"
+            reason = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+            return AuthError(
+                f"No usable credentials from {source} to {action} {uri} ({reason}); fix the profile in "
+                "~/.aws/config and ~/.aws/credentials, or pass aws_access_key_id/aws_secret_access_key."
+            )
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
             return BucketNotFound(
                 f"Bucket {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
@@ -291,7 +300,7 @@ class ObjectStoreBackend(Backend):
         ):
             return AuthError(
                 f"Access denied to {action} {uri}: check the credentials (aws_access_key_id / "
-                "aws_secret_access_key / profile_name) and their permissions."
+                f"aws_secret_access_key / profile_name) and their permissions{self._credential_hint()}."
             )
         if isinstance(exc, oe.AlreadyExistsError):
             return AlreadyExists(f"{uri} already exists.")
@@ -316,6 +325,17 @@ class ObjectStoreBackend(Backend):
         err = _NotRetried(message)
         err.attempts = done + 1
         return err
+
+    def _credential_hint(self) -> str:
+        if not isinstance(self.options, S3Options):
+            return ""
+        s3 = self.options.resolved()
+        if s3.aws_access_key_id is None and s3.profile_name is None:
+            return (
+                "; none were configured (no aws_access_key_id/profile_name, AWS_ACCESS_KEY_ID or AWS_PROFILE), "
+                "so only instance/container credentials were tried"
+            )
+        return f" (profile {s3.profile_name!r})" if s3.aws_access_key_id is None else ""
 
     def _before_retry(self, exc: _NotRetried, used: int) -> int:
         """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
