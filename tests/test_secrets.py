@@ -157,6 +157,8 @@ def test_no_secret_reaches_logs_messages_or_reprs(
     leaks.see(transport)
     leaks.expect(AuthError, lambda: transport.get_bytes(f"secrets-{tag}/a.json"))
     leaks.expect(AuthError, lambda: transport.put_bytes(f"secrets-{tag}/x.json", b"{}"))
+    with_token = Boto3Backend("s3", shared_bucket, _options(s3_server, aws_session_token=token))
+    leaks.expect(AuthError, lambda: with_token.head(f"secrets-{tag}/a.json"))  # botocore logs the token header
     ok = Boto3Backend("s3", shared_bucket, _options(s3_server))
     assert ok.get_bytes(f"secrets-{tag}/a.json") == b'{"v": 1}'
     leaks.expect(NotFound, lambda: ok.get_bytes(f"secrets-{tag}/none.json"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import tempfile
 import threading
@@ -42,6 +43,35 @@ _AUTH_CODES = frozenset(
         "403",
     }
 )
+
+
+class _Redact(logging.Filter):
+    """botocore logs each request's headers at DEBUG, a session token included: blank our
+    secrets out of those records (on the two botocore loggers that print headers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self.installed = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+_REDACT = _Redact()
+
+
+def _redact_in_botocore_logs(secrets: list[str]) -> None:
+    _REDACT.secrets.update(s for s in secrets if s)
+    if not _REDACT.installed:
+        _REDACT.installed = True
+        for name in ("botocore.endpoint", "botocore.auth"):
+            logging.getLogger(name).addFilter(_REDACT)
 
 
 def _boto3() -> Any:
@@ -118,6 +148,12 @@ class Boto3Backend(Backend):
         )
         self._endpoint = endpoint
         self.identity = f"s3|{endpoint or 'aws'}|{self.bucket}"
+        frozen = session.get_credentials()
+        if frozen is not None:  # a profile's secrets too, not only explicit ones
+            with contextlib.suppress(Exception):
+                creds = frozen.get_frozen_credentials()
+                self._secrets = list({*self._secrets, *(s for s in (creds.secret_key, creds.token) if s)})
+        _redact_in_botocore_logs(self._secrets)
         return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
 
     def _transfer_config(self) -> Any:
