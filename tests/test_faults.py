@@ -201,6 +201,34 @@ def test_stall_past_timeout_is_a_backend_error(
     REPORT["clean_errors"] += 2 if fault == "stall" else 1
 
 
+@pytest.mark.parametrize("fault", ["reset", "truncate", "stall_body"])
+def test_streamed_download_of_a_frame_under_faults(
+    s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy, fault: str
+) -> None:
+    """Parquet is read from a downloaded file (Backend.download): broken bodies are resumed
+    (same ETag) up to max_retries; beyond, a BackendError and no half file is left behind."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=1)
+    store = AutoStore(f"s3://{shared_bucket}/frames-{uuid.uuid4().hex[:8]}/", options=opts)
+    rng = random.Random(3)
+    df = pl.DataFrame({"i": range(200_000), "x": [rng.random() for _ in range(200_000)]})
+    store["frame"] = df
+    fault_proxy.reset()
+    fault_proxy.plan = first(2, fault, only("GET"))
+    assert_frame_equal(store["frame"], df)
+    fault_proxy.plan = first(3, fault, only("GET"))
+    with pytest.raises(BackendError):
+        store["frame"]
+    assert store._tmp_dir is None or list(store._tmp_dir.iterdir()) == []
+    fault_proxy.plan = None
+    assert_frame_equal(store["frame"], df)
+    _count(fault_proxy)
+    REPORT["operations"] += 3
+    REPORT["clean_errors"] += 1
+
+
 # -- 1,000 mixed operations with faults on a fraction of the requests ----------------------------
 def _value(key: str, version: int) -> dict[str, Any]:
     return {"key": key, "version": version, "pad": hashlib.sha256(f"{key}{version}".encode()).hexdigest() * 4}
