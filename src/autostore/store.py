@@ -211,16 +211,24 @@ class AutoStore:
     def __getitem__(self, key: str) -> Any:
         return self.read(key)
 
-    def read(self, key: str, format: str | None = None, *, ignore_cache: bool = False) -> Any:
-        """Decode the value stored at ``key``; ``format="csv"`` forces a format."""
+    def read(
+        self, key: str, format: str | None = None, *, ignore_cache: bool = False, dataset: bool | None = None
+    ) -> Any:
+        """Decode the value stored at ``key``; ``format="csv"`` forces a format.
+
+        A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
+        polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
+        """
         backend, full = self._target(key)
-        if full.endswith("/") or full == "":
-            return self._read_dataset(backend, full)
+        if dataset or full.endswith("/") or full == "":
+            if dataset is False:
+                raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
+            return self._read_dataset(backend, full.rstrip("/") + "/" if full.rstrip("/") else full, format)
         try:
             stored = self._resolve(backend, full)
         except NotFound:
-            if backend.is_dir(full):
-                return self._read_dataset(backend, full + "/")
+            if dataset is None and backend.is_dir(full):
+                return self._read_dataset(backend, full + "/", format)
             raise
         handler, ext = self._handler_for_read(stored, format)
         try:
@@ -291,22 +299,39 @@ class AutoStore:
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
-    def _read_dataset(self, backend: Backend, prefix: str) -> Any:
-        raise NotFound(f"{backend.uri(prefix)} is a folder; reading folders needs the datasets feature.")
+    def _read_dataset(self, backend: Backend, prefix: str, format: str | None = None) -> Any:
+        from .datasets import scan_dataset
+
+        return scan_dataset(self, backend, prefix, format=format)
 
     # -- writing ----------------------------------------------------------------------------
     def __setitem__(self, key: str, value: Any) -> None:
         self.write(key, value)
 
-    def write(self, key: str, value: Any, format: str | None = None) -> str:
+    def write(
+        self,
+        key: str,
+        value: Any,
+        format: str | None = None,
+        *,
+        partition_by: str | list[str] | None = None,
+        mode: str = "overwrite",
+    ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
         The extension in ``key`` (or ``format=``) decides the format; without one it follows the
         value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
+        A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
+        :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
         """
         backend, full = self._target(key)
-        if full.endswith("/") or full == "":
-            raise InvalidKey(f"Key {key!r} names a folder; give a file name to write a value.")
+        if full.endswith("/") or full == "" or partition_by is not None:
+            from .datasets import write_dataset
+
+            folder = full.rstrip("/") + "/" if full.rstrip("/") else full
+            return write_dataset(self, backend, folder, value, format=format, partition_by=partition_by, mode=mode)
+        if mode != "overwrite":
+            raise ConfigError(f"mode={mode!r} applies to dataset folders only; write {key!r}/ or drop mode=.")
         name = full.rpartition("/")[2]
         explicit = self._handlers.known_extension(name)
         if format is not None:
@@ -431,12 +456,18 @@ class AutoStore:
             self.write(key, value)
 
     def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
-        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``.
+        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``,
+        in listing order.
 
-        ``*`` and ``?`` stay inside one folder unless ``recursive`` is true; ``**`` spans folders.
+        ``?`` and ``[ab]``/``[!ab]`` match one character inside a name; ``*`` matches inside one
+        folder, or across folders when ``recursive`` is true (0.1.x behaviour); ``**`` always spans
+        folders (``**/`` also matches no folder). Only the folder before the first wildcard is
+        listed on the server, page by page.
         """
         literal = _literal_prefix(pattern)
         folder = literal.rpartition("/")[0]
+        if folder:
+            validate_key(folder, uri=self.uri)  # no "..", absolute paths or "//" in the listed folder
         search = self._prefix + (folder + "/" if folder else "")
         cut = len(self._prefix)
         regex = _glob_regex(pattern, recursive)
@@ -496,7 +527,22 @@ class AutoStore:
 
     @property
     def primary_backend(self) -> Backend:
-        return self._primary
+        """The store's backend, with keys relative to the store (as in 0.1.x)."""
+        if not self._prefix:
+            return self._primary
+        view: Backend | None = getattr(self, "_primary_view", None)
+        if view is None:
+            from .backends.prefixed import PrefixedBackend
+
+            view = self._primary_view = PrefixedBackend(self._primary, self._prefix)
+        return view
+
+    def storage_options(self, uri: str | None = None, engine: str = "polars") -> dict[str, Any]:
+        """Credentials and endpoint of the store (or of ``uri``'s backend) spelled for another
+        engine: ``"polars"`` (object_store keys) or ``"fsspec"`` (s3fs keys: Dask, PyArrow).
+        Empty for local paths."""
+        backend = self._primary if uri is None else self._target(uri)[0]
+        return backend.storage_options(engine)
 
     @property
     def handlers(self) -> list[DataHandler]:
@@ -565,10 +611,12 @@ def _glob_regex(pattern: str, recursive: bool) -> Any:
             if j == -1:
                 out.append(re.escape(ch))
             else:
-                body = pattern[i + 1 : j]
+                body = pattern[i + 1 : j].replace("\\", "\\\\").replace("[", "\\[")
                 if body.startswith("!"):
                     body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
+                elif body.startswith("^"):
+                    body = "\\" + body  # a literal "^", as in fnmatch
+                out.append("(?!/)[" + body + "]")  # a class never matches "/"
                 i = j
         else:
             out.append(re.escape(ch))

@@ -368,6 +368,11 @@ class ObjectStoreBackend(Backend):
             writer: Any = ob.open_writer(self.store, key, buffer_size=self._chunk, max_concurrency=self._concurrency)
         return writer  # type: ignore[no-any-return]
 
+    def storage_options(self, engine: str = "polars") -> dict[str, Any]:
+        from .engines import engine_options
+
+        return engine_options(self.options, self.kind, engine)
+
     def close(self) -> None:
         self._store = None
 
