@@ -134,7 +134,6 @@ class HandlerRegistry:
     def __init__(self, handlers: list[DataHandler] | None = None) -> None:
         self._handlers: list[DataHandler] = []
         self._by_ext: dict[str, DataHandler | None] = {}
-        self._by_type: dict[type, DataHandler] = {}
         for h in handlers or []:
             self.register(h)
 
@@ -147,7 +146,6 @@ class HandlerRegistry:
         self._handlers.insert(0, handler)
         self._handlers.sort(key=lambda h: -h.priority)  # stable: newest first among equals
         self._by_ext.clear()
-        self._by_type.clear()
 
     @property
     def handlers(self) -> list[DataHandler]:
@@ -193,16 +191,11 @@ class HandlerRegistry:
         return handler
 
     def for_value(self, value: Any, *, key: str = "") -> DataHandler:
+        # Not cached by type: handlers may look at the value itself (a list of dicts, an object
+        # ndarray, a custom handler's own test), and asking every handler costs ~5 us.
         cls = type(value)
-        cached = self._by_type.get(cls)
-        if cached is not None:
-            return cached
         for h in self._handlers:
             if h.can_handle_data(value):
-                # Containers are never cached: the handler of a list or dict (an OrderedDict
-                # state dict, a dict of arrays) depends on its items, not on its type.
-                if not isinstance(value, (list, tuple, dict)):
-                    self._by_type[cls] = h
                 return h
         raise UnsupportedFormat(
             f"No handler can store a {cls.__module__}.{cls.__qualname__} value"
