@@ -72,8 +72,9 @@ class TorchHandler(DataHandler):
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
             raise CorruptData(f"Invalid PyTorch checkpoint: {_first_line(exc)}.") from None
         # weights_only refused something: a class to import (a whole module), or garbage.
+        finder = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)  # torch >= 2.5
         try:
-            needed = torch.serialization.get_unsafe_globals_in_checkpoint(file_path)
+            needed = finder(file_path) if finder else ["classes torch < 2.5 cannot list"]
         except Exception:
             needed = None  # not a zip checkpoint: legacy torch.save format, or not torch at all
         if needed == []:
