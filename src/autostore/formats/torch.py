@@ -9,6 +9,7 @@ class) is a pickle: it loads with ``weights_only=False`` only when ``allow_pickl
 from __future__ import annotations
 
 import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from .base import DataHandler, might_be, refuse_unsafe, require, unsafe_loads_al
 __all__ = ["TorchHandler", "holds_tensors"]
 
 _MAX_DEPTH = 4
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _torch() -> Any:
@@ -26,7 +28,7 @@ def _torch() -> Any:
 
 def holds_tensors(value: Any, depth: int = 0) -> bool:
     """A dict or list holding a torch object somewhere inside (a model or optimizer state dict)."""
-    if depth > _MAX_DEPTH:
+    if depth > _MAX_DEPTH or "torch" not in sys.modules:  # no torch imported: no tensor exists
         return False
     if isinstance(value, dict):
         items: Any = value.values()
@@ -34,7 +36,15 @@ def holds_tensors(value: Any, depth: int = 0) -> bool:
         items = value
     else:
         return False
-    return any(might_be(v, "torch") or holds_tensors(v, depth + 1) for v in items)
+    for v in items:
+        if type(v) in _PLAIN:
+            continue
+        if isinstance(v, (dict, list, tuple)):
+            if holds_tensors(v, depth + 1):
+                return True
+        elif might_be(v, "torch"):
+            return True
+    return False
 
 
 def _first_line(exc: BaseException) -> str:
