@@ -19,7 +19,9 @@ from typing import Any
 from .backends.base import Backend, ObjectMeta
 from .errors import (
     AmbiguousKey,
+    AuthError,
     AutoStoreError,
+    BackendError,
     ConfigError,
     CorruptData,
     FormatError,
@@ -29,6 +31,7 @@ from .errors import (
 )
 from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry
+from .keyindex import KeyIndex
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -80,10 +83,10 @@ class AutoStore:
         self._location = location
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
-        self._resolved: dict[tuple[str, str], str] = {}
         self._tmp_dir: Path | None = None
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
+        self._index = KeyIndex(self._handlers.known_extension)
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -128,7 +131,7 @@ class AutoStore:
     def register_handler(self, handler: DataHandler) -> None:
         """Add a format handler to this store (higher ``priority`` wins)."""
         self._handlers.register(handler)
-        self._resolved.clear()
+        self._index.clear()
 
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
@@ -181,10 +184,13 @@ class AutoStore:
         name = full.rpartition("/")[2]
         if self._handlers.known_extension(name):
             return full
-        memo = self._resolved.get((backend.identity, full))
+        memo = self._index.remembered(backend, full)
         if memo is not None:
             return memo
-        candidates = self._candidates(backend, full)
+        try:
+            candidates = self._index.candidates(backend, full, trust_absence=False)
+        except (AuthError, BackendError) as exc:
+            raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
@@ -196,16 +202,8 @@ class AutoStore:
                 "read one with its extension, e.g. store['" + candidates[0] + "'].",
                 candidates,
             )
-        self._resolved[(backend.identity, full)] = candidates[0]
+        self._index.resolved(backend, full, candidates[0])
         return candidates[0]
-
-    def _candidates(self, backend: Backend, full: str) -> list[str]:
-        out = []
-        for c in backend.list_stem(full):
-            ext = self._handlers.known_extension(c.rpartition("/")[2])
-            if ext is not None and c[len(full) :].lower() == ext:
-                out.append(c)
-        return out
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -226,7 +224,7 @@ class AutoStore:
         try:
             return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
         except NotFound:
-            if self._resolved.pop((backend.identity, full), None) is None:
+            if not self._index.forget(backend, full):
                 raise
             return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
 
@@ -348,15 +346,15 @@ class AutoStore:
         return self._temp_path("x").parent
 
     def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
-        ident = (backend.identity, full)
-        if self._resolved.get(ident) != stored:
-            for other in self._candidates(backend, full):
+        if self._index.remembered(backend, full) != stored:
+            for other in self._index.candidates(backend, full, trust_absence=True):
                 if other != stored:
                     log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
                     with contextlib.suppress(NotFound):
                         backend.delete(other)
                     self._after_delete(backend, other)
-        self._resolved[ident] = stored
+                    self._index.removed(backend, full, other)
+        self._index.resolved(backend, full, stored)
 
     def _after_write(self, backend: Backend, stored: str) -> None:
         """Hook for the cache: a key this store wrote."""
@@ -377,8 +375,7 @@ class AutoStore:
         self._forget(backend, full, stored)
 
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
-        self._resolved.pop((backend.identity, full), None)
-        self._resolved.pop((backend.identity, stored), None)
+        self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
