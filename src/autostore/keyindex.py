@@ -41,6 +41,7 @@ class KeyIndex:
         self._ext_of = ext_of  # name -> its registered extension, or None
         self._exact: dict[tuple[Backend, str], str] = {}
         self._folders: OrderedDict[tuple[Backend, str], _Folder] = OrderedDict()
+        self._loading: dict[tuple[Backend, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -81,19 +82,26 @@ class KeyIndex:
             if snap is not None:
                 self._folders.move_to_end(ident)
                 return snap
-        keys: list[str] = []
-        complete = True
-        prefix = folder + "/" if folder else ""
-        for meta in backend.list_objects(prefix):
-            if len(keys) >= PAGE:
-                complete = False
-                break
-            keys.append(meta.key)
-        snap = _Folder(keys, complete)
         with self._lock:
-            self._folders[ident] = snap
-            while len(self._folders) > MAX_FOLDERS:
-                self._folders.popitem(last=False)
+            loading = self._loading.setdefault(ident, threading.Lock())
+        with loading:  # concurrent first lookups in one folder list it once
+            snap = self._folders.get(ident)
+            if snap is not None:
+                return snap
+            keys: list[str] = []
+            complete = True
+            prefix = folder + "/" if folder else ""
+            for meta in backend.list_objects(prefix):
+                if len(keys) >= PAGE:
+                    complete = False
+                    break
+                keys.append(meta.key)
+            snap = _Folder(keys, complete)
+            with self._lock:
+                self._folders[ident] = snap
+                self._loading.pop(ident, None)
+                while len(self._folders) > MAX_FOLDERS:
+                    self._folders.popitem(last=False)
         return snap
 
     # -- updates from this store's own writes ----------------------------------------------

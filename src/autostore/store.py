@@ -7,16 +7,18 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend, ObjectMeta
+from .batch import run_many
 from .errors import (
     AmbiguousKey,
     AuthError,
@@ -426,6 +428,46 @@ class AutoStore:
     def update(self, other: Mapping[str, Any]) -> None:
         for key, value in other.items():
             self.write(key, value)
+
+    # -- many keys at once ----------------------------------------------------------------------
+    def _workers(self, max_concurrency: int | None) -> int:
+        if max_concurrency is not None:
+            return max(1, max_concurrency)
+        return int(getattr(self._base_options, "max_concurrency", 16) or 16)
+
+    def get_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Read many keys concurrently (``max_concurrency`` at a time); results in key order.
+        Raises BatchError naming every key that failed."""
+        names = list(keys)
+        return run_many(self.read, names, names, self._workers(max_concurrency))
+
+    def put_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Write many values concurrently; returns the stored keys in order. BatchError on failures."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        names = [k for k, _ in pairs]
+        return run_many(lambda kv: self.write(kv[0], kv[1]), pairs, names, self._workers(max_concurrency))
+
+    async def aget(self, key: str) -> Any:
+        """``store[key]`` without blocking the event loop."""
+        return await asyncio.to_thread(self.read, key)
+
+    async def aput(self, key: str, value: Any) -> str:
+        """``store[key] = value`` without blocking the event loop."""
+        return await asyncio.to_thread(self.write, key, value)
+
+    async def aget_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Async ``get_many``."""
+        names = list(keys)
+        return await asyncio.to_thread(self.get_many, names, max_concurrency=max_concurrency)
+
+    async def aput_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Async ``put_many``."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
 
     def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
         """Stored file names (with extensions, relative to the store) matching a glob ``pattern``.
