@@ -245,8 +245,8 @@ class AutoStore:
         return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
-        uri = backend.uri(stored)
         if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+            uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
@@ -261,7 +261,7 @@ class AutoStore:
         except FormatError as exc:  # pragma: no cover - FormatError is an AutoStoreError
             raise exc
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         return backend.get_bytes(key)
