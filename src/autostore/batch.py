@@ -9,7 +9,6 @@ async API (0.14 s vs 0.18 s for 500 small GETs) while also working inside a runn
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .errors import BatchError
@@ -37,6 +36,8 @@ def run_many(func: Callable[[T], R], items: Sequence[T], names: Sequence[str], w
         for i in range(len(items)):
             one(i)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="autostore") as pool:
             list(pool.map(one, range(len(items))))
     if errors:

@@ -7,11 +7,9 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -288,6 +286,8 @@ class AutoStore:
         if self._tmp_dir is None:
             with self._lock:
                 if self._tmp_dir is None:
+                    import tempfile
+
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
@@ -451,14 +451,20 @@ class AutoStore:
 
     async def aget(self, key: str) -> Any:
         """``store[key]`` without blocking the event loop."""
+        import asyncio
+
         return await asyncio.to_thread(self.read, key)
 
     async def aput(self, key: str, value: Any) -> str:
         """``store[key] = value`` without blocking the event loop."""
+        import asyncio
+
         return await asyncio.to_thread(self.write, key, value)
 
     async def aget_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
         """Async ``get_many``."""
+        import asyncio
+
         names = list(keys)
         return await asyncio.to_thread(self.get_many, names, max_concurrency=max_concurrency)
 
@@ -466,6 +472,8 @@ class AutoStore:
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
     ) -> list[str]:
         """Async ``put_many``."""
+        import asyncio
+
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
 
