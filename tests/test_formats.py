@@ -396,6 +396,7 @@ IMAGE_MAGIC = {
     ".webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
     ".bmp": lambda b: b.startswith(b"BM"),
     ".tiff": lambda b: b[:4] in (b"II*\x00", b"MM\x00*"),
+    ".tif": lambda b: b[:4] in (b"II*\x00", b"MM\x00*"),
 }
 
 
@@ -413,6 +414,16 @@ def test_ext_images(store: AutoStore, raw: Raw, ext: str) -> None:
         assert diff.max() <= 8
     else:
         assert pixels_equal(got, img)
+
+
+def test_ext_gif_palette_image(store: AutoStore, raw: Raw) -> None:
+    img = Image.new("P", (6, 6), 3)
+    img.putpalette([i % 256 for i in range(768)])
+    store["anim.gif"] = img
+    assert raw.read("anim.gif")[:6] in (b"GIF87a", b"GIF89a")
+    got = store["anim"]
+    assert got.mode == "P" and got.size == (6, 6)
+    assert got.convert("RGB").tobytes() == img.convert("RGB").tobytes()  # Pillow may renumber the palette
 
 
 @pytest.mark.parametrize("ext", [".yaml", ".yml"])
