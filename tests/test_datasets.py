@@ -381,6 +381,11 @@ def test_write_folder_without_partitions_overwrite_and_append(store: AutoStore, 
     store["table/"] = pl.LazyFrame({"a": [7]})  # overwrite: the old partitions go, other files stay
     assert raw.keys() == ["table/README.txt", "table/part-0.parquet"]
     assert store.read("table/", format="parquet").collect()["a"].to_list() == [7]
+    assert store["table/part-0"]["a"].to_list() == [7]  # each file is a key of its own
+    assert "table/p=x/part-0" not in store
+    store.write("table/", pl.DataFrame({"a": [8]}), format="csv")  # a new format replaces the old files
+    assert raw.keys() == ["table/README.txt", "table/part-0.csv"]
+    assert store["table/part-0"]["a"].to_list() == [8]
 
     store.write("log/", pl.DataFrame({"a": [1]}), mode="append")
     store.write("log/", pl.DataFrame({"a": [2]}), mode="append")

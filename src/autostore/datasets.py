@@ -306,6 +306,7 @@ def write_dataset(
             backend.delete_many(stale)
             for k in stale:
                 store._after_delete(backend, k)
+                store._index.removed(backend, _stem(store, k), k)
     return key
 
 
@@ -350,4 +351,11 @@ def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: 
             list(pool.map(lambda m: backend.upload(m[1], m[0]), moves))
     for _, target in moves:
         store._after_write(backend, target)
+        store._index.resolved(backend, _stem(store, target), target)
     return {target for _, target in moves}
+
+
+def _stem(store: AutoStore, key: str) -> str:
+    """``key`` without its registered extension (the extensionless key ``store[...]`` takes)."""
+    ext = store._handlers.known_extension(key.rpartition("/")[2])
+    return key[: -len(ext)] if ext else key
