@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -291,8 +292,10 @@ def write_dataset(
     try:
         _sink(pl, lf, family, staging, keys, ext)
         placed = _place(store, backend, prefix, staging, ext, write_id if mode == "append" else None)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        _remove_late(staging)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     if mode == "overwrite":
         stale = [
             m.key
@@ -308,6 +311,16 @@ def write_dataset(
                 store._after_delete(backend, k)
                 store._index.removed(backend, _stem(store, k), k)
     return key
+
+
+def _remove_late(staging: Path, *, checks: int = 4, pause: float = 0.05) -> None:
+    """Remove the staging folder of a failed write. polars may still create a file (and its
+    folder) just after a failed sink has returned, so look again a few times (bounded)."""
+    shutil.rmtree(staging, ignore_errors=True)
+    for _ in range(checks):
+        time.sleep(pause)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: str) -> None:
