@@ -667,3 +667,21 @@ def test_default_cache_dir_is_the_platform_user_cache() -> None:
     import platformdirs
 
     assert default_cache_dir() == Path(platformdirs.user_cache_dir("autostore"))
+
+
+@pytest.mark.parametrize(
+    "meta_text",
+    ["", "{", "[]", '{"format": 1}', '{"format": 1, "file": "../../etc/passwd", "size": 1}', "\xff\xfe"],
+)
+def test_malformed_metadata_is_treated_as_absent(
+    make: Callable[..., AutoStore], root: str, proxy: CountingProxy, cache_dir: Path, meta_text: str
+) -> None:
+    store = make()
+    store["m.json"] = {"v": 1}
+    assert store["m.json"] == {"v": 1}
+    (meta_path,) = (cache_dir / "objects").glob("*/*.meta.json")
+    meta_path.write_bytes(meta_text.encode("latin-1"))
+    proxy.reset()
+    assert store["m.json"] == {"v": 1}
+    assert [(e.method, e.status) for e in proxy.exchanges] == [("GET", 200)]
+    assert store.cleanup_cache() == 0 and store.cache_info().entries == 1

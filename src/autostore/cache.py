@@ -54,6 +54,18 @@ _DROP_TIMEOUT = 120.0
 _LEFTOVER_AGE = 3600.0  # readers' hard links older than this are removed by cleanup()
 _META_SUFFIX = ".meta.json"
 
+_META_FIELDS: dict[str, Any] = {
+    "identity": str,
+    "key": str,
+    "file": str,
+    "size": int,
+    "mtime_ns": int,
+    "sha256": str,
+    "etag": (str, type(None)),
+    "fetched_at": (int, float),
+    "confirmed": bool,
+}
+
 _WARNED: set[str] = set()
 _WARNED_LOCK = threading.Lock()
 
@@ -500,8 +512,12 @@ class DownloadCache:
             return None  # torn or foreign file: treated as absent, replaced by the next fill
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             return None
-        content = meta.get("file")
-        if not isinstance(content, str) or "/" in content or not content.startswith(name + "."):
+        for field_name, kinds in _META_FIELDS.items():
+            value = meta.get(field_name)
+            if not isinstance(value, kinds) or isinstance(value, bool) != (kinds is bool):
+                return None
+        content = meta["file"]
+        if "/" in content or os.sep in content or not content.startswith(name + "."):
             return None
         return meta
 
