@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -685,3 +686,51 @@ def test_malformed_metadata_is_treated_as_absent(
     assert store["m.json"] == {"v": 1}
     assert [(e.method, e.status) for e in proxy.exchanges] == [("GET", 200)]
     assert store.cleanup_cache() == 0 and store.cache_info().entries == 1
+
+
+def test_threads_reading_one_cold_key_download_it_once(
+    make: Callable[..., AutoStore], root: str, proxy: CountingProxy, writer: AutoStore
+) -> None:
+    writer["t.txt"] = "t" * 3_000_000
+    store = make()
+    assert store.get_many(["t.txt"] * 8, max_concurrency=8) == ["t" * 3_000_000] * 8
+    assert proxy.count("GET", path_of(root, "t.txt")) == 1
+    info = store.cache_info()
+    assert (info.hits, info.misses) == (7, 1)
+
+
+def test_local_store_caches_s3_uris_with_the_s3_options(
+    s3_server: S3Server, proxy: CountingProxy, root: str, cache_dir: Path, tmp_path: Path, writer: AutoStore
+) -> None:
+    # The seed's pattern: a local primary store, S3 reached through full URIs with its own options.
+    writer["remote.json"] = {"source": "s3"}
+    s3 = options(s3_server, proxy.url, cache_dir, scheme="s3", cache_expiry_hours=0)
+    store = AutoStore(tmp_path / "local", options=[s3])
+    store["local.json"] = {"source": "local"}
+    for _ in range(3):
+        assert store[root + "remote.json"] == {"source": "s3"}
+        assert store["local.json"] == {"source": "local"}
+    assert proxy.count("GET") == 1
+    info = store.cache_info()
+    assert (info.directory, info.entries, info.hits, info.misses) == (cache_dir, 1, 2, 1)
+    assert store.clear_cache() == 1
+
+
+def test_cache_dir_broken_after_opening_falls_back_with_one_warning(
+    make: Callable[..., AutoStore], root: str, cache_dir: Path, writer: AutoStore
+) -> None:
+    df = pl.DataFrame({"a": [1, 2]})
+    writer["b.json"] = {"v": 1}
+    writer["b.parquet"] = df
+    store = make()
+    assert store["b.json"] == {"v": 1}
+    shutil.rmtree(cache_dir)
+    cache_dir.write_text("the cache folder was replaced by a file")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            assert store["b.json"] == {"v": 1}
+            assert store["b.parquet"].equals(df)
+            store["b.json"] = {"v": 1}
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1 and str(cache_dir) in messages[0], messages

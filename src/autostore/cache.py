@@ -394,6 +394,9 @@ class DownloadCache:
         if old is not None and not fresh and old.get("etag") and self._content(name, old, check_hash=small):
             etag = str(old["etag"])
         part = self._part(name)
+        # Created here so that a broken cache folder is an OSError of ours (the backend would
+        # report it as a failed download).
+        open(part, "xb").close()
         asked_at = time.time()  # before the request: a write finished later may not be in it
         try:
             result = backend.download(key, part, if_none_match=etag)
