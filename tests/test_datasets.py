@@ -3,16 +3,14 @@ is_dataset/is_directory and storage_options for other engines — on a local fol
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
-import socket
-import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import polars as pl
 import pytest
@@ -22,6 +20,7 @@ from autostore import AutoStore, ConfigError, FormatError, InvalidKey, NotFound
 from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
+from counting_proxy import CountingProxy
 
 MONTHS = ["january", "february", "march"]
 
@@ -210,94 +209,20 @@ def test_special_characters_in_keys(store: AutoStore) -> None:
 
 
 # -- scanned in place, not downloaded -------------------------------------------------------------
-class CountingProxy:
-    """A TCP proxy in front of the S3 server that counts the bytes the server sends and records
-    the HTTP request lines, so a test can see what a reader really fetched."""
-
-    def __init__(self, endpoint_url: str) -> None:
-        host_port = endpoint_url.split("://", 1)[1].rstrip("/")
-        host, port = host_port.rsplit(":", 1)
-        self._upstream = (host, int(port))
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.2)
-        self.endpoint_url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
-        self.bytes_down = 0
-        self._sent: list[bytearray] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
-        self._accept = threading.Thread(target=self._serve, daemon=True)
-        self._accept.start()
-
-    def requests(self) -> list[tuple[str, str]]:
-        with self._lock:
-            data = b"".join(bytes(b) for b in self._sent)
-        found = re.finditer(rb"(GET|PUT|HEAD|POST|DELETE) (\S+) HTTP/1\.1\r\n", data)
-        return [(m.group(1).decode(), m.group(2).decode()) for m in found]
-
-    def reset(self) -> None:
-        with self._lock:
-            self.bytes_down = 0
-            for record in self._sent:  # connections stay open (keep-alive): empty them in place
-                del record[:]
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            upstream = socket.create_connection(self._upstream, timeout=30)
-            client.settimeout(30)
-            self._sockets += [client, upstream]
-            sent = bytearray()
-            with self._lock:
-                self._sent.append(sent)
-            for src, dst, record in ((client, upstream, sent), (upstream, client, None)):
-                t = threading.Thread(target=self._pump, args=(src, dst, record), daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _pump(self, src: socket.socket, dst: socket.socket, record: bytearray | None) -> None:
-        try:
-            while not self._stop.is_set():
-                data = src.recv(256 * 1024)
-                if not data:
-                    break
-                if record is None:
-                    with self._lock:
-                        self.bytes_down += len(data)
-                else:
-                    with self._lock:
-                        record.extend(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._server.close()
-        for s in self._sockets:  # wakes the pumps blocked in recv() on idle keep-alive connections
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-        for t in self._threads:
-            t.join(timeout=5)
-        self._accept.join(timeout=5)
+@pytest.fixture
+def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
+    with CountingProxy(s3_server.endpoint_url) as p:
+        yield p
 
 
 @pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    p = CountingProxy(s3_server.endpoint_url)
-    yield p
-    p.close()
+def raw_s3(s3_store: AutoStore, s3_server: S3Server) -> Raw:
+    return Raw(s3_store, s3_server)
+
+
+def _fetched(proxy: CountingProxy) -> int:
+    """Response body bytes the server sent through the proxy since its last reset."""
+    return sum(e.body_bytes for e in proxy.exchanges)
 
 
 WIDE_ROWS = 30_000
@@ -317,21 +242,57 @@ def test_s3_scan_fetches_only_needed_columns_and_partitions(
 ) -> None:
     total = _wide_dataset(s3_store)
     assert total > 4 * WIDE_ROWS * 100  # the random text does not compress away
-    via_proxy = AutoStore(s3_store.uri, options=s3_store.options.replace(endpoint_url=proxy.endpoint_url))
+    via_proxy = AutoStore(s3_store.uri, options=s3_store.options.replace(endpoint_url=proxy.url))
 
     lf = via_proxy["wide/"]
     proxy.reset()
     assert lf.select(pl.col("id").sum()).collect().item() == 4 * sum(range(WIDE_ROWS))
-    assert 0 < proxy.bytes_down < total / 4, (proxy.bytes_down, total)  # a download would move all bytes
+    assert 0 < _fetched(proxy) < total / 4, (_fetched(proxy), total)  # a download would move all bytes
 
     proxy.reset()
     blob_len = lf.filter(pl.col("part") == "b").select(pl.col("blob").str.len_bytes().sum()).collect().item()
     assert blob_len == WIDE_ROWS * 200
-    assert 0 < proxy.bytes_down < total / 2, (proxy.bytes_down, total)  # other partitions untouched
-    gets = [path for method, path in proxy.requests() if method == "GET" and "list-type" not in path]
-    assert gets and all("part%3Db" in p or "part=b" in p for p in gets), gets
+    assert 0 < _fetched(proxy) < total / 2, (_fetched(proxy), total)  # other partitions untouched
+    gets = [e.path for e in proxy.exchanges if e.method == "GET" and "list-type" not in e.query]
+    assert gets and all("/wide/part=b/" in p for p in gets), gets
     assert via_proxy._tmp_dir is None  # nothing was staged on local disk
     via_proxy.close()
+
+
+def test_cache_true_mirrors_through_the_download_cache(
+    s3_store: AutoStore, s3_server: S3Server, proxy: CountingProxy, raw_s3: Raw, tmp_path: Path
+) -> None:
+    df = pl.DataFrame({"k": ["a", "a", "b"], "v": [1, 2, 3]})
+    s3_store.write("cds/", df, partition_by="k")
+    opts = s3_store.options.replace(endpoint_url=proxy.url, cache_enabled=True, cache_dir=str(tmp_path / "cache"))
+    with AutoStore(s3_store.uri, options=opts) as store:
+        in_place = store["cds/"]  # caching on, but a plain dataset read still scans in place
+        assert_frame_equal(_sorted(in_place, "v"), _sorted(df.select("v", "k"), "v"))
+        assert store.cache_info().entries == 0
+
+        proxy.reset()
+        first = store.read("cds/", cache=True)
+        assert store.cache_info().entries == 2
+        object_gets = [e for e in proxy.exchanges if e.method == "GET" and "list-type" not in e.query]
+        assert len(object_gets) == 2 and all(e.status == 200 for e in object_gets)
+        assert "dataset" in first.explain() and s3_store.uri not in first.explain()  # local copies
+
+        proxy.reset()
+        again = store.read("cds/", cache=True)
+        assert [e for e in proxy.exchanges if "list-type" not in e.query] == []  # served from the cache
+        assert_frame_equal(_sorted(again, "v"), _sorted(first, "v"))
+
+        raw_s3.write("cds/k=b/part-0.parquet", _parquet(pl.DataFrame({"v": [30]})))  # changed elsewhere
+        proxy.reset()
+        fresh = store.read("cds/", cache=True, ignore_cache=True)  # fetched anew into the cache
+        assert [e.status for e in proxy.exchanges if "list-type" not in e.query] == [200, 200]
+        assert _sorted(fresh, "v")["v"].to_list() == [1, 2, 30]
+        assert _sorted(first, "v")["v"].to_list() == [1, 2, 3]  # an earlier LazyFrame keeps its copies
+        tmp = store._tmp_dir
+    assert tmp is None or not tmp.exists()
+
+    with pytest.raises(ConfigError, match="cache_enabled=True"):
+        s3_store.read("cds/", cache=True)
 
 
 def test_local_scan_reads_the_files_in_place(local_store: AutoStore) -> None:
@@ -474,15 +435,14 @@ def test_list_files_pages_through_a_large_folder(s3_store: AutoStore, proxy: Cou
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(lambda n: backend.put_bytes(n, b"{}"), names))
     s3_store["bigger/x.json"] = {}  # a sibling that shares the name prefix "big"
-    via_proxy = AutoStore(s3_store.uri, options=s3_store.options.replace(endpoint_url=proxy.endpoint_url))
+    via_proxy = AutoStore(s3_store.uri, options=s3_store.options.replace(endpoint_url=proxy.url))
     proxy.reset()
     got = list(via_proxy.list_files("big/f0*.json"))
     assert sorted(got) == names
-    lists = [path for method, path in proxy.requests() if method == "GET" and "list-type=2" in path]
+    lists = [parse_qs(e.query) for e in proxy.exchanges if e.method == "GET" and "list-type=2" in e.query]
     assert len(lists) >= 2, lists  # S3 returns at most 1000 keys a page
     store_prefix = s3_store.uri.split("/", 3)[3]
-    wanted = "prefix=" + (store_prefix + "big/").replace("/", "%2F")
-    assert all(wanted in p for p in lists), lists
+    assert all(q["prefix"] == [store_prefix + "big/"] for q in lists), lists
     assert via_proxy.primary_backend.is_dataset("big/") is False
     assert via_proxy.primary_backend.is_directory("big")
 

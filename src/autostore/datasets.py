@@ -29,6 +29,7 @@ from .errors import ConfigError, FormatError, NotFound, UnsupportedFormat
 from .formats.base import require
 
 if TYPE_CHECKING:
+    from .cache import DownloadCache
     from .store import AutoStore
 
 __all__ = ["DATASET_FORMATS", "scan_dataset", "write_dataset"]
@@ -89,15 +90,27 @@ def _partitions(relative_key: str) -> list[tuple[str, str]]:
 
 
 # -- reading ------------------------------------------------------------------------------
-def scan_dataset(store: AutoStore, backend: Backend, prefix: str, *, format: str | None = None) -> Any:
-    """A polars LazyFrame over the data files below the folder ``prefix`` (ends with "/")."""
+def scan_dataset(
+    store: AutoStore,
+    backend: Backend,
+    prefix: str,
+    *,
+    format: str | None = None,
+    cache: bool = False,
+    fresh: bool = False,
+) -> Any:
+    """A polars LazyFrame over the data files below the folder ``prefix`` (ends with "/").
+
+    ``cache=True`` first brings every file into the store's download cache (``fresh``: checked
+    with the server even when cached) and scans local links to the cached files instead.
+    """
     pl = require("polars", None, "Reading a folder as a dataset")
     key, uri = _shown(store, backend, prefix)
     files, family = _select_files(backend, prefix, key, uri, format)
     parts = {m.key: _partitions(m.key[len(prefix) :]) for m in files}
     hive_names = _check_partitions(parts, prefix, uri)
 
-    root, sources, options = _sources(store, backend, prefix, files)
+    root, sources, options = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
     if family == "parquet":
         lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, storage_options=options)
         # polars parses name=value folders along the whole path; only those below the dataset
@@ -189,32 +202,52 @@ def _check_partitions(parts: dict[str, list[tuple[str, str]]], prefix: str, uri:
 
 
 def _sources(
-    store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta]
+    store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], *, cache: bool, fresh: bool
 ) -> tuple[str, list[str], dict[str, Any] | None]:
     """(root the sources start with, sources for polars, storage_options)."""
     local = backend.local_path(prefix)
     if local is not None:
         root = str(local)
         return root, [str(backend.local_path(m.key)) for m in files], None
+    if cache:
+        download_cache = store._cache_for(backend)
+        if download_cache is None:
+            raise ConfigError(
+                f"cache=True needs the download cache for {backend.uri(prefix)}: create the store with "
+                "cache_enabled=True (or drop cache=True to scan the files in place)."
+            )
+        return _mirror(store, backend, prefix, files, download_cache, fresh)
     if getattr(backend, "kind", None) == "s3":
         # Custom schemes (minio://) are S3 services: polars knows them as s3:// + endpoint.
         root = f"s3://{backend.bucket}/{prefix}"
         return root, [f"s3://{backend.bucket}/{m.key}" for m in files], backend.storage_options("polars")
-    return _mirror(store, backend, prefix, files)
+    log.debug("polars cannot read %s in place; copying %d files locally", backend.uri(prefix), len(files))
+    return _mirror(store, backend, prefix, files, None, fresh)
 
 
 def _mirror(
-    store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta]
+    store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], cache: DownloadCache | None, fresh: bool
 ) -> tuple[str, list[str], dict[str, Any] | None]:
-    """Backends polars cannot read (memory://, ...): copy the files to the store's temporary
-    folder (removed by ``store.close()``) and scan the copies."""
+    """Local copies of the files in the store's temporary folder (removed by ``store.close()``),
+    taken from the download cache when given (hard links: no copy), else downloaded."""
     folder = store._temp_path("dataset")
-    log.debug("polars cannot read %s in place; copying %d files to %s", backend.uri(prefix), len(files), folder)
     targets = [folder / m.key[len(prefix) :] for m in files]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
+
+    def fetch(meta: ObjectMeta, target: Path) -> None:
+        if cache is None:
+            backend.download(meta.key, target)
+            return
+        with cache.local_file(backend, meta.key, fresh=fresh) as path:
+            # The cache never rewrites an entry's file in place, so a second link is a stable copy.
+            try:
+                os.link(path, target)
+            except OSError:  # another filesystem, or no hard links
+                shutil.copyfile(path, target)
+
     with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        list(pool.map(lambda mt: backend.download(mt[0].key, mt[1]), zip(files, targets, strict=True)))
+        list(pool.map(fetch, files, targets))
     return str(folder), [str(t) for t in targets], None
 
 

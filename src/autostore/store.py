@@ -224,23 +224,31 @@ class AutoStore:
         return self.read(key)
 
     def read(
-        self, key: str, format: str | None = None, *, ignore_cache: bool = False, dataset: bool | None = None
+        self,
+        key: str,
+        format: str | None = None,
+        *,
+        ignore_cache: bool = False,
+        dataset: bool | None = None,
+        cache: bool = False,
     ) -> Any:
         """Decode the value stored at ``key``; ``format="csv"`` forces a format.
 
         A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
         polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
+        ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
         """
         backend, full = self._target(key)
         if dataset or full.endswith("/") or full == "":
             if dataset is False:
                 raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
-            return self._read_dataset(backend, full.rstrip("/") + "/" if full.rstrip("/") else full, format)
+            folder = full.rstrip("/") + "/" if full.rstrip("/") else full
+            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
         try:
             stored = self._resolve(backend, full)
         except NotFound:
             if dataset is None and backend.is_dir(full):
-                return self._read_dataset(backend, full + "/", format)
+                return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
             raise
         handler, ext = self._handler_for_read(stored, format)
         try:
@@ -323,10 +331,12 @@ class AutoStore:
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
-    def _read_dataset(self, backend: Backend, prefix: str, format: str | None = None) -> Any:
+    def _read_dataset(
+        self, backend: Backend, prefix: str, format: str | None = None, *, cache: bool = False, fresh: bool = False
+    ) -> Any:
         from .datasets import scan_dataset
 
-        return scan_dataset(self, backend, prefix, format=format)
+        return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
 
     # -- writing ----------------------------------------------------------------------------
     def __setitem__(self, key: str, value: Any) -> None:
