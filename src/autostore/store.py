@@ -8,6 +8,7 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
 import threading
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 __all__ = ["AutoStore"]
 
 log = logging.getLogger("autostore")
+
+#: Remote objects up to this size are read into memory instead of a temporary file.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 
 
 class AutoStore:
@@ -268,8 +272,8 @@ class AutoStore:
             with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-                with self._local_file(backend, stored, ignore_cache) as path:
-                    return handler.read_from_file(path, ext)
+                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                    return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
             raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
@@ -284,8 +288,10 @@ class AutoStore:
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool) -> Iterator[Path]:
-        """A local file holding ``key``: the file itself on disk, else a temporary download."""
+    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+        """A local file holding ``key``: the file itself on disk, the cache entry, else a
+        temporary download — or, with ``buffers``, an in-memory file for small remote objects
+        (one GET, no disk round trip)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
@@ -299,7 +305,13 @@ class AutoStore:
             return
         tmp = self._temp_path(key)
         try:
-            backend.download(key, tmp)
+            if buffers:
+                data = backend.fetch(key, tmp, limit=IN_MEMORY_LIMIT)
+                if data is not None:
+                    yield io.BytesIO(data)
+                    return
+            else:
+                backend.download(key, tmp)
             yield tmp
         finally:
             tmp.unlink(missing_ok=True)
@@ -471,24 +483,27 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
+        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
+        at most for a key this store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
         if full.endswith("/"):
             return backend.is_dir(full)
-        try:
-            self._resolve(backend, full)
-        except NotFound:
-            return False
-        except AmbiguousKey:
-            return True
-        name = full.rpartition("/")[2]
-        if self._handlers.known_extension(name):
+        for _attempt in range(2):
             try:
-                backend.head(full)
+                stored = self._resolve(backend, full)
             except NotFound:
                 return False
-        return True
+            except AmbiguousKey:
+                return True
+            try:
+                backend.head(stored)
+                return True
+            except NotFound:
+                if not self._index.forget(backend, full):
+                    return False
+        return False
 
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""

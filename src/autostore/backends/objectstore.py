@@ -250,14 +250,37 @@ class ObjectStoreBackend(Backend):
                 result = ob.get(self.store, key, options=options)
             except NotModifiedError:
                 return None
-            meta = _meta(result.meta)
-            done = 0
-            with open(dest, "wb") as f:
-                for chunk in result.stream(min_chunk_size=_STREAM_CHUNK):
-                    f.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, meta.size)
+        return self._stream_to(result, key, dest, progress)
+
+    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+        ob = _obstore()
+        with self._errors(key, "read"):
+            result = ob.get(self.store, key)
+            size = int(result.meta["size"])
+            if size <= limit:
+                data = bytes(result.bytes())
+                if len(data) != size:
+                    raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {size} bytes); retry.")
+                return data
+        self._stream_to(result, key, dest, None)
+        return None
+
+    def _stream_to(self, result: Any, key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
+        meta = _meta(result.meta)
+        done = 0
+        # Network errors are mapped; a full local disk stays an OSError about the local file.
+        with open(dest, "wb") as f:
+            with self._errors(key, "download"):
+                stream = iter(result.stream(min_chunk_size=_STREAM_CHUNK))
+            while True:
+                with self._errors(key, "download"):
+                    chunk = next(stream, None)
+                if chunk is None:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, meta.size)
         if done != meta.size:
             raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
         if progress is not None and meta.size == 0:
