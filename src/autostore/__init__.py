@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
-from .options import Options, S3Options
+from .options import AzureOptions, GCSOptions, Options, S3Options
 from .store import AutoStore
 from .uri import register_scheme
 
@@ -36,12 +36,14 @@ __all__ = [
     "AuthError",
     "AutoStore",
     "AutoStoreError",
+    "AzureOptions",
     "BackendError",
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
     "DataHandler",
     "FormatError",
+    "GCSOptions",
     "InvalidKey",
     "MissingDependency",
     "NotFound",
