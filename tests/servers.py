@@ -115,7 +115,7 @@ def _azurite_binary() -> str:
     found = shutil.which("azurite-blob")
     if found is None:
         raise RuntimeError(
-            "Azurite not found: run `npm install --no-save --prefix .cache/node azurite` (the README's test command does)"
+            "Azurite not found: run `npm install --no-save --prefix .cache/node azurite` (the README test command does)"
         )
     return found
 
