@@ -84,8 +84,19 @@ def keys(boto, bucket: str, prefix: str = "") -> list[str]:  # type: ignore[no-u
 # -- help and version ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "command",
-    [[], ["ls"], ["cat"], ["cp"], ["mv"], ["rm"], ["info"], ["cache"], ["cache", "info"], ["cache", "clear"],
-     ["cache", "cleanup"]],
+    [
+        [],
+        ["ls"],
+        ["cat"],
+        ["cp"],
+        ["mv"],
+        ["rm"],
+        ["info"],
+        ["cache"],
+        ["cache", "info"],
+        ["cache", "clear"],
+        ["cache", "cleanup"],
+    ],
     ids=lambda c: " ".join(c) or "main",
 )
 def test_help_of_every_command(command: list[str]) -> None:
@@ -384,9 +395,7 @@ def test_profile_from_config_file(s3_server: S3Server, bucket: str, boto, tmp_pa
         f'[profiles.lab]\nendpoint_url = "{s3_server.endpoint_url}"\nregion = "{s3_server.region}"\n'
         'access_key_id_env = "LAB_KEY"\nsecret_access_key_env = "LAB_SECRET"\n'
     )
-    env = base_env(
-        AUTOSTORE_CONFIG=str(cfg), LAB_KEY=s3_server.access_key_id, LAB_SECRET=s3_server.secret_access_key
-    )
+    env = base_env(AUTOSTORE_CONFIG=str(cfg), LAB_KEY=s3_server.access_key_id, LAB_SECRET=s3_server.secret_access_key)
     assert run("--profile", "lab", "cat", f"s3://{bucket}/c/x.txt", env=env).stdout == "from config\n"
     env["AUTOSTORE_PROFILE"] = "lab"
     assert run("cat", f"s3://{bucket}/c/x.txt", env=env).stdout == "from config\n"

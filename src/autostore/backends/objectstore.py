@@ -16,7 +16,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, ConfigError, MissingDependency, NotFound
+from ..errors import (
+    AlreadyExists,
+    AuthError,
+    AutoStoreError,
+    BackendError,
+    BucketNotFound,
+    ConfigError,
+    MissingDependency,
+    NotFound,
+)
 from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options
 from .base import Backend, ObjectMeta, ProgressCallback
 
@@ -271,7 +280,16 @@ class ObjectStoreBackend(Backend):
             with self._lock:
                 if self._store is None:
                     _obstore()
-                    store, identity, secrets = _BUILDERS[self.kind](self.bucket, self.options)
+                    try:
+                        store, identity, secrets = _BUILDERS[self.kind](self.bucket, self.options)
+                    except AutoStoreError:
+                        raise
+                    except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
+                        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                        raise ConfigError(
+                            f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
+                            f"({type(self.options).__name__}) and the environment."
+                        ) from None
                     self.identity, self._secrets = identity, secrets
                     self._store = store
         return self._store
@@ -281,7 +299,7 @@ class ObjectStoreBackend(Backend):
         """Map obstore's exceptions onto ours, naming the URI and never a secret."""
         try:
             yield
-        except (NotFound, AuthError, BackendError, AlreadyExists):
+        except AutoStoreError:
             raise
         except Exception as exc:
             raise self._translate(exc, key, action) from None
@@ -478,6 +496,8 @@ class ObjectStoreBackend(Backend):
             for batch in stream:
                 for m in batch:
                     path = m["path"]
+                    if path < want:  # a server that ignores the list offset (fake-gcs-server)
+                        continue
                     if not path.startswith(want):
                         return found
                     if "/" not in path[len(want) :]:
