@@ -37,7 +37,6 @@ import dataclasses
 import logging
 import os
 import threading
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -129,6 +128,8 @@ def load(path: Path | None = None) -> ConfigFile:
 
 
 def _parse(path: Path) -> ConfigFile:
+    import tomllib  # only when a file exists: keeps `import autostore` light
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
