@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from autostore import AutoStore, S3Options  # noqa: E402
-from autostore.testing import S3Server, s3_server_running  # noqa: E402
+from autostore import AutoStore, S3Options
+from autostore.testing import S3Server, s3_server_running
 
 
 @dataclass

@@ -27,11 +27,12 @@ from .errors import (
     CorruptData,
     FormatError,
     InvalidKey,
+    MissingDependency,
     NotFound,
     UnsafeLoad,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry
+from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
 from .keyindex import KeyIndex
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
@@ -204,6 +205,8 @@ class AutoStore:
             candidates = self._index.candidates(backend, full, trust_absence=False)
         except (AuthError, BackendError) as exc:
             raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
+        if not candidates and self._exists(backend, full):
+            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
@@ -217,6 +220,13 @@ class AutoStore:
             )
         self._index.resolved(backend, full, candidates[0])
         return candidates[0]
+
+    def _exists(self, backend: Backend, full: str) -> bool:
+        try:
+            backend.head(full)
+        except NotFound:
+            return False
+        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -252,7 +262,8 @@ class AutoStore:
         if format is not None:
             ext = "." + format.lower().lstrip(".")
             return self._handlers.for_extension(ext, key=stored), ext
-        ext = self._handlers.known_extension(stored.rpartition("/")[2]) or ""
+        name = stored.rpartition("/")[2]
+        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
         return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
@@ -263,14 +274,15 @@ class AutoStore:
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            if handler.supports_bytes:
-                return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-            with self._local_file(backend, stored, ignore_cache) as path:
-                return handler.read_from_file(path, ext)
+            with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
+                if handler.supports_bytes:
+                    return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
+                with self._local_file(backend, stored, ignore_cache) as path:
+                    return handler.read_from_file(path, ext)
+        except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
+            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
-        except FormatError as exc:  # pragma: no cover - FormatError is an AutoStoreError
-            raise exc
         except Exception as exc:
             raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
@@ -346,7 +358,7 @@ class AutoStore:
                 meta = backend.put_bytes(stored, payload)
             else:
                 meta = backend.write_with(stored, lambda p: handler.write_to_file(value, p, ext), self._tmp())
-        except FormatError as exc:
+        except (FormatError, MissingDependency) as exc:
             raise type(exc)(f"Cannot write {uri}: {exc}") from None
         except AutoStoreError:
             raise
