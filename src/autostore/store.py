@@ -13,7 +13,7 @@ import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
 from .batch import run_many
@@ -43,6 +43,9 @@ from .uri import (
     supported_schemes,
     validate_key,
 )
+
+if TYPE_CHECKING:
+    from .cache import CacheInfo, DownloadCache
 
 __all__ = ["AutoStore"]
 
@@ -90,6 +93,7 @@ class AutoStore:
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
+        self._caches: dict[str, DownloadCache | None] = {}
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -287,6 +291,9 @@ class AutoStore:
             raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
+        cache = self._cache_for(backend)
+        if cache is not None:
+            return cache.read_bytes(backend, key, fresh=ignore_cache)
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
@@ -297,6 +304,11 @@ class AutoStore:
             if not local.is_file():
                 raise NotFound(f"No file {local}.")
             yield local
+            return
+        cache = self._cache_for(backend)
+        if cache is not None:
+            with cache.local_file(backend, key, fresh=ignore_cache) as path:
+                yield path
             return
         tmp = self._temp_path(key)
         try:
@@ -352,6 +364,7 @@ class AutoStore:
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
+        payload = None
         try:
             if handler.supports_bytes:
                 payload = handler.write_to_bytes(value, ext)
@@ -366,7 +379,7 @@ class AutoStore:
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._after_write(backend, stored)
+        self._after_write(backend, stored, meta, payload)
         return meta
 
     def _tmp(self) -> Path:
@@ -383,11 +396,77 @@ class AutoStore:
                     self._index.removed(backend, full, other)
         self._index.resolved(backend, full, stored)
 
-    def _after_write(self, backend: Backend, stored: str) -> None:
-        """Hook for the cache: a key this store wrote."""
+    def _after_write(
+        self, backend: Backend, stored: str, meta: ObjectMeta | None = None, data: bytes | None = None
+    ) -> None:
+        """Hook for the cache: a key this store wrote (with its bytes and ETag when known)."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.stored(backend, stored, data, meta.etag if meta is not None else None)
 
     def _after_delete(self, backend: Backend, stored: str) -> None:
         """Hook for the cache: a key this store removed."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.forget(backend, stored)
+
+    # -- download cache -------------------------------------------------------------------------
+    def _cache_for(self, backend: Backend) -> DownloadCache | None:
+        """The download cache used for ``backend`` (None: caching off, a local store, or no
+        usable cache directory)."""
+        if not self.options_for(backend.scheme).cache_enabled:
+            return None
+        from .cache import cacheable
+
+        return self._cache_for_scheme(backend.scheme) if cacheable(backend) else None
+
+    def _cache_for_scheme(self, scheme: str) -> DownloadCache | None:
+        if scheme not in self._caches:
+            with self._lock:
+                if scheme not in self._caches:
+                    from .cache import open_cache
+
+                    opts = self.options_for(scheme)
+                    self._caches[scheme] = open_cache(opts) if opts.cache_enabled else None
+        return self._caches[scheme]
+
+    def _all_caches(self) -> list[DownloadCache]:
+        """This store's caches, one per distinct directory (primary scheme first)."""
+        schemes = [self._location.scheme, *(s for s in list(self._options) if s != self._location.scheme)]
+        found: dict[Path, DownloadCache] = {}
+        for scheme in schemes:
+            cache = self._cache_for_scheme(scheme)
+            if cache is not None:
+                found.setdefault(cache.directory, cache)
+        return list(found.values())
+
+    def cleanup_cache(self, verify: bool = False) -> int:
+        """Remove expired and broken cache entries, leftovers of interrupted downloads, and the
+        least recently used entries beyond ``cache_max_size``; ``verify=True`` also re-hashes
+        every entry. Returns how many entries were removed."""
+        return sum(cache.cleanup(verify=verify) for cache in self._all_caches())
+
+    def clear_cache(self) -> int:
+        """Remove every entry of this store's cache directory (shared with any store using it)."""
+        return sum(cache.clear() for cache in self._all_caches())
+
+    def cache_info(self) -> CacheInfo:
+        """Entries, bytes on disk, and this store's hits and misses (``directory`` is None when
+        caching is off)."""
+        from .cache import CacheInfo
+
+        caches = self._all_caches()
+        if not caches:
+            return CacheInfo(directory=None, entries=0, bytes=0, hits=0, misses=0)
+        infos = [c.info() for c in caches]
+        return CacheInfo(
+            directory=infos[0].directory,
+            entries=sum(i.entries for i in infos),
+            bytes=sum(i.bytes for i in infos),
+            hits=sum(i.hits for i in infos),
+            misses=sum(i.misses for i in infos),
+            max_bytes=infos[0].max_bytes,
+        )
 
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
