@@ -759,51 +759,41 @@ CacheDirOpt = Annotated[
 
 
 def _cache_store(cache_dir: str | None) -> AutoStore:
+    """A store whose only job is to reach the cache folder (flag, else env/config, else default)."""
     kwargs: dict[str, Any] = {"cache_enabled": True}
     if cache_dir:
         kwargs["cache_dir"] = cache_dir
-    store = AutoStore(tempfile.gettempdir(), **kwargs)
-    if not hasattr(store, "cache_info"):
-        raise MissingDependency(
-            "This build of autostore has no download cache yet (store.cache_info is missing); "
-            "upgrade autostore to use the cache commands."
-        )
-    return store
+    return AutoStore(tempfile.gettempdir(), **kwargs)
 
 
-def _cache_result(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return value
-    if hasattr(value, "_asdict"):
-        return dict(value._asdict())
-    if hasattr(value, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(value)
-    return {"result": value}
+def _cache_summary(store: AutoStore) -> dict[str, Any]:
+    info = store.cache_info()
+    if info.directory is None:
+        raise ConfigError("The cache folder is not usable (see the warning above); pass --cache-dir DIR.")
+    return {
+        "directory": str(info.directory),
+        "entries": info.entries,
+        "bytes": info.bytes,
+        "max_bytes": info.max_bytes,
+    }
 
 
 def _print_mapping(title: str, data: dict[str, Any]) -> None:
-    if not data:
-        sys.stdout.write(title + "\n")
-        return
     width = max(len(k) for k in data)
-    sys.stdout.write(title + "\n" + "".join(f"  {k:<{width}}  {v}\n" for k, v in data.items()))
+    shown = "".join(f"  {k:<{width}}  {'-' if v is None else v}\n" for k, v in data.items())
+    sys.stdout.write(title + "\n" + shown)
 
 
 @cache_app.command("info")
 def cache_info_command(
     cache_dir: CacheDirOpt = None,
     json_out: JsonOpt = False,
-    profile: ProfileOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Entries, bytes, hits and misses of the download cache."""
-    s = _apply(json_out, profile, None, debug)
+    """Folder, entries and bytes of the download cache."""
+    s = _apply(json_out, None, None, debug)
     with contextlib.closing(_cache_store(cache_dir)) as store:
-        data = _cache_result(store.cache_info())  # type: ignore[attr-defined]
+        data = _cache_summary(store)
     _emit_json(data) if s.json else _print_mapping("cache:", data)
 
 
@@ -811,28 +801,29 @@ def cache_info_command(
 def cache_clear_command(
     cache_dir: CacheDirOpt = None,
     json_out: JsonOpt = False,
-    profile: ProfileOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Remove every entry of the download cache."""
-    s = _apply(json_out, profile, None, debug)
+    s = _apply(json_out, None, None, debug)
     with contextlib.closing(_cache_store(cache_dir)) as store:
-        data = _cache_result(store.clear_cache())  # type: ignore[attr-defined]
-    _emit_json(data) if s.json else _print_mapping("cache cleared", data)
+        removed = store.clear_cache()
+        data = {"removed": removed, **_cache_summary(store)}
+    _emit_json(data) if s.json else _print_mapping("cache cleared:", data)
 
 
 @cache_app.command("cleanup")
 def cache_cleanup_command(
     cache_dir: CacheDirOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Also re-hash every entry and drop damaged ones.")] = False,
     json_out: JsonOpt = False,
-    profile: ProfileOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Remove expired entries (and evict down to cache_max_size)."""
-    s = _apply(json_out, profile, None, debug)
+    """Remove expired and broken entries, and evict down to cache_max_size."""
+    s = _apply(json_out, None, None, debug)
     with contextlib.closing(_cache_store(cache_dir)) as store:
-        data = _cache_result(store.cleanup_cache())  # type: ignore[attr-defined]
-    _emit_json(data) if s.json else _print_mapping("cache cleaned up", data)
+        removed = store.cleanup_cache(verify=verify)
+        data = {"removed": removed, **_cache_summary(store)}
+    _emit_json(data) if s.json else _print_mapping("cache cleaned up:", data)
 
 
 # -- entry point --------------------------------------------------------------------------------
