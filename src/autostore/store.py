@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
 from .batch import run_many
+from .config import register_config_schemes, settle
 from .errors import (
     AmbiguousKey,
     AuthError,
@@ -87,6 +88,7 @@ class AutoStore:
             if isinstance(o, S3Options) and o.scheme and o.scheme not in supported_schemes():
                 register_scheme(o.scheme, "s3")  # S3Options(scheme="minio") implies an S3 service
 
+        register_config_schemes()
         location = parse_location(storage_uri)
         self._location = location
         self._lock = threading.RLock()
@@ -116,8 +118,10 @@ class AutoStore:
             base = base.replace(**kwargs)
         if unscoped is not None and base is not unscoped and type(unscoped) is Options:
             base = base.inherit(unscoped)
-        self._base_options = base
-        self._options[primary_scheme] = base
+        self._explicit_base = base
+        self._options[primary_scheme] = base  # explicit options per scheme; config/env fill the rest
+        self._effective: dict[tuple[str, str], Options] = {}
+        self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
         if location.is_local:
             from .backends.local import LocalBackend
@@ -145,12 +149,21 @@ class AutoStore:
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
         scheme = scheme.lower()
-        found = self._options.get(scheme)
+        if scheme == self._location.scheme:
+            return self._base_options
+        return self._settled(scheme, "")
+
+    def _settled(self, scheme: str, bucket: str) -> Options:
+        """Explicit options for ``scheme`` completed from the environment and the config file."""
+        found = self._effective.get((scheme, bucket))
         if found is None:
-            kind = backend_kind(scheme)
-            cls = options_class_for_kind(kind)
-            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(self._base_options)
-            self._options[scheme] = found
+            explicit = self._options.get(scheme)
+            if explicit is None:
+                cls = options_class_for_kind(backend_kind(scheme))
+                explicit = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
+                    self._explicit_base
+                )
+            found = self._effective[(scheme, bucket)] = settle(explicit, scheme, bucket or None)
         return found
 
     def _backend(self, scheme: str, bucket: str) -> Backend:
@@ -169,7 +182,7 @@ class AutoStore:
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
-                    backend = ObjectStoreBackend(scheme, kind, bucket, self.options_for(scheme))
+                    backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
                 self._backends[ident] = backend
         return backend
 
