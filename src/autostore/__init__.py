@@ -25,7 +25,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
-from .options import Options, S3Options
+from .options import AzureOptions, GCSOptions, Options, S3Options
 from .store import AutoStore
 from .uri import register_scheme
 
@@ -37,6 +37,7 @@ __all__ = [
     "AuthError",
     "AutoStore",
     "AutoStoreError",
+    "AzureOptions",
     "BackendError",
     "BatchError",
     "BucketNotFound",
@@ -44,6 +45,7 @@ __all__ = [
     "CorruptData",
     "DataHandler",
     "FormatError",
+    "GCSOptions",
     "InvalidKey",
     "MissingDependency",
     "NotFound",

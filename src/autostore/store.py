@@ -8,6 +8,7 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
 import threading
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
 from .batch import run_many
+from .config import register_config_schemes, settle
 from .errors import (
     AmbiguousKey,
     AuthError,
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
 __all__ = ["AutoStore"]
 
 log = logging.getLogger("autostore")
+
+#: Remote objects up to this size are read into memory instead of a temporary file.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 
 
 class AutoStore:
@@ -83,6 +88,7 @@ class AutoStore:
             if isinstance(o, S3Options) and o.scheme and o.scheme not in supported_schemes():
                 register_scheme(o.scheme, "s3")  # S3Options(scheme="minio") implies an S3 service
 
+        register_config_schemes()
         location = parse_location(storage_uri)
         self._location = location
         self._lock = threading.RLock()
@@ -112,8 +118,10 @@ class AutoStore:
             base = base.replace(**kwargs)
         if unscoped is not None and base is not unscoped and type(unscoped) is Options:
             base = base.inherit(unscoped)
-        self._base_options = base
-        self._options[primary_scheme] = base
+        self._explicit_base = base
+        self._options[primary_scheme] = base  # explicit options per scheme; config/env fill the rest
+        self._effective: dict[tuple[str, str], Options] = {}
+        self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
         if location.is_local:
             from .backends.local import LocalBackend
@@ -141,12 +149,21 @@ class AutoStore:
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
         scheme = scheme.lower()
-        found = self._options.get(scheme)
+        if scheme == self._location.scheme:
+            return self._base_options
+        return self._settled(scheme, "")
+
+    def _settled(self, scheme: str, bucket: str) -> Options:
+        """Explicit options for ``scheme`` completed from the environment and the config file."""
+        found = self._effective.get((scheme, bucket))
         if found is None:
-            kind = backend_kind(scheme)
-            cls = options_class_for_kind(kind)
-            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(self._base_options)
-            self._options[scheme] = found
+            explicit = self._options.get(scheme)
+            if explicit is None:
+                cls = options_class_for_kind(backend_kind(scheme))
+                explicit = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
+                    self._explicit_base
+                )
+            found = self._effective[(scheme, bucket)] = settle(explicit, scheme, bucket or None)
         return found
 
     def _backend(self, scheme: str, bucket: str) -> Backend:
@@ -165,7 +182,7 @@ class AutoStore:
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
-                    backend = ObjectStoreBackend(scheme, kind, bucket, self.options_for(scheme))
+                    backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
                 self._backends[ident] = backend
         return backend
 
@@ -284,8 +301,8 @@ class AutoStore:
             with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-                with self._local_file(backend, stored, ignore_cache) as path:
-                    return handler.read_from_file(path, ext)
+                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                    return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
             raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
@@ -300,8 +317,10 @@ class AutoStore:
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool) -> Iterator[Path]:
-        """A local file holding ``key``: the file itself on disk, else a temporary download."""
+    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+        """A local file holding ``key``: the file itself on disk, the cache entry, else a
+        temporary download — or, with ``buffers``, an in-memory file for small remote objects
+        (one GET, no disk round trip)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
@@ -315,7 +334,13 @@ class AutoStore:
             return
         tmp = self._temp_path(key)
         try:
-            backend.download(key, tmp)
+            if buffers:
+                data = backend.fetch(key, tmp, limit=IN_MEMORY_LIMIT)
+                if data is not None:
+                    yield io.BytesIO(data)
+                    return
+            else:
+                backend.download(key, tmp)
             yield tmp
         finally:
             tmp.unlink(missing_ok=True)
@@ -506,24 +531,27 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
+        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
+        at most for a key this store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
         if full.endswith("/"):
             return backend.is_dir(full)
-        try:
-            self._resolve(backend, full)
-        except NotFound:
-            return False
-        except AmbiguousKey:
-            return True
-        name = full.rpartition("/")[2]
-        if self._handlers.known_extension(name):
+        for _attempt in range(2):
             try:
-                backend.head(full)
+                stored = self._resolve(backend, full)
             except NotFound:
                 return False
-        return True
+            except AmbiguousKey:
+                return True
+            try:
+                backend.head(stored)
+                return True
+            except NotFound:
+                if not self._index.forget(backend, full):
+                    return False
+        return False
 
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
