@@ -3,6 +3,7 @@
 from autostore import AutoStore
 store = AutoStore("./data")          # or "s3://bucket/prefix/"
 store["sales"] = df                  # -> ./data/sales.parquet
+AutoPath("s3://bucket/x.json").read_text()
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ from .errors import (
     BucketNotFound,
     ConfigError,
     CorruptData,
+    DirectoryNotEmpty,
     FormatError,
     InvalidKey,
+    IsADirectory,
     MissingDependency,
+    NotADirectory,
     NotFound,
     UnsafeLoad,
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
 from .options import Options, S3Options
+from .path import AutoPath
 from .store import AutoStore
 from .uri import register_scheme
 
@@ -34,6 +39,7 @@ __all__ = [
     "AlreadyExists",
     "AmbiguousKey",
     "AuthError",
+    "AutoPath",
     "AutoStore",
     "AutoStoreError",
     "BackendError",
@@ -41,9 +47,12 @@ __all__ = [
     "ConfigError",
     "CorruptData",
     "DataHandler",
+    "DirectoryNotEmpty",
     "FormatError",
     "InvalidKey",
+    "IsADirectory",
     "MissingDependency",
+    "NotADirectory",
     "NotFound",
     "Options",
     "S3Options",

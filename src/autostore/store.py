@@ -29,6 +29,8 @@ from .errors import (
 )
 from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry
+from .globbing import glob_regex as _glob_regex
+from .globbing import literal_prefix as _literal_prefix
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -173,6 +175,12 @@ class AutoStore:
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
 
     def _display(self, backend: Backend, full: str) -> str:
+        return backend.uri(full)
+
+    def _display_key(self, backend: Backend, full: str) -> str:
+        """``full`` relative to the store when it is inside it, else its URI."""
+        if backend is self._primary and full.startswith(self._prefix):
+            return full[len(self._prefix) :]
         return backend.uri(full)
 
     def _resolve(self, backend: Backend, full: str) -> str:
@@ -323,7 +331,7 @@ class AutoStore:
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
-        return stored[len(self._prefix) :] if backend is self._primary else backend.uri(stored)
+        return self._display_key(backend, stored)
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
@@ -481,7 +489,7 @@ class AutoStore:
                 sb.delete(stored_src)
                 self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
-        return stored_dst[len(self._prefix) :] if db is self._primary else db.uri(stored_dst)
+        return self._display_key(db, stored_dst)
 
     # -- introspection ------------------------------------------------------------------------
     @property
@@ -532,45 +540,3 @@ class AutoStore:
 
     def __repr__(self) -> str:
         return f"AutoStore({self.uri!r}, options={self._base_options!r})"
-
-
-def _literal_prefix(pattern: str) -> str:
-    for i, ch in enumerate(pattern):
-        if ch in "*?[":
-            return pattern[:i]
-    return pattern
-
-
-def _glob_regex(pattern: str, recursive: bool) -> Any:
-    import re
-
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if ch == "*":
-            out.append(".*" if recursive else "[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
