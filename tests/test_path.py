@@ -572,3 +572,24 @@ def test_io_streams_are_io_objects(path_root: AutoPath) -> None:
     with p.open("rb") as r:
         assert isinstance(r, io.IOBase) and r.readable()
         assert r.read() == b"x"
+
+
+def test_bucket_roots(s3_store: AutoStore, s3_bucket: str) -> None:
+    root = AutoPath(f"s3://{s3_bucket}", store=s3_store)
+    assert root.exists() and root.is_dir() and not root.is_file()
+    assert list(root.iterdir()) == []
+    (root / "a.txt").write_text("a")
+    (root / "d" / "b.txt").write_text("b")
+    assert [p.name for p in root.iterdir()] == ["a.txt", "d"]
+    assert [str(p) for p in root.rglob("*.txt")] == [f"s3://{s3_bucket}/a.txt", f"s3://{s3_bucket}/d/b.txt"]
+    with pytest.raises(IsADirectoryError):
+        root.read_bytes()
+    missing = AutoPath(f"s3://no-such-bucket-{s3_bucket}", store=s3_store)
+    assert not missing.exists()
+
+
+def test_save_outside_the_store_prefix(s3_store: AutoStore, s3_bucket: str) -> None:
+    """save() names the file it wrote even when the path is outside the store's prefix."""
+    written = AutoPath(f"s3://{s3_bucket}/z", store=s3_store).save({"a": 1})
+    assert str(written) == f"s3://{s3_bucket}/z.json"
+    assert written.load() == {"a": 1}

@@ -281,6 +281,9 @@ class AutoPath:
         except TypeError:
             return NotImplemented
 
+    def __rtruediv__(self, other: str | os.PathLike[str]) -> AutoPath:
+        return self  # an AutoPath is absolute: joining it to anything gives itself, as in pathlib
+
     def _join(self, segment: str | os.PathLike[str] | AutoPath) -> AutoPath:
         if isinstance(segment, AutoPath):
             return segment
@@ -327,10 +330,9 @@ class AutoPath:
         return self.with_name(PurePosixPath(self.name).with_suffix(suffix).name)
 
     def _coerce(self, other: str | os.PathLike[str] | AutoPath) -> AutoPath:
+        """``other`` as a path; strings use this path's store (when it was given one)."""
         if isinstance(other, AutoPath):
             return other
-        if isinstance(other, os.PathLike):
-            return AutoPath(other, store=self._store if self._explicit else None)
         return AutoPath(other, store=self._store if self._explicit else None)
 
     def relative_to(self, other: str | os.PathLike[str] | AutoPath) -> PurePosixPath:
@@ -577,9 +579,9 @@ class AutoPath:
         seen: set[str] = set()
         for meta in backend.list_objects(prefix):
             rel = meta.key[len(prefix) :]
-            is_marker = meta.size == 0 and self._is_marker(backend, meta.key)
             if not rel:
-                continue
+                continue  # this folder's own marker
+            is_marker = meta.size == 0 and self._is_marker(backend, meta.key)
             segments = rel.split("/")
             for i in range(1, len(segments) + (1 if is_marker else 0)):
                 folder = "/".join(segments[:i])
