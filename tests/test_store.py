@@ -198,3 +198,26 @@ def test_store_repr_and_uri(store: AutoStore) -> None:
     assert store.uri in repr(store)
     assert store.list_active_backends()[0] == f"primary: {store.uri}"
     assert "s3" in store.get_supported_backends() and "file" in store.get_supported_backends()
+
+
+def test_keys_written_by_others_after_first_lookup(store: AutoStore, raw: Raw) -> None:
+    store["first"] = {"n": 1}
+    reader = AutoStore(store.uri, options=store.options)
+    assert reader["first"] == {"n": 1}  # the reader has now indexed the folder
+    raw.write("later.json", b'{"n": 2}')
+    assert reader["later"] == {"n": 2}  # not in the snapshot: looked up on the server
+    raw.write("first.txt", b"replaced")
+    # the external writer removed first.json and wrote first.txt
+    if store.uri.startswith("s3://"):
+        raw.client.delete_object(Bucket=raw.bucket, Key=raw.prefix + "first.json")
+    else:
+        (raw.root / "first.json").unlink()
+    assert reader["first"] == "replaced"  # the remembered file vanished: resolved again
+
+
+def test_many_keys_in_one_folder_resolve(store: AutoStore) -> None:
+    for i in range(30):
+        store[f"k{i:02d}"] = {"i": i}
+    reader = AutoStore(store.uri, options=store.options)
+    assert [reader[f"k{i:02d}"]["i"] for i in range(30)] == list(range(30))
+    assert reader.keys() == [f"k{i:02d}" for i in range(30)]

@@ -18,7 +18,8 @@ Every error names the key or URI it is about (never a secret) and says what to d
     │   ├── UnsupportedFormat                      unknown extension / value type
     │   ├── CorruptData                            file cannot be decoded
     │   └── UnsafeLoad                             pickle refused by allow_pickle=False
-    └── MissingDependency      (ImportError)       optional library not installed
+    ├── MissingDependency      (ImportError)       optional library not installed
+    └── BatchError                                 some keys of get_many/put_many failed
 
 Catching the builtin parent works as pathlib/dict users expect: ``except KeyError`` catches a
 missing key, ``except FileNotFoundError`` a missing path.
@@ -34,6 +35,7 @@ __all__ = [
     "AuthError",
     "AutoStoreError",
     "BackendError",
+    "BatchError",
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
@@ -127,3 +129,12 @@ class UnsafeLoad(FormatError):
 
 class MissingDependency(AutoStoreError, ImportError):
     """An optional library needed for this format or backend is not installed."""
+
+
+class BatchError(AutoStoreError):
+    """Some operations of ``get_many``/``put_many`` failed; ``errors`` maps each failed key to
+    its exception (the others completed)."""
+
+    def __init__(self, message: str, errors: dict[str, BaseException]) -> None:
+        super().__init__(message)
+        self.errors = errors

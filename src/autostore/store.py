@@ -10,27 +10,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend, ObjectMeta
+from .batch import run_many
 from .errors import (
     AmbiguousKey,
+    AuthError,
     AutoStoreError,
+    BackendError,
     ConfigError,
     CorruptData,
     FormatError,
     InvalidKey,
+    MissingDependency,
     NotFound,
     UnsafeLoad,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry
+from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
+from .keyindex import KeyIndex
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -82,10 +86,10 @@ class AutoStore:
         self._location = location
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
-        self._resolved: dict[tuple[str, str], str] = {}
         self._tmp_dir: Path | None = None
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
+        self._index = KeyIndex(self._handlers.known_extension)
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -130,7 +134,7 @@ class AutoStore:
     def register_handler(self, handler: DataHandler) -> None:
         """Add a format handler to this store (higher ``priority`` wins)."""
         self._handlers.register(handler)
-        self._resolved.clear()
+        self._index.clear()
 
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
@@ -189,10 +193,15 @@ class AutoStore:
         name = full.rpartition("/")[2]
         if self._handlers.known_extension(name):
             return full
-        memo = self._resolved.get((backend.identity, full))
+        memo = self._index.remembered(backend, full)
         if memo is not None:
             return memo
-        candidates = self._candidates(backend, full)
+        try:
+            candidates = self._index.candidates(backend, full, trust_absence=False)
+        except (AuthError, BackendError) as exc:
+            raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
+        if not candidates and self._exists(backend, full):
+            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
@@ -204,16 +213,15 @@ class AutoStore:
                 "read one with its extension, e.g. store['" + candidates[0] + "'].",
                 candidates,
             )
-        self._resolved[(backend.identity, full)] = candidates[0]
+        self._index.resolved(backend, full, candidates[0])
         return candidates[0]
 
-    def _candidates(self, backend: Backend, full: str) -> list[str]:
-        out = []
-        for c in backend.list_stem(full):
-            ext = self._handlers.known_extension(c.rpartition("/")[2])
-            if ext is not None and c[len(full) :].lower() == ext:
-                out.append(c)
-        return out
+    def _exists(self, backend: Backend, full: str) -> bool:
+        try:
+            backend.head(full)
+        except NotFound:
+            return False
+        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -234,7 +242,7 @@ class AutoStore:
         try:
             return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
         except NotFound:
-            if self._resolved.pop((backend.identity, full), None) is None:
+            if not self._index.forget(backend, full):
                 raise
             return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
 
@@ -249,27 +257,29 @@ class AutoStore:
         if format is not None:
             ext = "." + format.lower().lstrip(".")
             return self._handlers.for_extension(ext, key=stored), ext
-        ext = self._handlers.known_extension(stored.rpartition("/")[2]) or ""
+        name = stored.rpartition("/")[2]
+        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
         return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
-        uri = backend.uri(stored)
         if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+            uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            if handler.supports_bytes:
-                return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-            with self._local_file(backend, stored, ignore_cache) as path:
-                return handler.read_from_file(path, ext)
+            with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
+                if handler.supports_bytes:
+                    return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
+                with self._local_file(backend, stored, ignore_cache) as path:
+                    return handler.read_from_file(path, ext)
+        except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
+            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
-        except FormatError as exc:  # pragma: no cover - FormatError is an AutoStoreError
-            raise exc
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         return backend.get_bytes(key)
@@ -296,6 +306,8 @@ class AutoStore:
         if self._tmp_dir is None:
             with self._lock:
                 if self._tmp_dir is None:
+                    import tempfile
+
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
@@ -341,7 +353,7 @@ class AutoStore:
                 meta = backend.put_bytes(stored, payload)
             else:
                 meta = backend.write_with(stored, lambda p: handler.write_to_file(value, p, ext), self._tmp())
-        except FormatError as exc:
+        except (FormatError, MissingDependency) as exc:
             raise type(exc)(f"Cannot write {uri}: {exc}") from None
         except AutoStoreError:
             raise
@@ -356,15 +368,15 @@ class AutoStore:
         return self._temp_path("x").parent
 
     def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
-        ident = (backend.identity, full)
-        if self._resolved.get(ident) != stored:
-            for other in self._candidates(backend, full):
+        if self._index.remembered(backend, full) != stored:
+            for other in self._index.candidates(backend, full, trust_absence=True):
                 if other != stored:
                     log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
                     with contextlib.suppress(NotFound):
                         backend.delete(other)
                     self._after_delete(backend, other)
-        self._resolved[ident] = stored
+                    self._index.removed(backend, full, other)
+        self._index.resolved(backend, full, stored)
 
     def _after_write(self, backend: Backend, stored: str) -> None:
         """Hook for the cache: a key this store wrote."""
@@ -385,8 +397,7 @@ class AutoStore:
         self._forget(backend, full, stored)
 
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
-        self._resolved.pop((backend.identity, full), None)
-        self._resolved.pop((backend.identity, stored), None)
+        self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -437,6 +448,54 @@ class AutoStore:
     def update(self, other: Mapping[str, Any]) -> None:
         for key, value in other.items():
             self.write(key, value)
+
+    # -- many keys at once ----------------------------------------------------------------------
+    def _workers(self, max_concurrency: int | None) -> int:
+        if max_concurrency is not None:
+            return max(1, max_concurrency)
+        return int(getattr(self._base_options, "max_concurrency", 16) or 16)
+
+    def get_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Read many keys concurrently (``max_concurrency`` at a time); results in key order.
+        Raises BatchError naming every key that failed."""
+        names = list(keys)
+        return run_many(self.read, names, names, self._workers(max_concurrency))
+
+    def put_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Write many values concurrently; returns the stored keys in order. BatchError on failures."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        names = [k for k, _ in pairs]
+        return run_many(lambda kv: self.write(kv[0], kv[1]), pairs, names, self._workers(max_concurrency))
+
+    async def aget(self, key: str) -> Any:
+        """``store[key]`` without blocking the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.read, key)
+
+    async def aput(self, key: str, value: Any) -> str:
+        """``store[key] = value`` without blocking the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.write, key, value)
+
+    async def aget_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Async ``get_many``."""
+        import asyncio
+
+        names = list(keys)
+        return await asyncio.to_thread(self.get_many, names, max_concurrency=max_concurrency)
+
+    async def aput_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Async ``put_many``."""
+        import asyncio
+
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
 
     def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
         """Stored file names (with extensions, relative to the store) matching a glob ``pattern``.

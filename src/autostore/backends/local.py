@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -112,15 +113,34 @@ class LocalBackend(Backend):
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, key: str) -> str:
-        """Absolute path of ``key``, refusing symlinks that escape the root."""
-        path = os.path.join(self.root, key) if key else self.root
+        """Absolute path of ``key``, refusing symlinks that escape the root.
+
+        Only the components below the root are examined (one ``lstat`` each); the full
+        ``realpath`` check runs when one of them is a symlink."""
+        if not key:
+            return self.root
+        path = self.root + "/" + key.rstrip("/") if self.root != "/" else "/" + key.rstrip("/")
+        step = len(self.root) if self.root != "/" else 0
+        while True:
+            step = path.find("/", step + 1)
+            part = path if step == -1 else path[:step]
+            try:
+                mode = os.lstat(part).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return path  # nothing further exists: it will be created as real files/folders
+            if stat.S_ISLNK(mode):
+                self._check_real(key, path)
+                return path
+            if step == -1:
+                return path
+
+    def _check_real(self, key: str, path: str) -> None:
         real = os.path.realpath(path)
         if real != self._real_root and not real.startswith(self._real_prefix):
             raise InvalidKey(
                 f"Key {key!r} resolves to {real}, outside the store root {self.root} "
                 "(a symlink points outside); refusing to follow it."
             )
-        return path
 
     def uri(self, key: str) -> str:
         return os.path.join(self.root, key) if key else self.root
@@ -177,9 +197,23 @@ class LocalBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        with AtomicWriter(self.path(key)) as f:
-            f.write(data)
-        return self.head(key)
+        target = self.path(key)
+        tmp = temp_sibling(target)
+        try:
+            try:
+                f = open(tmp, "wb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                f = open(tmp, "wb")  # noqa: SIM115
+            with f:
+                f.write(data)
+                f.flush()
+                st = os.fstat(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return _meta(key, st)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         target = self.path(key)
