@@ -20,6 +20,7 @@ from autostore import (
     NotADirectory,
     NotFound,
     S3Options,
+    UnsupportedFormat,
 )
 from autostore.testing import S3Server
 from conftest import Raw
@@ -530,7 +531,7 @@ def test_load_and_save(path_root: AutoPath, raw: Raw) -> None:
     (path_root / "as_csv").save(df, format="csv")
     assert raw.read("as_csv.csv").decode().splitlines()[0] == "a,b"
     raw.write("Makefile", b"all:")
-    with pytest.raises(ValueError, match="format="):
+    with pytest.raises(UnsupportedFormat):
         (path_root / "Makefile").load()
     with pytest.raises(FileNotFoundError):
         (path_root / "absent.json").load()

@@ -28,7 +28,6 @@ from .errors import (
     IsADirectory,
     NotADirectory,
     NotFound,
-    UnsupportedFormat,
 )
 from .globbing import glob_regex, literal_prefix
 from .options import Options, S3Options, options_class_for_kind
@@ -824,11 +823,6 @@ class AutoPath:
         try:
             return self._store.read(uri, format, ignore_cache=ignore_cache)
         except NotFound:
-            if self.is_file():
-                raise UnsupportedFormat(
-                    f"{self} has no known format extension; pass format='json' (or another), "
-                    "or use read_bytes()/read_text()."
-                ) from None
             if self._parts and self._dir_exists():
                 return self._store.read(uri + "/", format, ignore_cache=ignore_cache)
             raise
