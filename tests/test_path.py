@@ -60,6 +60,7 @@ def test_join_and_properties() -> None:
     assert AutoPath("s3://b/x.tar.gz").stem == "x.tar"
     assert data_dir.joinpath("a", "b/c.txt") == AutoPath("s3://my-bucket/datasets/a/b/c.txt")
     assert AutoPath("s3://my-bucket", "datasets", "x") == data_dir / "x"
+    assert AutoPath("s3://my-bucket", "s3://other/k").store is AutoPath("s3://other/z").store
 
 
 def test_bucket_root_edges() -> None:

@@ -118,8 +118,9 @@ class AutoPath:
         self._scheme, self._bucket, self._parts = scheme, bucket, parts
         self._store, self._explicit, self._target = store, explicit, None
         if more:
-            joined = self.joinpath(*more)
+            joined = self.joinpath(*more)  # may be a URI on another bucket, with its own store
             self._scheme, self._bucket, self._parts = joined._scheme, joined._bucket, joined._parts
+            self._store, self._explicit = joined._store, joined._explicit
 
     @classmethod
     def _make(cls, store: AutoStore, explicit: bool, scheme: str, bucket: str, parts: tuple[str, ...]) -> AutoPath:
