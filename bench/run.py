@@ -123,8 +123,7 @@ def small_json(ctx: Ctx) -> list[Workload]:
 
     def boto_get() -> list[Any]:
         return [
-            json.loads(client.get_object(Bucket=ctx.bucket, Key=f"sj/boto/k{i}.json")["Body"].read())
-            for i in range(n)
+            json.loads(client.get_object(Bucket=ctx.bucket, Key=f"sj/boto/k{i}.json")["Body"].read()) for i in range(n)
         ]
 
     def ob_get() -> list[Any]:
@@ -188,10 +187,23 @@ def many(ctx: Ctx) -> list[Workload]:
 
     as_put(), boto_put()
     return [
-        Workload(f"{n} small writes put_many", "autostore", "boto3", 0.30, {"autostore": as_put, "boto3": boto_put},
-                 note="16 threads for boto3"),
-        Workload(f"{n} small reads get_many", "autostore", "boto3", 0.25, {"autostore": as_get, "boto3": boto_get},
-                 check=check, note="fresh store each round"),
+        Workload(
+            f"{n} small writes put_many",
+            "autostore",
+            "boto3",
+            0.30,
+            {"autostore": as_put, "boto3": boto_put},
+            note="16 threads for boto3",
+        ),
+        Workload(
+            f"{n} small reads get_many",
+            "autostore",
+            "boto3",
+            0.25,
+            {"autostore": as_get, "boto3": boto_get},
+            check=check,
+            note="fresh store each round",
+        ),
     ]
 
 
@@ -221,8 +233,14 @@ def listing(ctx: Ctx) -> list[Workload]:
         assert len(result) == n, (name, len(result))
 
     return [
-        Workload(f"list {n} keys: keys()", "keys()", "boto3", 0.25,
-                 {"keys()": as_keys, "list_files": as_files, "boto3": boto_list}, check=check),
+        Workload(
+            f"list {n} keys: keys()",
+            "keys()",
+            "boto3",
+            0.25,
+            {"keys()": as_keys, "list_files": as_files, "boto3": boto_list},
+            check=check,
+        ),
     ]
 
 
@@ -264,12 +282,29 @@ def parquet(ctx: Ctx) -> list[Workload]:
 
     as_write(), pl_write()
     return [
-        Workload(f"{rows:,}-row parquet write, local", "autostore", "polars", 1.05,
-                 {"autostore": as_write, "polars": pl_write}),
-        Workload(f"{rows:,}-row parquet read, local", "autostore", "polars", 1.05,
-                 {"autostore": as_read, "polars": pl_read}, check=check),
-        Workload(f"{rows:,}-row parquet read, S3", "autostore", "polars", 1.0,
-                 {"autostore": as_s3, "polars": pl_s3}, check=check),
+        Workload(
+            f"{rows:,}-row parquet write, local",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_write, "polars": pl_write},
+        ),
+        Workload(
+            f"{rows:,}-row parquet read, local",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_read, "polars": pl_read},
+            check=check,
+        ),
+        Workload(
+            f"{rows:,}-row parquet read, S3",
+            "autostore",
+            "polars",
+            1.0,
+            {"autostore": as_s3, "polars": pl_s3},
+            check=check,
+        ),
     ]
 
 
@@ -305,10 +340,22 @@ def local_json(ctx: Ctx) -> list[Workload]:
 
     as_write(), open_write()
     return [
-        Workload(f"{n} local small JSON write", "autostore", "open()", 1.3,
-                 {"autostore": as_write, "open()": open_write}, note="atomic write vs plain open"),
-        Workload(f"{n} local small JSON read", "autostore", "open()", 1.3,
-                 {"autostore": as_read, "open()": open_read}, check=check),
+        Workload(
+            f"{n} local small JSON write",
+            "autostore",
+            "open()",
+            1.3,
+            {"autostore": as_write, "open()": open_write},
+            note="atomic write vs plain open",
+        ),
+        Workload(
+            f"{n} local small JSON read",
+            "autostore",
+            "open()",
+            1.3,
+            {"autostore": as_read, "open()": open_read},
+            check=check,
+        ),
     ]
 
 
@@ -318,14 +365,27 @@ def import_time(ctx: Ctx) -> list[Workload]:
 
     def heavy_check(name: str, result: Any) -> None:
         out = subprocess.run(
-            [sys.executable, "-c", "import sys, autostore; print(sorted(m for m in ('polars','obstore','boto3') "
-             "if m in sys.modules))"], capture_output=True, text=True, check=True).stdout.strip()
+            [
+                sys.executable,
+                "-c",
+                "import sys, autostore; print(sorted(m for m in ('polars','obstore','boto3') if m in sys.modules))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         assert out == "[]", out
 
     return [
-        Workload("import autostore (process start incl.)", "import autostore", "python -c pass", None,
-                 {"import autostore": lambda: run("import autostore"), "python -c pass": lambda: run("pass")},
-                 check=heavy_check, note="target: < 100 ms over bare start, no heavy modules"),
+        Workload(
+            "import autostore (process start incl.)",
+            "import autostore",
+            "python -c pass",
+            None,
+            {"import autostore": lambda: run("import autostore"), "python -c pass": lambda: run("pass")},
+            check=heavy_check,
+            note="target: < 100 ms over bare start, no heavy modules",
+        ),
     ]
 
 
@@ -397,8 +457,10 @@ def main() -> int:
                     done.append(workload)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\nautostore benchmark ({'quick' if args.quick else 'full'}, {rounds} rounds, "
-          f"{os.cpu_count()} cores, python {sys.version.split()[0]})\n")
+    print(
+        f"\nautostore benchmark ({'quick' if args.quick else 'full'}, {rounds} rounds, "
+        f"{os.cpu_count()} cores, python {sys.version.split()[0]})\n"
+    )
     print(report(done))
     return 0
 

@@ -12,6 +12,9 @@ import pytest
 from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
 
+# Azurite, fake-gcs-server and http.server fixtures for the other schemes (tests/servers.py).
+pytest_plugins = ["servers"]
+
 
 @pytest.fixture(scope="session")
 def shared_bucket(s3_server: S3Server) -> str:

@@ -362,4 +362,3 @@ def test_missing_optional_library_names_the_extra(local_store: AutoStore) -> Non
         assert is_import_error
     assert out["read j.json"] == ["ok", ""]
     assert not (Path(local_store.uri) / "d.yaml").exists()
-

@@ -142,8 +142,13 @@ def test_row_list_of_dicts_to_jsonl(store: AutoStore, raw: Raw) -> None:
 
 
 def test_row_pydantic_model(store: AutoStore, raw: Raw) -> None:
-    user = User(name="ada", age=36, joined=datetime.date(2020, 1, 2), tags=["x"], friend=User(
-        name="bob", age=40, joined=datetime.date(2021, 3, 4)))
+    user = User(
+        name="ada",
+        age=36,
+        joined=datetime.date(2020, 1, 2),
+        tags=["x"],
+        friend=User(name="bob", age=40, joined=datetime.date(2021, 3, 4)),
+    )
     store["user"] = user
     assert raw.keys() == ["user.pydantic.json"]
     payload = json.loads(raw.read("user.pydantic.json"))

@@ -22,14 +22,11 @@ class CustomLogHandler(DataHandler):
         return extension.lower() == ".log"
 
     def can_handle_data(self, data) -> bool:  # type: ignore[no-untyped-def]
-        return isinstance(data, list) and all(
-            isinstance(item, dict) and "timestamp" in item
-            for item in data
-        )
+        return isinstance(data, list) and all(isinstance(item, dict) and "timestamp" in item for item in data)
 
     def read_from_file(self, file_path: Path, file_extension: str):  # type: ignore[no-untyped-def]
         logs = []
-        with open(file_path, 'r') as f:  # noqa: UP015 - as in the seed
+        with open(file_path, "r") as f:  # noqa: UP015 - as in the seed
             for line in f:
                 if line.strip():
                     logs.append(json.loads(line))
@@ -37,9 +34,9 @@ class CustomLogHandler(DataHandler):
 
     def write_to_file(self, data, file_path: Path, file_extension: str):  # type: ignore[no-untyped-def]
         file_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(file_path, 'w') as f:
+        with open(file_path, "w") as f:
             for entry in data:
-                f.write(json.dumps(entry) + '\n')
+                f.write(json.dumps(entry) + "\n")
 
     @property
     def extensions(self):  # type: ignore[no-untyped-def]
@@ -48,6 +45,8 @@ class CustomLogHandler(DataHandler):
     @property
     def priority(self):  # type: ignore[no-untyped-def]
         return 15
+
+
 # -------------------------------------------------------------------------------------------------
 
 
@@ -74,6 +73,8 @@ class XMLHandler(DataHandler):
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
         ET.ElementTree(data).write(file_path, encoding="utf-8", xml_declaration=True)
+
+
 # -------------------------------------------------------------------------------------------------
 
 

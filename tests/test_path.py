@@ -595,3 +595,20 @@ def test_save_outside_the_store_prefix(s3_store: AutoStore, s3_bucket: str) -> N
     written = AutoPath(f"s3://{s3_bucket}/z", store=s3_store).save({"a": 1})
     assert str(written) == f"s3://{s3_bucket}/z.json"
     assert written.load() == {"a": 1}
+
+
+def test_local_path_uses_the_cache(s3_server: S3Server, shared_bucket: str, tmp_path: Path) -> None:
+    """With caching on, local_path() yields a file from the cache (the entry stays after the
+    block), and after write_bytes it has the new content."""
+    opts = S3Options(**s3_server.options_kwargs(), cache_enabled=True, cache_dir=str(tmp_path / "cache"))  # type: ignore[arg-type]
+    store = AutoStore(f"s3://{shared_bucket}/cached-{os.getpid()}-{id(tmp_path)}/", options=opts)
+    p = AutoPath("blob.bin", store=store)
+    p.write_bytes(b"v1")
+    with p.local_path() as local:
+        assert local.read_bytes() == b"v1"
+        assert (tmp_path / "cache") in local.parents
+    entries = [f for f in (tmp_path / "cache").rglob("*") if f.is_file() and f.read_bytes() == b"v1"]
+    assert entries  # the content stays in the cache after the block
+    p.write_bytes(b"v2")
+    with p.local_path() as local:
+        assert local.read_bytes() == b"v2"

@@ -221,3 +221,30 @@ def test_many_keys_in_one_folder_resolve(store: AutoStore) -> None:
     reader = AutoStore(store.uri, options=store.options)
     assert [reader[f"k{i:02d}"]["i"] for i in range(30)] == list(range(30))
     assert reader.keys() == [f"k{i:02d}" for i in range(30)]
+
+
+def test_contains_sees_deletes_by_another_store(store: AutoStore) -> None:
+    store["gone"] = {"v": 1}
+    assert "gone" in store
+    other = AutoStore(store.uri, options=store.options)
+    del other["gone"]
+    assert "gone" not in store
+    other["gone"] = "back as text"
+    assert "gone" in store
+    assert store["gone"] == "back as text"
+
+
+@pytest.mark.parametrize("limit", [10, 64 * 1024 * 1024])
+def test_remote_frames_in_memory_or_via_temp_file(
+    s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    import autostore.store as store_module
+
+    monkeypatch.setattr(store_module, "IN_MEMORY_LIMIT", limit)
+    df = pl.DataFrame({"a": list(range(1000)), "b": ["x"] * 1000})
+    s3_store["frame"] = df
+    s3_store["table.csv"] = df
+    assert_frame_equal(s3_store["frame"], df)
+    assert_frame_equal(s3_store["table"], df)
+    tmp = s3_store._tmp_dir
+    assert tmp is None or list(tmp.iterdir()) == []  # temporary downloads are removed

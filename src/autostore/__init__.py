@@ -29,7 +29,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
-from .options import Options, S3Options
+from .options import AzureOptions, GCSOptions, Options, S3Options
 from .path import AutoPath
 from .store import AutoStore
 from .uri import register_scheme
@@ -43,6 +43,7 @@ __all__ = [
     "AutoPath",
     "AutoStore",
     "AutoStoreError",
+    "AzureOptions",
     "BackendError",
     "BatchError",
     "BucketNotFound",
@@ -51,6 +52,7 @@ __all__ = [
     "DataHandler",
     "DirectoryNotEmpty",
     "FormatError",
+    "GCSOptions",
     "InvalidKey",
     "IsADirectory",
     "MissingDependency",

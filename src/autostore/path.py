@@ -411,8 +411,8 @@ class AutoPath:
             )
         return backend, key
 
-    def _wrote(self, backend: Backend, key: str) -> None:
-        self._store._after_write(backend, key)
+    def _wrote(self, backend: Backend, key: str, meta: ObjectMeta | None = None, data: bytes | None = None) -> None:
+        self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
 
     def _deleted(self, backend: Backend, key: str) -> None:
         self._store._after_delete(backend, key)
@@ -471,8 +471,8 @@ class AutoPath:
         """Replace the file with ``data`` atomically; missing parent folders are created."""
         view = memoryview(data)
         backend, key = self._check_writable()
-        backend.put_bytes(key, view)
-        self._wrote(backend, key)
+        meta = backend.put_bytes(key, view)
+        self._wrote(backend, key, meta, data if isinstance(data, bytes) else None)
         return view.nbytes
 
     def write_text(

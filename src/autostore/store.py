@@ -8,15 +8,17 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
 from .batch import run_many
+from .config import register_config_schemes, settle
 from .errors import (
     AmbiguousKey,
     AuthError,
@@ -45,9 +47,15 @@ from .uri import (
     validate_key,
 )
 
+if TYPE_CHECKING:
+    from .cache import CacheInfo, DownloadCache
+
 __all__ = ["AutoStore"]
 
 log = logging.getLogger("autostore")
+
+#: Remote objects up to this size are read into memory instead of a temporary file.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 
 
 class AutoStore:
@@ -82,6 +90,7 @@ class AutoStore:
             if isinstance(o, S3Options) and o.scheme and o.scheme not in supported_schemes():
                 register_scheme(o.scheme, "s3")  # S3Options(scheme="minio") implies an S3 service
 
+        register_config_schemes()
         location = parse_location(storage_uri)
         self._location = location
         self._lock = threading.RLock()
@@ -90,6 +99,7 @@ class AutoStore:
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
+        self._caches: dict[str, DownloadCache | None] = {}
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -110,8 +120,10 @@ class AutoStore:
             base = base.replace(**kwargs)
         if unscoped is not None and base is not unscoped and type(unscoped) is Options:
             base = base.inherit(unscoped)
-        self._base_options = base
-        self._options[primary_scheme] = base
+        self._explicit_base = base
+        self._options[primary_scheme] = base  # explicit options per scheme; config/env fill the rest
+        self._effective: dict[tuple[str, str], Options] = {}
+        self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
         if location.is_local:
             from .backends.local import LocalBackend
@@ -139,12 +151,21 @@ class AutoStore:
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
         scheme = scheme.lower()
-        found = self._options.get(scheme)
+        if scheme == self._location.scheme:
+            return self._base_options
+        return self._settled(scheme, "")
+
+    def _settled(self, scheme: str, bucket: str) -> Options:
+        """Explicit options for ``scheme`` completed from the environment and the config file."""
+        found = self._effective.get((scheme, bucket))
         if found is None:
-            kind = backend_kind(scheme)
-            cls = options_class_for_kind(kind)
-            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(self._base_options)
-            self._options[scheme] = found
+            explicit = self._options.get(scheme)
+            if explicit is None:
+                cls = options_class_for_kind(backend_kind(scheme))
+                explicit = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
+                    self._explicit_base
+                )
+            found = self._effective[(scheme, bucket)] = settle(explicit, scheme, bucket or None)
         return found
 
     def _backend(self, scheme: str, bucket: str) -> Backend:
@@ -163,7 +184,7 @@ class AutoStore:
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
-                    backend = ObjectStoreBackend(scheme, kind, bucket, self.options_for(scheme))
+                    backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
                 self._backends[ident] = backend
         return backend
 
@@ -272,8 +293,8 @@ class AutoStore:
             with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-                with self._local_file(backend, stored, ignore_cache) as path:
-                    return handler.read_from_file(path, ext)
+                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                    return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
             raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
@@ -282,20 +303,36 @@ class AutoStore:
             raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
+        cache = self._cache_for(backend)
+        if cache is not None:
+            return cache.read_bytes(backend, key, fresh=ignore_cache)
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool) -> Iterator[Path]:
-        """A local file holding ``key``: the file itself on disk, else a temporary download."""
+    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+        """A local file holding ``key``: the file itself on disk, the cache entry, else a
+        temporary download — or, with ``buffers``, an in-memory file for small remote objects
+        (one GET, no disk round trip)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
                 raise NotFound(f"No file {local}.")
             yield local
             return
+        cache = self._cache_for(backend)
+        if cache is not None:
+            with cache.local_file(backend, key, fresh=ignore_cache) as path:
+                yield path
+            return
         tmp = self._temp_path(key)
         try:
-            backend.download(key, tmp)
+            if buffers:
+                data = backend.fetch(key, tmp, limit=IN_MEMORY_LIMIT)
+                if data is not None:
+                    yield io.BytesIO(data)
+                    return
+            else:
+                backend.download(key, tmp)
             yield tmp
         finally:
             tmp.unlink(missing_ok=True)
@@ -347,6 +384,7 @@ class AutoStore:
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
+        payload = None
         try:
             if handler.supports_bytes:
                 payload = handler.write_to_bytes(value, ext)
@@ -361,7 +399,7 @@ class AutoStore:
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._after_write(backend, stored)
+        self._after_write(backend, stored, meta, payload)
         return meta
 
     def _tmp(self) -> Path:
@@ -378,11 +416,77 @@ class AutoStore:
                     self._index.removed(backend, full, other)
         self._index.resolved(backend, full, stored)
 
-    def _after_write(self, backend: Backend, stored: str) -> None:
-        """Hook for the cache: a key this store wrote."""
+    def _after_write(
+        self, backend: Backend, stored: str, meta: ObjectMeta | None = None, data: bytes | None = None
+    ) -> None:
+        """Hook for the cache: a key this store wrote (with its bytes and ETag when known)."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.stored(backend, stored, data, meta.etag if meta is not None else None)
 
     def _after_delete(self, backend: Backend, stored: str) -> None:
         """Hook for the cache: a key this store removed."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.forget(backend, stored)
+
+    # -- download cache -------------------------------------------------------------------------
+    def _cache_for(self, backend: Backend) -> DownloadCache | None:
+        """The download cache used for ``backend`` (None: caching off, a local store, or no
+        usable cache directory)."""
+        if not self.options_for(backend.scheme).cache_enabled:
+            return None
+        from .cache import cacheable
+
+        return self._cache_for_scheme(backend.scheme) if cacheable(backend) else None
+
+    def _cache_for_scheme(self, scheme: str) -> DownloadCache | None:
+        if scheme not in self._caches:
+            with self._lock:
+                if scheme not in self._caches:
+                    from .cache import open_cache
+
+                    opts = self.options_for(scheme)
+                    self._caches[scheme] = open_cache(opts) if opts.cache_enabled else None
+        return self._caches[scheme]
+
+    def _all_caches(self) -> list[DownloadCache]:
+        """This store's caches, one per distinct directory (primary scheme first)."""
+        schemes = [self._location.scheme, *(s for s in list(self._options) if s != self._location.scheme)]
+        found: dict[Path, DownloadCache] = {}
+        for scheme in schemes:
+            cache = self._cache_for_scheme(scheme)
+            if cache is not None:
+                found.setdefault(cache.directory, cache)
+        return list(found.values())
+
+    def cleanup_cache(self, verify: bool = False) -> int:
+        """Remove expired and broken cache entries, leftovers of interrupted downloads, and the
+        least recently used entries beyond ``cache_max_size``; ``verify=True`` also re-hashes
+        every entry. Returns how many entries were removed."""
+        return sum(cache.cleanup(verify=verify) for cache in self._all_caches())
+
+    def clear_cache(self) -> int:
+        """Remove every entry of this store's cache directory (shared with any store using it)."""
+        return sum(cache.clear() for cache in self._all_caches())
+
+    def cache_info(self) -> CacheInfo:
+        """Entries, bytes on disk, and this store's hits and misses (``directory`` is None when
+        caching is off)."""
+        from .cache import CacheInfo
+
+        caches = self._all_caches()
+        if not caches:
+            return CacheInfo(directory=None, entries=0, bytes=0, hits=0, misses=0)
+        infos = [c.info() for c in caches]
+        return CacheInfo(
+            directory=infos[0].directory,
+            entries=sum(i.entries for i in infos),
+            bytes=sum(i.bytes for i in infos),
+            hits=sum(i.hits for i in infos),
+            misses=sum(i.misses for i in infos),
+            max_bytes=infos[0].max_bytes,
+        )
 
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
@@ -400,24 +504,27 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
+        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
+        at most for a key this store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
         if full.endswith("/"):
             return backend.is_dir(full)
-        try:
-            self._resolve(backend, full)
-        except NotFound:
-            return False
-        except AmbiguousKey:
-            return True
-        name = full.rpartition("/")[2]
-        if self._handlers.known_extension(name):
+        for _attempt in range(2):
             try:
-                backend.head(full)
+                stored = self._resolve(backend, full)
             except NotFound:
                 return False
-        return True
+            except AmbiguousKey:
+                return True
+            try:
+                backend.head(stored)
+                return True
+            except NotFound:
+                if not self._index.forget(backend, full):
+                    return False
+        return False
 
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""

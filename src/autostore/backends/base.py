@@ -78,6 +78,12 @@ class Backend(ABC):
         """Stream ``key`` into the file ``dest`` (created or truncated). Returns the object's
         metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
 
+    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+        """The object's bytes when it is at most ``limit`` bytes, else None after streaming it
+        into ``dest``; one request either way on object stores."""
+        self.download(key, dest)
+        return None
+
     # -- writes ---------------------------------------------------------------------------
     @abstractmethod
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:

@@ -84,6 +84,9 @@ class DataHandler(ABC):
 
     #: True when ``read_from_bytes``/``write_to_bytes`` are implemented (no temp file needed).
     supports_bytes: bool = False
+    #: True when ``read_from_file`` also accepts a binary file object (remote reads of small
+    #: objects then skip the temporary file).
+    reads_buffers: bool = False
     #: True when reading always may execute code (pickle): the store refuses it before reading
     #: when ``allow_pickle`` is off. Handlers whose files are only sometimes unsafe keep False
     #: and call :func:`unsafe_loads_allowed` / :func:`refuse_unsafe` themselves.

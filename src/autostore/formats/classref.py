@@ -16,6 +16,7 @@ from ..errors import CorruptData, FormatError
 
 __all__ = ["class_path", "dump", "fallback", "import_class", "load"]
 
+
 def class_path(cls: type) -> str:
     """``module:qualname`` of ``cls``."""
     return f"{cls.__module__}:{cls.__qualname__}"

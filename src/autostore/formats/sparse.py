@@ -96,7 +96,5 @@ class SparseHandler(DataHandler):
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
         if not is_sparse(data):
-            raise FormatError(
-                f"{file_extension} files hold a scipy sparse matrix or array, not {type(data).__name__}."
-            )
+            raise FormatError(f"{file_extension} files hold a scipy sparse matrix or array, not {type(data).__name__}.")
         save(data, file_path)
