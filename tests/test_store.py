@@ -248,3 +248,14 @@ def test_remote_frames_in_memory_or_via_temp_file(
     assert_frame_equal(s3_store["table"], df)
     tmp = s3_store._tmp_dir
     assert tmp is None or list(tmp.iterdir()) == []  # temporary downloads are removed
+
+
+def test_store_pickles_for_other_processes(store: AutoStore) -> None:
+    import pickle
+
+    store["shared"] = {"v": 1}
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone is not store and clone.uri == store.uri
+    assert clone["shared"] == {"v": 1}
+    clone["from_clone"] = "hi"
+    assert store["from_clone"] == "hi"

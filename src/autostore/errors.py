@@ -8,6 +8,9 @@ Every error names the key or URI it is about (never a secret) and says what to d
     ├── NotFound               (FileNotFoundError, KeyError)
     ├── AmbiguousKey           (KeyError)          "a" matches a.json and a.parquet
     ├── AlreadyExists          (FileExistsError)
+    ├── IsADirectory           (IsADirectoryError) a file operation on a folder (AutoPath)
+    ├── NotADirectory          (NotADirectoryError) a folder operation on a file (AutoPath)
+    ├── DirectoryNotEmpty      (OSError, ENOTEMPTY) rmdir of a folder with content (AutoPath)
     ├── AuthError              (PermissionError)   wrong credentials, access denied
     ├── BackendError           (OSError)           network, timeouts, server errors
     │   └── BucketNotFound                         the bucket/container does not exist
@@ -24,6 +27,8 @@ missing key, ``except FileNotFoundError`` a missing path.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "AlreadyExists",
     "AmbiguousKey",
@@ -34,9 +39,12 @@ __all__ = [
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
+    "DirectoryNotEmpty",
     "FormatError",
     "InvalidKey",
+    "IsADirectory",
     "MissingDependency",
+    "NotADirectory",
     "NotFound",
     "UnsafeLoad",
     "UnsupportedFormat",
@@ -73,6 +81,22 @@ class AmbiguousKey(AutoStoreError, KeyError):
 
 class AlreadyExists(AutoStoreError, FileExistsError):
     """The target exists and overwriting was not allowed."""
+
+
+class IsADirectory(AutoStoreError, IsADirectoryError):
+    """A file operation (read, write, unlink) on a path that is a folder."""
+
+
+class NotADirectory(AutoStoreError, NotADirectoryError):
+    """A folder operation (iterdir, rmdir) on a path that is a file."""
+
+
+class DirectoryNotEmpty(AutoStoreError, OSError):
+    """``rmdir`` of a folder that still has content (``errno`` is ``ENOTEMPTY``, as in pathlib)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOTEMPTY
 
 
 class AuthError(AutoStoreError, PermissionError):

@@ -34,6 +34,8 @@ from .errors import (
 )
 from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
+from .globbing import glob_regex as _glob_regex
+from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
@@ -91,6 +93,9 @@ class AutoStore:
         register_config_schemes()
         location = parse_location(storage_uri)
         self._location = location
+        # What pickling needs to build an equal store in another process (spawn, DataLoader).
+        self._init_args = (location.uri() if location.is_local else str(storage_uri), option_list, kwargs)
+        self._custom_handlers: list[DataHandler] = []
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
         self._tmp_dir: Path | None = None
@@ -144,6 +149,7 @@ class AutoStore:
     def register_handler(self, handler: DataHandler) -> None:
         """Add a format handler to this store (higher ``priority`` wins)."""
         self._handlers.register(handler)
+        self._custom_handlers.append(handler)
         self._index.clear()
 
     def options_for(self, scheme: str) -> Options:
@@ -198,6 +204,12 @@ class AutoStore:
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
 
     def _display(self, backend: Backend, full: str) -> str:
+        return backend.uri(full)
+
+    def _display_key(self, backend: Backend, full: str) -> str:
+        """``full`` relative to the store when it is inside it, else its URI."""
+        if backend is self._primary and full.startswith(self._prefix):
+            return full[len(self._prefix) :]
         return backend.uri(full)
 
     def _resolve(self, backend: Backend, full: str) -> str:
@@ -407,7 +419,7 @@ class AutoStore:
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
-        return stored[len(self._prefix) :] if backend is self._primary else backend.uri(stored)
+        return self._display_key(backend, stored)
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
@@ -688,7 +700,7 @@ class AutoStore:
                 sb.delete(stored_src)
                 self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
-        return stored_dst[len(self._prefix) :] if db is self._primary else db.uri(stored_dst)
+        return self._display_key(db, stored_dst)
 
     # -- introspection ------------------------------------------------------------------------
     @property
@@ -755,46 +767,16 @@ class AutoStore:
     def __repr__(self) -> str:
         return f"AutoStore({self.uri!r}, options={self._base_options!r})"
 
-
-def _literal_prefix(pattern: str) -> str:
-    for i, ch in enumerate(pattern):
-        if ch in "*?[":
-            return pattern[:i]
-    return pattern
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Clients, locks and temp dirs are per process: pickle how the store was made instead.
+        uri, option_list, kwargs = self._init_args
+        return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
 
 
-def _glob_regex(pattern: str, recursive: bool) -> Any:
-    import re
-
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if ch == "*":
-            out.append(".*" if recursive else "[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1 : j].replace("\\", "\\\\").replace("[", "\\[")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                elif body.startswith("^"):
-                    body = "\\" + body  # a literal "^", as in fnmatch
-                out.append("(?!/)[" + body + "]")  # a class never matches "/"
-                i = j
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
+def _rebuild_store(
+    uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
+) -> AutoStore:
+    store = AutoStore(uri, options=option_list or None, **kwargs)
+    for handler in handlers:
+        store.register_handler(handler)
+    return store

@@ -158,6 +158,17 @@ class Backend(ABC):
                 return True
         return False
 
+    def make_dir(self, prefix: str) -> None:  # noqa: B027 - object stores have no folders
+        """Create the folder ``prefix`` and its parents. Object stores have no folders (a folder
+        is implied by the keys below it), so by default this creates nothing."""
+
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        """Remove the empty folder ``prefix``, or with ``recursive`` everything below it."""
+        if recursive:
+            keys = [m.key for m in self.list_objects(prefix)]
+            if keys:
+                self.delete_many(keys)
+
     # -- streams --------------------------------------------------------------------------
     @abstractmethod
     def open_read(self, key: str) -> IO[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AlreadyExists, InvalidKey, NotFound
+from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
 from .base import Backend, ObjectMeta, ProgressCallback
 
 __all__ = ["LocalBackend", "TEMP_MARKER"]
@@ -326,6 +327,33 @@ class LocalBackend(Backend):
     def is_dir(self, prefix: str) -> bool:
         path = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
         return os.path.isdir(path)
+
+    def make_dir(self, prefix: str) -> None:
+        path = self.path(prefix.rstrip("/"))
+        try:
+            os.makedirs(path, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotADirectory(f"Cannot create folder {path!r}: it or one of its parents is a file.") from None
+
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        path = self.path(prefix.rstrip("/"))
+        try:
+            if recursive:
+                if not os.path.isdir(path) or os.path.islink(path):
+                    raise NotADirectoryError(path)
+                shutil.rmtree(path)
+            else:
+                os.rmdir(path)
+        except FileNotFoundError:
+            raise NotFound(f"No folder {path!r}.") from None
+        except NotADirectoryError:
+            raise NotADirectory(f"{path!r} is not a folder; use unlink() for files.") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise DirectoryNotEmpty(
+                    f"Folder {path!r} is not empty; delete its content first or use delete() to remove it all."
+                ) from None
+            raise
 
     # -- streams --------------------------------------------------------------------------
     def open_read(self, key: str) -> IO[bytes]:

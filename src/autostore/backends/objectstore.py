@@ -32,6 +32,9 @@ from .base import Backend, ObjectMeta, ProgressCallback
 __all__ = ["ObjectStoreBackend", "register_builder"]
 
 _STREAM_CHUNK = 8 * 1024 * 1024
+# Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
+# file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
+_STREAM_MEMORY = 64 * 1024 * 1024
 
 StoreBuilder = Callable[[str, Options], tuple[Any, str, list[str]]]
 """(bucket, options) -> (obstore store, identity text, secrets to scrub from messages)."""
@@ -272,6 +275,10 @@ class ObjectStoreBackend(Backend):
         self._chunk = getattr(options, "multipart_chunksize", 16 * 1024 * 1024)
         self._concurrency = getattr(options, "max_concurrency", 10)
 
+    @property
+    def _stream_concurrency(self) -> int:
+        return max(1, min(self._concurrency, _STREAM_MEMORY // self._chunk))
+
     # -- client ---------------------------------------------------------------------------
     @property
     def store(self) -> Any:
@@ -464,7 +471,7 @@ class ObjectStoreBackend(Backend):
                     _file_chunks(src, self._chunk, size, progress),
                     use_multipart=True,
                     chunk_size=self._chunk,
-                    max_concurrency=self._concurrency,
+                    max_concurrency=self._stream_concurrency,
                 )
         if progress is not None:
             progress(size, size)
@@ -543,13 +550,93 @@ class ObjectStoreBackend(Backend):
         self._writable(key)
         ob = _obstore()
         with self._errors(key, "open"):
-            writer: Any = ob.open_writer(self.store, key, buffer_size=self._chunk, max_concurrency=self._concurrency)
+            writer: Any = ob.open_writer(
+                self.store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
+            )
         return writer  # type: ignore[no-any-return]
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
 
         return engine_options(self.options, self.kind, engine)
+
+    # -- folders --------------------------------------------------------------------------
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        """Remove an empty folder (its ``name/`` marker object, if another tool made one), or
+        with ``recursive`` every object below it."""
+        name = prefix.rstrip("/")
+        if recursive:
+            # Reverse order puts children before the markers of their folders.
+            keys = sorted((m.key for m in self.list_objects(name + "/")), reverse=True)
+            if keys:
+                self.delete_many(keys)
+        if name:
+            self._delete_folder_entry(name)
+        left = [m.key for m in self.list_objects(name + "/")]
+        markers = left if recursive else [k for k in left if k == name]
+        if markers:
+            self._delete_markers([k + "/" for k in markers])
+
+    def _delete_folder_entry(self, name: str) -> None:
+        # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
+        # servers (SeaweedFS) then drop the folder entry and its marker; on AWS it deletes a missing
+        # key, a no-op. Skipped when a file "name" exists: that would delete the file.
+        ob = _obstore()
+        try:
+            self.head(name)
+            return
+        except NotFound:
+            pass
+        with self._errors(name, "delete"):
+            ob.delete(self.store, name)
+
+    def _delete_markers(self, keys: list[str]) -> None:
+        """Delete keys ending with "/" (folder markers made by consoles and other tools), which
+        obstore cannot address; boto3 (part of autostore[s3]) sends the request."""
+        if self.kind != "s3":
+            raise BackendError(
+                f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
+                "services support it here; delete them with the service's own tools."
+            )
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:
+            raise MissingDependency(
+                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
+            ) from exc
+        opts = self.options
+        s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=self.scheme).inherit(opts)
+        assert isinstance(s3, S3Options)
+        s3 = s3.resolved()
+        use_profile = s3.aws_access_key_id is None and s3.profile_name is not None
+        session = boto3.Session(profile_name=s3.profile_name) if use_profile else boto3.Session()
+        client = session.client(
+            "s3",
+            endpoint_url=s3.endpoint_url,
+            aws_access_key_id=s3.aws_access_key_id,
+            aws_secret_access_key=s3.aws_secret_access_key,
+            aws_session_token=s3.aws_session_token,
+            region_name=s3.region_name or "us-east-1",
+            config=Config(
+                connect_timeout=min(s3.timeout, 10.0),
+                read_timeout=s3.timeout,
+                retries={"max_attempts": s3.max_retries + 1},
+                s3={"addressing_style": "path"} if s3.endpoint_url else {},
+            ),
+        )
+        try:
+            with self._errors(keys[0], "delete"):
+                for start in range(0, len(keys), 1000):
+                    batch = [{"Key": k} for k in keys[start : start + 1000]]
+                    result = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                    if result.get("Errors"):
+                        err = result["Errors"][0]
+                        raise BackendError(
+                            f"Could not delete {self.uri(err.get('Key', ''))}: {err.get('Code')} {err.get('Message')}."
+                        )
+        finally:
+            client.close()
 
     def close(self) -> None:
         self._store = None
