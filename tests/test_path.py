@@ -544,12 +544,7 @@ def test_load_folder_as_lazyframe(path_root: AutoPath) -> None:
     folder = path_root / "sales" / "2024"
     for month, value in (("january", 1), ("february", 2)):
         (folder / f"{month}.parquet").save(pl.DataFrame({"region": ["eu"], "sales": [value]}))
-    try:
-        lf = folder.load()
-    except NotFound as exc:
-        if "datasets feature" in str(exc):
-            pytest.xfail("folder reads land with the datasets feature (store._read_dataset)")
-        raise
+    lf = folder.load()
     assert isinstance(lf, pl.LazyFrame)
     assert lf.collect()["sales"].sum() == 3
 

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from autostore import AutoPath, AutoStore, NotFound, S3Options
+from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
 
 SEED_BUCKETS = (
@@ -402,12 +402,7 @@ def test_integration_example(seed: Seed, seed_store: AutoStore, capsys: pytest.C
             print(f"Processed {summary.collect().height} regions")
             print(f"Backup created at: {local_backup}")
 
-    try:
-        run()
-    except NotFound as exc:
-        if "datasets feature" in str(exc):
-            pytest.xfail("folder reads land with the datasets feature (store._read_dataset)")
-        raise
+    run()
     backup = Path.cwd() / "backups" / "sales_summary.parquet"
     assert lines(capsys) == ["Processed 2 regions", f"Backup created at: {backup}"]
     got = pl.read_parquet("backups/sales_summary.parquet").sort("region")
