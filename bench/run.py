@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from autostore import AutoStore, S3Options
 from autostore.testing import S3Server, s3_server_running
@@ -47,6 +48,7 @@ class Workload:
     note: str = ""
     requests: Callable[[], float] | None = None  # server requests per item for ours
     times: dict[str, list[float]] = field(default_factory=dict)
+    requests_value: float | None = None
 
 
 @dataclass
@@ -92,7 +94,17 @@ class Ctx:
         }
 
     def store(self, prefix: str) -> AutoStore:
-        return AutoStore(f"s3://{self.bucket}/{prefix}/", options=self.opts)
+        return AutoStore(f"s3://{self.bucket}/{prefix}" + ("/" if prefix else ""), options=self.opts)
+
+
+def requests_per_item(ctx: Ctx, n: int, action: Callable[[AutoStore], object]) -> float:
+    """Server requests per item when ``action`` runs on a fresh store behind a counting proxy."""
+    from counting_proxy import CountingProxy  # tests/counting_proxy.py
+
+    with CountingProxy(ctx.server.endpoint_url) as proxy:
+        store = AutoStore(f"s3://{ctx.bucket}/", options=ctx.opts.replace(endpoint_url=proxy.url))
+        action(store)
+        return proxy.count() / n
 
 
 # -- workloads ---------------------------------------------------------------------------------
@@ -152,6 +164,8 @@ def small_json(ctx: Ctx) -> list[Workload]:
     # make sure every read variant has data before the first timed round
     as_put(), boto_put(), ob_put()
     _ = payload
+    puts.requests = lambda: requests_per_item(ctx, n, lambda st: [st.write(f"sj/rq/k{i}", value) for i in range(n)])
+    gets.requests = lambda: requests_per_item(ctx, n, lambda st: [st.read(f"sj/as/k{i}") for i in range(n)])
     return [puts, gets]
 
 
@@ -186,7 +200,7 @@ def many(ctx: Ctx) -> list[Workload]:
         assert result == [value] * n, name
 
     as_put(), boto_put()
-    return [
+    ws = [
         Workload(
             f"{n} small writes put_many",
             "autostore",
@@ -205,6 +219,8 @@ def many(ctx: Ctx) -> list[Workload]:
             note="fresh store each round",
         ),
     ]
+    ws[1].requests = lambda: requests_per_item(ctx, n, lambda st: st.get_many([f"many/as/{k}" for k in mapping]))
+    return ws
 
 
 def listing(ctx: Ctx) -> list[Workload]:
@@ -389,12 +405,177 @@ def import_time(ctx: Ctx) -> list[Workload]:
     ]
 
 
+def transfers(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import obstore
+
+    from autostore import AutoPath
+
+    mib = 64 if ctx.quick else 256
+    src = ctx.tmp / "big.bin"
+    with open(src, "wb") as f:
+        rng = np.random.default_rng(1)
+        for _ in range(mib // 16):
+            f.write(rng.bytes(16 * 1024 * 1024))
+    client, ob = ctx.boto(), ctx.obstore()
+    store = ctx.store("xfer")
+    target = AutoPath(f"s3://{ctx.bucket}/xfer/as.bin", store=store)
+
+    def as_up() -> None:
+        target.upload_from(src)
+
+    def boto_up() -> None:
+        client.upload_file(str(src), ctx.bucket, "xfer/boto.bin")
+
+    def ob_up() -> None:
+        obstore.put(ob, "xfer/ob.bin", src, chunk_size=16 * 1024 * 1024, max_concurrency=10)
+
+    def as_down() -> int:
+        return target.download_to(ctx.tmp / "as.out").stat().st_size
+
+    def boto_down() -> int:
+        client.download_file(ctx.bucket, "xfer/boto.bin", str(ctx.tmp / "boto.out"))
+        return (ctx.tmp / "boto.out").stat().st_size
+
+    def ob_down() -> int:
+        with open(ctx.tmp / "ob.out", "wb") as f:
+            for chunk in obstore.get(ob, "xfer/ob.bin").stream(min_chunk_size=8 * 1024 * 1024):
+                f.write(chunk)
+        return (ctx.tmp / "ob.out").stat().st_size
+
+    def check(name: str, result: Any) -> None:
+        assert result == mib * 1024 * 1024, (name, result)
+
+    as_up(), boto_up(), ob_up()
+    return [
+        Workload(
+            f"{mib} MiB upload (AutoPath.upload_from)",
+            "autostore",
+            "obstore",
+            1.0,
+            {"autostore": as_up, "boto3": boto_up, "obstore": ob_up},
+            note="target: MB/s >= obstore's",
+        ),
+        Workload(
+            f"{mib} MiB download (AutoPath.download_to)",
+            "autostore",
+            "obstore",
+            1.0,
+            {"autostore": as_down, "boto3": boto_down, "obstore": ob_down},
+            check=check,
+        ),
+    ]
+
+
+def cache_hit(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import polars as pl
+
+    mib, reads = 20, (5 if ctx.quick else 20)
+    rows = mib * 1024 * 1024 // 16
+    rng = np.random.default_rng(0)
+    df = pl.DataFrame({"id": rng.integers(0, 2**62, rows), "x": rng.random(rows)})
+    opts = ctx.opts.replace(cache_enabled=True, cache_dir=str(ctx.tmp / "cache"), cache_expiry_hours=0)
+    store = AutoStore(f"s3://{ctx.bucket}/cachehit/", options=opts)
+    store["frame"] = df
+    store["frame"]  # fill the cache
+    plain = ctx.tmp / "cachehit.parquet"
+    df.write_parquet(plain)
+
+    def as_hits() -> Any:
+        for _ in range(reads):
+            got = store["frame"]
+        return got
+
+    def pl_local() -> Any:
+        for _ in range(reads):
+            got = pl.read_parquet(plain)
+        return got
+
+    def check(name: str, result: Any) -> None:
+        assert result.equals(df), name
+
+    ws = [
+        Workload(
+            f"cache hit: 20 MiB parquet read {reads}x",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_hits, "polars": pl_local},
+            check=check,
+            note="polars reads the same local file",
+        ),
+    ]
+
+    def hit_requests() -> float:
+        from counting_proxy import CountingProxy
+
+        with CountingProxy(ctx.server.endpoint_url) as proxy:
+            st = AutoStore(f"s3://{ctx.bucket}/cachehit/", options=opts.replace(endpoint_url=proxy.url))
+            st["frame"]  # the proxy's endpoint is another cache identity: fill it first
+            proxy.reset()
+            for _ in range(reads):
+                st["frame"]
+            return proxy.count() / reads
+
+    ws[0].requests = hit_requests
+    return ws
+
+
+def dataset(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import obstore
+    import polars as pl
+
+    files, rows = (10, 10_000) if ctx.quick else (50, 40_000)
+    ob = ctx.obstore()
+    rng = np.random.default_rng(2)
+
+    def put(i: int) -> None:
+        frame = pl.DataFrame({"id": np.arange(rows) + i * rows, "x": rng.random(rows), "g": i % 7})
+        import io
+
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        obstore.put(ob, f"ds/part-{i:03d}.parquet", buf.getvalue())
+
+    for i in range(files):
+        put(i)
+    store = ctx.store("")
+    uri = f"s3://{ctx.bucket}/ds/*.parquet"
+    opts = ctx.polars_options()
+
+    def as_scan() -> Any:
+        return store["ds/"].collect()
+
+    def pl_scan() -> Any:
+        return pl.scan_parquet(uri, storage_options=opts).collect()
+
+    def check(name: str, result: Any) -> None:
+        assert result.height == files * rows, (name, result.height)
+
+    return [
+        Workload(
+            f"{files}-file dataset from S3 (collect)",
+            "autostore",
+            "polars",
+            1.0,
+            {"autostore": as_scan, "polars": pl_scan},
+            check=check,
+            note="polars scan_parquet glob",
+        ),
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
     "small": small_json,
     "many": many,
     "list": listing,
     "parquet": parquet,
     "local_json": local_json,
+    "transfers": transfers,
+    "cache": cache_hit,
+    "dataset": dataset,
     "import": import_time,
 }
 
@@ -412,12 +593,14 @@ def run_rounds(workload: Workload, rounds: int) -> None:
             workload.times.setdefault(name, []).append(elapsed)
             if r == 0 and workload.check is not None:
                 workload.check(name, result)
+    if workload.requests is not None:
+        workload.requests_value = workload.requests()
 
 
 def report(workloads: list[Workload]) -> str:
     lines = [
-        "| workload | variant | median | ratio to reference | target | ok |",
-        "|---|---|---|---|---|---|",
+        "| workload | variant | median | ratio to reference | target | ok | requests/item |",
+        "|---|---|---|---|---|---|---|",
     ]
     for w in workloads:
         ref = statistics.median(w.times[w.reference])
@@ -428,9 +611,10 @@ def report(workloads: list[Workload]) -> str:
             target = f"≤ {w.target:.2f}" if (is_ours and w.target is not None) else ""
             ok = ("yes" if ratio <= w.target else "NO") if (is_ours and w.target is not None) else ""
             label = f"**{name}**" if is_ours else name
-            lines.append(f"| {w.name} | {label} | {med * 1e3:.1f} ms | {ratio:.2f} | {target} | {ok} |")
+            reqs = f"{w.requests_value:.2f}" if (is_ours and w.requests_value is not None) else ""
+            lines.append(f"| {w.name} | {label} | {med * 1e3:.1f} ms | {ratio:.2f} | {target} | {ok} | {reqs} |")
         if w.note:
-            lines.append(f"| | _{w.note}_ | | | | |")
+            lines.append(f"| | _{w.note}_ | | | | | |")
     return "\n".join(lines)
 
 
