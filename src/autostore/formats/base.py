@@ -131,6 +131,30 @@ class DataHandler(ABC):
         return f"{type(self).__name__}(extensions={self.extensions!r}, priority={self.priority})"
 
 
+class BytesHandler(DataHandler):
+    """A handler whose format is encoded in memory (JSON, text, YAML, pickle): implement
+    ``read_from_bytes``/``write_to_bytes``; the file methods are derived from them."""
+
+    supports_bytes = True
+
+    @abstractmethod
+    def read_from_bytes(self, data: bytes, file_extension: str) -> Any:
+        """Decode ``data``."""
+
+    @abstractmethod
+    def write_to_bytes(self, data: Any, file_extension: str) -> bytes:
+        """Encode ``data``."""
+
+    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
+        with open(file_path, "rb") as f:
+            return self.read_from_bytes(f.read(), file_extension)
+
+    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
+        payload = self.write_to_bytes(data, file_extension)
+        with open(file_path, "wb") as f:
+            f.write(payload)
+
+
 class HandlerRegistry:
     """Handlers ordered by priority; a later registration wins over an equal priority."""
 

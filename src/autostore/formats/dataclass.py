@@ -14,12 +14,12 @@ import types
 import typing
 import uuid
 from decimal import Decimal
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any
 
 from ..errors import FormatError
 from . import classref
-from .base import DataHandler
+from .base import BytesHandler
 
 __all__ = ["DataclassHandler"]
 
@@ -144,10 +144,9 @@ def _build(cls: type, fields: dict[str, Any]) -> Any:
     return cls(**kwargs)
 
 
-class DataclassHandler(DataHandler):
+class DataclassHandler(BytesHandler):
     """dataclass instance <-> ``.dataclass.json``."""
 
-    supports_bytes = True
 
     @property
     def extensions(self) -> list[str]:
@@ -181,9 +180,3 @@ class DataclassHandler(DataHandler):
             return _build(cls, fields)
         except (TypeError, ValueError, KeyError) as exc:  # the class changed since writing
             return classref.fallback(fields, f"The stored fields no longer fit {path} ({exc})")
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        return self.read_from_bytes(file_path.read_bytes(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        file_path.write_bytes(self.write_to_bytes(data, file_extension))

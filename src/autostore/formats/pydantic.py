@@ -6,12 +6,11 @@ data; otherwise the fields as a dict, with a warning. See :mod:`autostore.format
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import FormatError
 from . import classref
-from .base import DataHandler, might_be, require
+from .base import BytesHandler, might_be, require
 
 __all__ = ["PydanticHandler"]
 
@@ -20,10 +19,9 @@ def _base_model() -> Any:
     return require("pydantic", "pydantic", "Pydantic models (.pydantic.json)").BaseModel
 
 
-class PydanticHandler(DataHandler):
+class PydanticHandler(BytesHandler):
     """pydantic ``BaseModel`` instance <-> ``.pydantic.json``."""
 
-    supports_bytes = True
 
     @property
     def extensions(self) -> list[str]:
@@ -62,9 +60,3 @@ class PydanticHandler(DataHandler):
         except Exception as exc:  # pydantic.ValidationError: the class changed since writing
             first = str(exc).splitlines()[0]
             return classref.fallback(fields, f"The stored fields no longer validate as {path} ({first})")
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        return self.read_from_bytes(file_path.read_bytes(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        file_path.write_bytes(self.write_to_bytes(data, file_extension))

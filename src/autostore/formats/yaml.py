@@ -6,11 +6,10 @@ subset is written and read: no Python-specific tags, so loading never builds arb
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, require
+from .base import BytesHandler, require
 
 __all__ = ["YAMLHandler"]
 
@@ -19,10 +18,9 @@ def _yaml() -> Any:
     return require("yaml", "yaml", "YAML files (.yaml/.yml)")
 
 
-class YAMLHandler(DataHandler):
+class YAMLHandler(BytesHandler):
     """dict / list / scalar <-> one YAML document (UTF-8, keys in insertion order)."""
 
-    supports_bytes = True
 
     @property
     def extensions(self) -> list[str]:
@@ -55,12 +53,3 @@ class YAMLHandler(DataHandler):
             return yaml.safe_load(data)
         except yaml.YAMLError as exc:
             raise CorruptData(f"Invalid YAML: {' '.join(str(exc).split())}.") from None
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        with open(file_path, "rb") as f:
-            return self.read_from_bytes(f.read(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        payload = self.write_to_bytes(data, file_extension)
-        with open(file_path, "wb") as f:
-            f.write(payload)
