@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from autostore import AutoStore, S3Options
+from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
 from faultproxy import FaultProxy
+
+# Azurite, fake-gcs-server and http.server fixtures for the other schemes (tests/servers.py).
+pytest_plugins = ["servers"]
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +106,9 @@ class Raw:
 def raw(store: AutoStore, request: pytest.FixtureRequest) -> Raw:
     server = request.getfixturevalue("s3_server") if store.uri.startswith("s3://") else None
     return Raw(store, server)
+
+
+@pytest.fixture
+def path_root(store: AutoStore) -> AutoPath:
+    """An AutoPath at the root of the `store` fixture (a local folder, or an S3 prefix)."""
+    return AutoPath(store.uri, store=store)

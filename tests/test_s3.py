@@ -133,24 +133,25 @@ def test_profile_credentials_and_endpoint(
 def test_several_s3_services_each_use_their_options(
     s3_server: S3Server, second_server: S3Server, shared_bucket: str, tmp_path: Path
 ) -> None:
-    second_server.create_bucket("my-bucket")
+    only_second = "only-second-" + uuid.uuid4().hex[:8]
+    second_server.create_bucket(only_second)
     AutoStore.register_scheme("minio", "autostore.s3")
     aws_options = S3Options(scheme="s3", **s3_server.options_kwargs())  # type: ignore[arg-type]
     minio_options = S3Options(scheme="minio", **second_server.options_kwargs())  # type: ignore[arg-type]
     store = AutoStore(str(tmp_path / "local-cache"), options=[aws_options, minio_options])
     store[f"s3://{shared_bucket}/data.json"] = {"source": "aws"}
-    store["minio://my-bucket/data.json"] = {"source": "minio"}
+    store[f"minio://{only_second}/data.json"] = {"source": "minio"}
     assert store[f"s3://{shared_bucket}/data.json"] == {"source": "aws"}
-    assert store["minio://my-bucket/data.json"] == {"source": "minio"}
+    assert store[f"minio://{only_second}/data.json"] == {"source": "minio"}
     # Each object landed on its own server.
-    assert json.loads(_boto(second_server).get_object(Bucket="my-bucket", Key="data.json")["Body"].read()) == {
+    assert json.loads(_boto(second_server).get_object(Bucket=only_second, Key="data.json")["Body"].read()) == {
         "source": "minio"
     }
     with pytest.raises(Exception):  # noqa: B017 - the bucket does not exist on the first server
-        _boto(s3_server).get_object(Bucket="my-bucket", Key="data.json")
+        _boto(s3_server).get_object(Bucket=only_second, Key="data.json")
     active = store.list_active_backends()
     assert active[0].startswith("primary: ")
-    assert f"s3: s3://{shared_bucket}/" in active and "minio: minio://my-bucket/" in active
+    assert f"s3: s3://{shared_bucket}/" in active and f"minio: minio://{only_second}/" in active
     assert {"s3", "minio", "file"} <= set(store.get_supported_backends())
 
 

@@ -198,3 +198,64 @@ def test_store_repr_and_uri(store: AutoStore) -> None:
     assert store.uri in repr(store)
     assert store.list_active_backends()[0] == f"primary: {store.uri}"
     assert "s3" in store.get_supported_backends() and "file" in store.get_supported_backends()
+
+
+def test_keys_written_by_others_after_first_lookup(store: AutoStore, raw: Raw) -> None:
+    store["first"] = {"n": 1}
+    reader = AutoStore(store.uri, options=store.options)
+    assert reader["first"] == {"n": 1}  # the reader has now indexed the folder
+    raw.write("later.json", b'{"n": 2}')
+    assert reader["later"] == {"n": 2}  # not in the snapshot: looked up on the server
+    raw.write("first.txt", b"replaced")
+    # the external writer removed first.json and wrote first.txt
+    if store.uri.startswith("s3://"):
+        raw.client.delete_object(Bucket=raw.bucket, Key=raw.prefix + "first.json")
+    else:
+        (raw.root / "first.json").unlink()
+    assert reader["first"] == "replaced"  # the remembered file vanished: resolved again
+
+
+def test_many_keys_in_one_folder_resolve(store: AutoStore) -> None:
+    for i in range(30):
+        store[f"k{i:02d}"] = {"i": i}
+    reader = AutoStore(store.uri, options=store.options)
+    assert [reader[f"k{i:02d}"]["i"] for i in range(30)] == list(range(30))
+    assert reader.keys() == [f"k{i:02d}" for i in range(30)]
+
+
+def test_contains_sees_deletes_by_another_store(store: AutoStore) -> None:
+    store["gone"] = {"v": 1}
+    assert "gone" in store
+    other = AutoStore(store.uri, options=store.options)
+    del other["gone"]
+    assert "gone" not in store
+    other["gone"] = "back as text"
+    assert "gone" in store
+    assert store["gone"] == "back as text"
+
+
+@pytest.mark.parametrize("limit", [10, 64 * 1024 * 1024])
+def test_remote_frames_in_memory_or_via_temp_file(
+    s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    import autostore.store as store_module
+
+    monkeypatch.setattr(store_module, "IN_MEMORY_LIMIT", limit)
+    df = pl.DataFrame({"a": list(range(1000)), "b": ["x"] * 1000})
+    s3_store["frame"] = df
+    s3_store["table.csv"] = df
+    assert_frame_equal(s3_store["frame"], df)
+    assert_frame_equal(s3_store["table"], df)
+    tmp = s3_store._tmp_dir
+    assert tmp is None or list(tmp.iterdir()) == []  # temporary downloads are removed
+
+
+def test_store_pickles_for_other_processes(store: AutoStore) -> None:
+    import pickle
+
+    store["shared"] = {"v": 1}
+    clone = pickle.loads(pickle.dumps(store))
+    assert clone is not store and clone.uri == store.uri
+    assert clone["shared"] == {"v": 1}
+    clone["from_clone"] = "hi"
+    assert store["from_clone"] == "hi"

@@ -3,6 +3,7 @@
 from autostore import AutoStore
 store = AutoStore("./data")          # or "s3://bucket/prefix/"
 store["sales"] = df                  # -> ./data/sales.parquet
+AutoPath("s3://bucket/x.json").read_text()
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ from .errors import (
     AuthError,
     AutoStoreError,
     BackendError,
+    BatchError,
     BucketNotFound,
     ConfigError,
     CorruptData,
+    DirectoryNotEmpty,
     FormatError,
     InvalidKey,
+    IsADirectory,
     MissingDependency,
+    NotADirectory,
     NotFound,
     UnsafeLoad,
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
-from .options import Options, S3Options
+from .options import AzureOptions, GCSOptions, Options, S3Options
+from .path import AutoPath
 from .store import AutoStore
 from .uri import register_scheme
 
@@ -34,16 +40,23 @@ __all__ = [
     "AlreadyExists",
     "AmbiguousKey",
     "AuthError",
+    "AutoPath",
     "AutoStore",
     "AutoStoreError",
+    "AzureOptions",
     "BackendError",
+    "BatchError",
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
     "DataHandler",
+    "DirectoryNotEmpty",
     "FormatError",
+    "GCSOptions",
     "InvalidKey",
+    "IsADirectory",
     "MissingDependency",
+    "NotADirectory",
     "NotFound",
     "Options",
     "S3Options",

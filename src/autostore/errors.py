@@ -8,6 +8,9 @@ Every error names the key or URI it is about (never a secret) and says what to d
     ├── NotFound               (FileNotFoundError, KeyError)
     ├── AmbiguousKey           (KeyError)          "a" matches a.json and a.parquet
     ├── AlreadyExists          (FileExistsError)
+    ├── IsADirectory           (IsADirectoryError) a file operation on a folder (AutoPath)
+    ├── NotADirectory          (NotADirectoryError) a folder operation on a file (AutoPath)
+    ├── DirectoryNotEmpty      (OSError, ENOTEMPTY) rmdir of a folder with content (AutoPath)
     ├── AuthError              (PermissionError)   wrong credentials, access denied
     ├── BackendError           (OSError)           network, timeouts, server errors
     │   └── BucketNotFound                         the bucket/container does not exist
@@ -15,7 +18,8 @@ Every error names the key or URI it is about (never a secret) and says what to d
     │   ├── UnsupportedFormat                      unknown extension / value type
     │   ├── CorruptData                            file cannot be decoded
     │   └── UnsafeLoad                             pickle refused by allow_pickle=False
-    └── MissingDependency      (ImportError)       optional library not installed
+    ├── MissingDependency      (ImportError)       optional library not installed
+    └── BatchError                                 some keys of get_many/put_many failed
 
 Catching the builtin parent works as pathlib/dict users expect: ``except KeyError`` catches a
 missing key, ``except FileNotFoundError`` a missing path.
@@ -23,18 +27,24 @@ missing key, ``except FileNotFoundError`` a missing path.
 
 from __future__ import annotations
 
+import errno
+
 __all__ = [
     "AlreadyExists",
     "AmbiguousKey",
     "AuthError",
     "AutoStoreError",
     "BackendError",
+    "BatchError",
     "BucketNotFound",
     "ConfigError",
     "CorruptData",
+    "DirectoryNotEmpty",
     "FormatError",
     "InvalidKey",
+    "IsADirectory",
     "MissingDependency",
+    "NotADirectory",
     "NotFound",
     "UnsafeLoad",
     "UnsupportedFormat",
@@ -73,6 +83,22 @@ class AlreadyExists(AutoStoreError, FileExistsError):
     """The target exists and overwriting was not allowed."""
 
 
+class IsADirectory(AutoStoreError, IsADirectoryError):
+    """A file operation (read, write, unlink) on a path that is a folder."""
+
+
+class NotADirectory(AutoStoreError, NotADirectoryError):
+    """A folder operation (iterdir, rmdir) on a path that is a file."""
+
+
+class DirectoryNotEmpty(AutoStoreError, OSError):
+    """``rmdir`` of a folder that still has content (``errno`` is ``ENOTEMPTY``, as in pathlib)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOTEMPTY
+
+
 class AuthError(AutoStoreError, PermissionError):
     """Credentials are wrong, missing or not allowed to do this."""
 
@@ -103,3 +129,12 @@ class UnsafeLoad(FormatError):
 
 class MissingDependency(AutoStoreError, ImportError):
     """An optional library needed for this format or backend is not installed."""
+
+
+class BatchError(AutoStoreError):
+    """Some operations of ``get_many``/``put_many`` failed; ``errors`` maps each failed key to
+    its exception (the others completed)."""
+
+    def __init__(self, message: str, errors: dict[str, BaseException]) -> None:
+        super().__init__(message)
+        self.errors = errors

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 from .errors import ConfigError
 
-__all__ = ["Options", "S3Options", "parse_size"]
+__all__ = ["AzureOptions", "GCSOptions", "Options", "S3Options", "options_class_for_kind", "parse_size"]
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
@@ -97,6 +97,11 @@ class Options:
             return bool(self.allow_pickle)
         env = _env_flag("AUTOSTORE_ALLOW_PICKLE")
         return True if env is None else env
+
+    def env_supplied(self) -> frozenset[str]:
+        """Fields the service's standard environment variables will fill at connect time
+        (the configuration file does not override them: arguments > environment > file)."""
+        return frozenset()
 
     @property
     def cache_max_bytes(self) -> int | None:
@@ -210,6 +215,205 @@ class S3Options(Options):
                 changes["endpoint_url"] = endpoint
         return dataclasses.replace(self, **changes) if changes else self
 
+    def env_supplied(self) -> frozenset[str]:
+        env = os.environ
+        out: set[str] = set()
+        if env.get("AWS_PROFILE") or (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
+            out |= _S3_CREDENTIALS
+        if env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"):
+            out.add("region_name")
+        if env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"):
+            out.add("endpoint_url")
+        return frozenset(out)
+
+
+_S3_CREDENTIALS = frozenset({"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "profile_name"})
+
+
+@dataclass(repr=False)
+class GCSOptions(Options):
+    """Options for Google Cloud Storage (``gs://`` and ``gcs://``).
+
+    Credentials: ``service_account_path`` (a service-account JSON file), ``service_account_key``
+    (its JSON text), ``application_credentials`` (an application-default-credentials file), or
+    ``anonymous=True`` for public buckets and emulators. Unset ones come from
+    ``GOOGLE_SERVICE_ACCOUNT``/``GOOGLE_SERVICE_ACCOUNT_PATH``, ``GOOGLE_SERVICE_ACCOUNT_KEY`` and
+    ``GOOGLE_APPLICATION_CREDENTIALS``. ``endpoint_url`` (or ``STORAGE_EMULATOR_HOST``) points at
+    another server, e.g. a local emulator.
+    """
+
+    scheme: str | None = "gs"
+    service_account_path: str | None = None
+    service_account_key: str | None = None
+    application_credentials: str | None = None
+    endpoint_url: str | None = None
+    anonymous: bool = False
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"service_account_key"})
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.endpoint_url is not None:
+            _check_endpoint(self.endpoint_url)
+        if not isinstance(self.anonymous, bool):
+            raise ConfigError(f"anonymous must be True or False (got {self.anonymous!r}).")
+
+    def resolved(self) -> GCSOptions:
+        """A copy with unset fields filled from the environment (explicit values win)."""
+        env = os.environ
+        changes: dict[str, Any] = {}
+        if not self.anonymous and not (
+            self.service_account_path or self.service_account_key or self.application_credentials
+        ):
+            path = env.get("GOOGLE_SERVICE_ACCOUNT") or env.get("GOOGLE_SERVICE_ACCOUNT_PATH")
+            if path:
+                changes["service_account_path"] = path
+            elif env.get("GOOGLE_SERVICE_ACCOUNT_KEY"):
+                changes["service_account_key"] = env["GOOGLE_SERVICE_ACCOUNT_KEY"]
+            elif env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+                changes["application_credentials"] = env["GOOGLE_APPLICATION_CREDENTIALS"]
+        if self.endpoint_url is None and env.get("STORAGE_EMULATOR_HOST"):
+            host = env["STORAGE_EMULATOR_HOST"]
+            changes["endpoint_url"] = host if "://" in host else "http://" + host
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def env_supplied(self) -> frozenset[str]:
+        env = os.environ
+        out: set[str] = set()
+        if any(env.get(n) for n in _GCS_CREDENTIAL_ENV):
+            out |= {"service_account_path", "service_account_key", "application_credentials", "anonymous"}
+        if env.get("STORAGE_EMULATOR_HOST"):
+            out.add("endpoint_url")
+        return frozenset(out)
+
+
+_GCS_CREDENTIAL_ENV = (
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+
+# Azurite's well-known development account (public, documented by Microsoft; not a secret).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+@dataclass(repr=False)
+class AzureOptions(Options):
+    """Options for Azure Blob Storage / ADLS Gen2 (``az://container/key``,
+    ``abfs://container@account.dfs.core.windows.net/key``).
+
+    Credentials, first match wins: ``account_key``; ``sas_token``; a service principal
+    (``client_id``, ``client_secret``, ``tenant_id``); ``use_azure_cli=True``; ``anonymous=True``
+    (public containers). ``connection_string`` (as shown in the Azure portal, or Azurite's) fills
+    account, key and endpoint. ``use_emulator=True`` targets Azurite on 127.0.0.1:10000.
+    Unset values come from ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT_NAME``,
+    ``AZURE_STORAGE_ACCOUNT_KEY``, ``AZURE_STORAGE_SAS_TOKEN``, ``AZURE_CLIENT_ID``,
+    ``AZURE_CLIENT_SECRET``, ``AZURE_TENANT_ID``, ``AZURE_STORAGE_ENDPOINT`` and
+    ``AZURE_STORAGE_USE_EMULATOR``.
+    """
+
+    scheme: str | None = "az"
+    account_name: str | None = None
+    account_key: str | None = None
+    sas_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    tenant_id: str | None = None
+    connection_string: str | None = None
+    endpoint_url: str | None = None
+    use_emulator: bool = False
+    use_azure_cli: bool = False
+    anonymous: bool = False
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset(
+        {"account_key", "sas_token", "client_secret", "connection_string"}
+    )
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.endpoint_url is not None:
+            _check_endpoint(self.endpoint_url)
+        for name in ("use_emulator", "use_azure_cli", "anonymous"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False (got {getattr(self, name)!r}).")
+        if self.connection_string is not None:
+            _parse_connection_string(self.connection_string)
+
+    def resolved(self) -> AzureOptions:
+        """A copy with the connection string expanded and unset fields filled from the
+        environment (explicit values win)."""
+        env = os.environ
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        conn = self.connection_string or (
+            None if self.account_key or self.sas_token else env.get("AZURE_STORAGE_CONNECTION_STRING")
+        )
+        if conn:
+            for name, value in _parse_connection_string(conn).items():
+                if current.get(name) is None:
+                    current[name] = value
+        for name, var in _AZURE_ENV:
+            if current[name] is None and env.get(var):
+                current[name] = env[var]
+        if current["account_key"] is None and env.get("AZURE_STORAGE_ACCESS_KEY"):
+            current["account_key"] = env["AZURE_STORAGE_ACCESS_KEY"]
+        if not current["use_emulator"]:
+            current["use_emulator"] = _env_flag("AZURE_STORAGE_USE_EMULATOR") or False
+        current.pop("connection_string")
+        return dataclasses.replace(self, connection_string=None, **{k: v for k, v in current.items()})
+
+    def env_supplied(self) -> frozenset[str]:
+        env = os.environ
+        out: set[str] = set()
+        for name, var in _AZURE_ENV:
+            if env.get(var):
+                out.add(name)
+        if env.get("AZURE_STORAGE_CONNECTION_STRING"):
+            out |= {"account_name", "account_key", "sas_token", "endpoint_url", "connection_string"}
+        if env.get("AZURE_STORAGE_USE_EMULATOR"):
+            out.add("use_emulator")
+        return frozenset(out)
+
+
+_AZURE_ENV = (
+    ("account_name", "AZURE_STORAGE_ACCOUNT_NAME"),
+    ("account_key", "AZURE_STORAGE_ACCOUNT_KEY"),
+    ("sas_token", "AZURE_STORAGE_SAS_TOKEN"),
+    ("client_id", "AZURE_CLIENT_ID"),
+    ("client_secret", "AZURE_CLIENT_SECRET"),
+    ("tenant_id", "AZURE_TENANT_ID"),
+    ("endpoint_url", "AZURE_STORAGE_ENDPOINT"),
+)
+_CONNECTION_KEYS = {
+    "accountname": "account_name",
+    "accountkey": "account_key",
+    "sharedaccesssignature": "sas_token",
+    "blobendpoint": "endpoint_url",
+}
+
+
+def _parse_connection_string(text: str) -> dict[str, str]:
+    """``AccountName=...;AccountKey=...;BlobEndpoint=...`` -> AzureOptions field values."""
+    if not isinstance(text, str):
+        raise ConfigError("connection_string must be a string like 'AccountName=...;AccountKey=...'.")
+    out: dict[str, str] = {}
+    for part in text.strip().strip(";").split(";"):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError(
+                "connection_string is not of the form 'AccountName=...;AccountKey=...;BlobEndpoint=...' "
+                "(copy it from the Azure portal, 'Access keys')."
+            )
+        field_name = _CONNECTION_KEYS.get(name.strip().lower())
+        if field_name is not None:
+            out[field_name] = value.strip()
+    if "UseDevelopmentStorage=true" in text.replace(" ", ""):
+        out.setdefault("account_name", AZURITE_ACCOUNT)
+        out.setdefault("account_key", AZURITE_KEY)
+        out.setdefault("endpoint_url", f"http://127.0.0.1:10000/{AZURITE_ACCOUNT}")
+    return out
+
 
 def _check_endpoint(url: str) -> None:
     if not isinstance(url, str):
@@ -230,4 +434,7 @@ def _check_endpoint(url: str) -> None:
 
 def options_class_for_kind(kind: str) -> type[Options]:
     """The options class a backend kind is configured with."""
-    return S3Options if kind == "s3" else Options
+    return _KIND_OPTIONS.get(kind, Options)
+
+
+_KIND_OPTIONS: dict[str, type[Options]] = {"s3": S3Options, "gs": GCSOptions, "az": AzureOptions}

@@ -8,28 +8,36 @@ scheme and bucket, built lazily) and the download cache; backends only move byte
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import shutil
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
+from .batch import run_many
+from .config import register_config_schemes, settle
 from .errors import (
     AmbiguousKey,
+    AuthError,
     AutoStoreError,
+    BackendError,
     ConfigError,
     CorruptData,
     FormatError,
     InvalidKey,
+    MissingDependency,
     NotFound,
     UnsafeLoad,
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry
+from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
+from .globbing import glob_regex as _glob_regex
+from .globbing import literal_prefix as _literal_prefix
+from .keyindex import KeyIndex
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -40,9 +48,15 @@ from .uri import (
     validate_key,
 )
 
+if TYPE_CHECKING:
+    from .cache import CacheInfo, DownloadCache
+
 __all__ = ["AutoStore"]
 
 log = logging.getLogger("autostore")
+
+#: Remote objects up to this size are read into memory instead of a temporary file.
+IN_MEMORY_LIMIT = 64 * 1024 * 1024
 
 
 class AutoStore:
@@ -77,14 +91,19 @@ class AutoStore:
             if isinstance(o, S3Options) and o.scheme and o.scheme not in supported_schemes():
                 register_scheme(o.scheme, "s3")  # S3Options(scheme="minio") implies an S3 service
 
+        register_config_schemes()
         location = parse_location(storage_uri)
         self._location = location
+        # What pickling needs to build an equal store in another process (spawn, DataLoader).
+        self._init_args = (location.uri() if location.is_local else str(storage_uri), option_list, kwargs)
+        self._custom_handlers: list[DataHandler] = []
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
-        self._resolved: dict[tuple[str, str], str] = {}
         self._tmp_dir: Path | None = None
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
+        self._index = KeyIndex(self._handlers.known_extension)
+        self._caches: dict[str, DownloadCache | None] = {}
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -105,8 +124,10 @@ class AutoStore:
             base = base.replace(**kwargs)
         if unscoped is not None and base is not unscoped and type(unscoped) is Options:
             base = base.inherit(unscoped)
-        self._base_options = base
-        self._options[primary_scheme] = base
+        self._explicit_base = base
+        self._options[primary_scheme] = base  # explicit options per scheme; config/env fill the rest
+        self._effective: dict[tuple[str, str], Options] = {}
+        self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
         if location.is_local:
             from .backends.local import LocalBackend
@@ -129,17 +150,27 @@ class AutoStore:
     def register_handler(self, handler: DataHandler) -> None:
         """Add a format handler to this store (higher ``priority`` wins)."""
         self._handlers.register(handler)
-        self._resolved.clear()
+        self._custom_handlers.append(handler)
+        self._index.clear()
 
     def options_for(self, scheme: str) -> Options:
         """The options used for ``scheme://`` URIs (explicit ones, else defaults + shared fields)."""
         scheme = scheme.lower()
-        found = self._options.get(scheme)
+        if scheme == self._location.scheme:
+            return self._base_options
+        return self._settled(scheme, "")
+
+    def _settled(self, scheme: str, bucket: str) -> Options:
+        """Explicit options for ``scheme`` completed from the environment and the config file."""
+        found = self._effective.get((scheme, bucket))
         if found is None:
-            kind = backend_kind(scheme)
-            cls = options_class_for_kind(kind)
-            found = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(self._base_options)
-            self._options[scheme] = found
+            explicit = self._options.get(scheme)
+            if explicit is None:
+                cls = options_class_for_kind(backend_kind(scheme))
+                explicit = (cls(scheme=scheme) if cls is not Options else Options(scheme=scheme)).inherit(
+                    self._explicit_base
+                )
+            found = self._effective[(scheme, bucket)] = settle(explicit, scheme, bucket or None)
         return found
 
     def _backend(self, scheme: str, bucket: str) -> Backend:
@@ -158,7 +189,7 @@ class AutoStore:
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
-                    backend = ObjectStoreBackend(scheme, kind, bucket, self.options_for(scheme))
+                    backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
                 self._backends[ident] = backend
         return backend
 
@@ -176,6 +207,12 @@ class AutoStore:
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)
 
+    def _display_key(self, backend: Backend, full: str) -> str:
+        """``full`` relative to the store when it is inside it, else its URI."""
+        if backend is self._primary and full.startswith(self._prefix):
+            return full[len(self._prefix) :]
+        return backend.uri(full)
+
     def _resolve(self, backend: Backend, full: str) -> str:
         """The stored key for ``full``: itself when it names a known extension, else the single
         ``full.<ext>`` file. NotFound / AmbiguousKey otherwise."""
@@ -184,10 +221,15 @@ class AutoStore:
         name = full.rpartition("/")[2]
         if self._handlers.known_extension(name):
             return full
-        memo = self._resolved.get((backend.identity, full))
+        memo = self._index.remembered(backend, full)
         if memo is not None:
             return memo
-        candidates = self._candidates(backend, full)
+        try:
+            candidates = self._index.candidates(backend, full, trust_absence=False)
+        except (AuthError, BackendError) as exc:
+            raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
+        if not candidates and self._exists(backend, full):
+            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
@@ -199,37 +241,52 @@ class AutoStore:
                 "read one with its extension, e.g. store['" + candidates[0] + "'].",
                 candidates,
             )
-        self._resolved[(backend.identity, full)] = candidates[0]
+        self._index.resolved(backend, full, candidates[0])
         return candidates[0]
 
-    def _candidates(self, backend: Backend, full: str) -> list[str]:
-        out = []
-        for c in backend.list_stem(full):
-            ext = self._handlers.known_extension(c.rpartition("/")[2])
-            if ext is not None and c[len(full) :].lower() == ext:
-                out.append(c)
-        return out
+    def _exists(self, backend: Backend, full: str) -> bool:
+        try:
+            backend.head(full)
+        except NotFound:
+            return False
+        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
         return self.read(key)
 
-    def read(self, key: str, format: str | None = None, *, ignore_cache: bool = False) -> Any:
-        """Decode the value stored at ``key``; ``format="csv"`` forces a format."""
+    def read(
+        self,
+        key: str,
+        format: str | None = None,
+        *,
+        ignore_cache: bool = False,
+        dataset: bool | None = None,
+        cache: bool = False,
+    ) -> Any:
+        """Decode the value stored at ``key``; ``format="csv"`` forces a format.
+
+        A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
+        polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
+        ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
+        """
         backend, full = self._target(key)
-        if full.endswith("/") or full == "":
-            return self._read_dataset(backend, full)
+        if dataset or full.endswith("/") or full == "":
+            if dataset is False:
+                raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
+            folder = full.rstrip("/") + "/" if full.rstrip("/") else full
+            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
         try:
             stored = self._resolve(backend, full)
         except NotFound:
-            if backend.is_dir(full):
-                return self._read_dataset(backend, full + "/")
+            if dataset is None and backend.is_dir(full):
+                return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
             raise
         handler, ext = self._handler_for_read(stored, format)
         try:
             return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
         except NotFound:
-            if self._resolved.pop((backend.identity, full), None) is None:
+            if not self._index.forget(backend, full):
                 raise
             return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
 
@@ -244,45 +301,61 @@ class AutoStore:
         if format is not None:
             ext = "." + format.lower().lstrip(".")
             return self._handlers.for_extension(ext, key=stored), ext
-        ext = self._handlers.known_extension(stored.rpartition("/")[2]) or ""
+        name = stored.rpartition("/")[2]
+        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
         return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
-        uri = backend.uri(stored)
         if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+            uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            if handler.supports_bytes:
-                return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-            with self._local_file(backend, stored, ignore_cache) as path:
-                return handler.read_from_file(path, ext)
-        except FormatError as exc:  # a handler's own error: say which file it is about
-            if uri in str(exc):
-                raise
-            raise _reworded(exc, f"Cannot decode {uri} as {ext}: {exc}") from None
+            with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
+                if handler.supports_bytes:
+                    return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
+                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                    return handler.read_from_file(source, ext)
+        except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
+            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
+        cache = self._cache_for(backend)
+        if cache is not None:
+            return cache.read_bytes(backend, key, fresh=ignore_cache)
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool) -> Iterator[Path]:
-        """A local file holding ``key``: the file itself on disk, else a temporary download."""
+    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+        """A local file holding ``key``: the file itself on disk, the cache entry, else a
+        temporary download — or, with ``buffers``, an in-memory file for small remote objects
+        (one GET, no disk round trip)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
                 raise NotFound(f"No file {local}.")
             yield local
             return
+        cache = self._cache_for(backend)
+        if cache is not None:
+            with cache.local_file(backend, key, fresh=ignore_cache) as path:
+                yield path
+            return
         tmp = self._temp_path(key)
         try:
-            backend.download(key, tmp)
+            if buffers:
+                data = backend.fetch(key, tmp, limit=IN_MEMORY_LIMIT)
+                if data is not None:
+                    yield io.BytesIO(data)
+                    return
+            else:
+                backend.download(key, tmp)
             yield tmp
         finally:
             tmp.unlink(missing_ok=True)
@@ -293,25 +366,46 @@ class AutoStore:
         if self._tmp_dir is None:
             with self._lock:
                 if self._tmp_dir is None:
+                    import tempfile
+
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
-    def _read_dataset(self, backend: Backend, prefix: str) -> Any:
-        raise NotFound(f"{backend.uri(prefix)} is a folder; reading folders needs the datasets feature.")
+    def _read_dataset(
+        self, backend: Backend, prefix: str, format: str | None = None, *, cache: bool = False, fresh: bool = False
+    ) -> Any:
+        from .datasets import scan_dataset
+
+        return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
 
     # -- writing ----------------------------------------------------------------------------
     def __setitem__(self, key: str, value: Any) -> None:
         self.write(key, value)
 
-    def write(self, key: str, value: Any, format: str | None = None) -> str:
+    def write(
+        self,
+        key: str,
+        value: Any,
+        format: str | None = None,
+        *,
+        partition_by: str | list[str] | None = None,
+        mode: str = "overwrite",
+    ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
         The extension in ``key`` (or ``format=``) decides the format; without one it follows the
         value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
+        A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
+        :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
         """
         backend, full = self._target(key)
-        if full.endswith("/") or full == "":
-            raise InvalidKey(f"Key {key!r} names a folder; give a file name to write a value.")
+        if full.endswith("/") or full == "" or partition_by is not None:
+            from .datasets import write_dataset
+
+            folder = full.rstrip("/") + "/" if full.rstrip("/") else full
+            return write_dataset(self, backend, folder, value, format=format, partition_by=partition_by, mode=mode)
+        if mode != "overwrite":
+            raise ConfigError(f"mode={mode!r} applies to dataset folders only; write {key!r}/ or drop mode=.")
         name = full.rpartition("/")[2]
         explicit = self._handlers.known_extension(name)
         if format is not None:
@@ -335,17 +429,18 @@ class AutoStore:
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
-        return stored[len(self._prefix) :] if backend is self._primary else backend.uri(stored)
+        return self._display_key(backend, stored)
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
         uri = backend.uri(stored)
+        payload = None
         try:
             if handler.supports_bytes:
                 payload = handler.write_to_bytes(value, ext)
                 meta = backend.put_bytes(stored, payload)
             else:
                 meta = backend.write_with(stored, lambda p: handler.write_to_file(value, p, ext), self._tmp())
-        except FormatError as exc:
+        except (FormatError, MissingDependency) as exc:
             raise type(exc)(f"Cannot write {uri}: {exc}") from None
         except AutoStoreError:
             raise
@@ -353,28 +448,94 @@ class AutoStore:
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
-        self._after_write(backend, stored)
+        self._after_write(backend, stored, meta, payload)
         return meta
 
     def _tmp(self) -> Path:
         return self._temp_path("x").parent
 
     def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
-        ident = (backend.identity, full)
-        if self._resolved.get(ident) != stored:
-            for other in self._candidates(backend, full):
+        if self._index.remembered(backend, full) != stored:
+            for other in self._index.candidates(backend, full, trust_absence=True):
                 if other != stored:
                     log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
                     with contextlib.suppress(NotFound):
                         backend.delete(other)
                     self._after_delete(backend, other)
-        self._resolved[ident] = stored
+                    self._index.removed(backend, full, other)
+        self._index.resolved(backend, full, stored)
 
-    def _after_write(self, backend: Backend, stored: str) -> None:
-        """Hook for the cache: a key this store wrote."""
+    def _after_write(
+        self, backend: Backend, stored: str, meta: ObjectMeta | None = None, data: bytes | None = None
+    ) -> None:
+        """Hook for the cache: a key this store wrote (with its bytes and ETag when known)."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.stored(backend, stored, data, meta.etag if meta is not None else None)
 
     def _after_delete(self, backend: Backend, stored: str) -> None:
         """Hook for the cache: a key this store removed."""
+        cache = self._cache_for(backend)
+        if cache is not None:
+            cache.forget(backend, stored)
+
+    # -- download cache -------------------------------------------------------------------------
+    def _cache_for(self, backend: Backend) -> DownloadCache | None:
+        """The download cache used for ``backend`` (None: caching off, a local store, or no
+        usable cache directory)."""
+        if not self.options_for(backend.scheme).cache_enabled:
+            return None
+        from .cache import cacheable
+
+        return self._cache_for_scheme(backend.scheme) if cacheable(backend) else None
+
+    def _cache_for_scheme(self, scheme: str) -> DownloadCache | None:
+        if scheme not in self._caches:
+            with self._lock:
+                if scheme not in self._caches:
+                    from .cache import open_cache
+
+                    opts = self.options_for(scheme)
+                    self._caches[scheme] = open_cache(opts) if opts.cache_enabled else None
+        return self._caches[scheme]
+
+    def _all_caches(self) -> list[DownloadCache]:
+        """This store's caches, one per distinct directory (primary scheme first)."""
+        schemes = [self._location.scheme, *(s for s in list(self._options) if s != self._location.scheme)]
+        found: dict[Path, DownloadCache] = {}
+        for scheme in schemes:
+            cache = self._cache_for_scheme(scheme)
+            if cache is not None:
+                found.setdefault(cache.directory, cache)
+        return list(found.values())
+
+    def cleanup_cache(self, verify: bool = False) -> int:
+        """Remove expired and broken cache entries, leftovers of interrupted downloads, and the
+        least recently used entries beyond ``cache_max_size``; ``verify=True`` also re-hashes
+        every entry. Returns how many entries were removed."""
+        return sum(cache.cleanup(verify=verify) for cache in self._all_caches())
+
+    def clear_cache(self) -> int:
+        """Remove every entry of this store's cache directory (shared with any store using it)."""
+        return sum(cache.clear() for cache in self._all_caches())
+
+    def cache_info(self) -> CacheInfo:
+        """Entries, bytes on disk, and this store's hits and misses (``directory`` is None when
+        caching is off)."""
+        from .cache import CacheInfo
+
+        caches = self._all_caches()
+        if not caches:
+            return CacheInfo(directory=None, entries=0, bytes=0, hits=0, misses=0)
+        infos = [c.info() for c in caches]
+        return CacheInfo(
+            directory=infos[0].directory,
+            entries=sum(i.entries for i in infos),
+            bytes=sum(i.bytes for i in infos),
+            hits=sum(i.hits for i in infos),
+            misses=sum(i.misses for i in infos),
+            max_bytes=infos[0].max_bytes,
+        )
 
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
@@ -389,28 +550,30 @@ class AutoStore:
         self._forget(backend, full, stored)
 
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
-        self._resolved.pop((backend.identity, full), None)
-        self._resolved.pop((backend.identity, stored), None)
+        self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
+        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
+        at most for a key this store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
         if full.endswith("/"):
             return backend.is_dir(full)
-        try:
-            self._resolve(backend, full)
-        except NotFound:
-            return False
-        except AmbiguousKey:
-            return True
-        name = full.rpartition("/")[2]
-        if self._handlers.known_extension(name):
+        for _attempt in range(2):
             try:
-                backend.head(full)
+                stored = self._resolve(backend, full)
             except NotFound:
                 return False
-        return True
+            except AmbiguousKey:
+                return True
+            try:
+                backend.head(stored)
+                return True
+            except NotFound:
+                if not self._index.forget(backend, full):
+                    return False
+        return False
 
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
@@ -442,13 +605,67 @@ class AutoStore:
         for key, value in other.items():
             self.write(key, value)
 
-    def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
-        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``.
+    # -- many keys at once ----------------------------------------------------------------------
+    def _workers(self, max_concurrency: int | None) -> int:
+        if max_concurrency is not None:
+            return max(1, max_concurrency)
+        return int(getattr(self._base_options, "max_concurrency", 16) or 16)
 
-        ``*`` and ``?`` stay inside one folder unless ``recursive`` is true; ``**`` spans folders.
+    def get_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Read many keys concurrently (``max_concurrency`` at a time); results in key order.
+        Raises BatchError naming every key that failed."""
+        names = list(keys)
+        return run_many(self.read, names, names, self._workers(max_concurrency))
+
+    def put_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Write many values concurrently; returns the stored keys in order. BatchError on failures."""
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        names = [k for k, _ in pairs]
+        return run_many(lambda kv: self.write(kv[0], kv[1]), pairs, names, self._workers(max_concurrency))
+
+    async def aget(self, key: str) -> Any:
+        """``store[key]`` without blocking the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.read, key)
+
+    async def aput(self, key: str, value: Any) -> str:
+        """``store[key] = value`` without blocking the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(self.write, key, value)
+
+    async def aget_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
+        """Async ``get_many``."""
+        import asyncio
+
+        names = list(keys)
+        return await asyncio.to_thread(self.get_many, names, max_concurrency=max_concurrency)
+
+    async def aput_many(
+        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
+    ) -> list[str]:
+        """Async ``put_many``."""
+        import asyncio
+
+        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
+        return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
+
+    def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
+        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``,
+        in listing order.
+
+        ``?`` and ``[ab]``/``[!ab]`` match one character inside a name; ``*`` matches inside one
+        folder, or across folders when ``recursive`` is true (0.1.x behaviour); ``**`` always spans
+        folders (``**/`` also matches no folder). Only the folder before the first wildcard is
+        listed on the server, page by page.
         """
         literal = _literal_prefix(pattern)
         folder = literal.rpartition("/")[0]
+        if folder:
+            validate_key(folder, uri=self.uri)  # no "..", absolute paths or "//" in the listed folder
         search = self._prefix + (folder + "/" if folder else "")
         cut = len(self._prefix)
         regex = _glob_regex(pattern, recursive)
@@ -496,7 +713,7 @@ class AutoStore:
                 sb.delete(stored_src)
                 self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
-        return stored_dst[len(self._prefix) :] if db is self._primary else db.uri(stored_dst)
+        return self._display_key(db, stored_dst)
 
     # -- introspection ------------------------------------------------------------------------
     @property
@@ -511,7 +728,22 @@ class AutoStore:
 
     @property
     def primary_backend(self) -> Backend:
-        return self._primary
+        """The store's backend, with keys relative to the store (as in 0.1.x)."""
+        if not self._prefix:
+            return self._primary
+        view: Backend | None = getattr(self, "_primary_view", None)
+        if view is None:
+            from .backends.prefixed import PrefixedBackend
+
+            view = self._primary_view = PrefixedBackend(self._primary, self._prefix)
+        return view
+
+    def storage_options(self, uri: str | None = None, engine: str = "polars") -> dict[str, Any]:
+        """Credentials and endpoint of the store (or of ``uri``'s backend) spelled for another
+        engine: ``"polars"`` (object_store keys) or ``"fsspec"`` (s3fs keys: Dask, PyArrow).
+        Empty for local paths."""
+        backend = self._primary if uri is None else self._target(uri)[0]
+        return backend.storage_options(engine)
 
     @property
     def handlers(self) -> list[DataHandler]:
@@ -548,63 +780,16 @@ class AutoStore:
     def __repr__(self) -> str:
         return f"AutoStore({self.uri!r}, options={self._base_options!r})"
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Pickled as what it was built from, so a spawn/forkserver worker (multiprocessing, a
-        # torch DataLoader) rebuilds the store and opens its own connections.
-        return _unpickle_store, (self.uri, list(self._options.values()), self._handlers.copy())
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Clients, locks and temp dirs are per process: pickle how the store was made instead.
+        uri, option_list, kwargs = self._init_args
+        return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
 
 
-def _reworded(exc: FormatError, message: str) -> FormatError:
-    """The same kind of error with a message that names the file."""
-    try:
-        return type(exc)(message)
-    except Exception:  # a subclass with another constructor
-        return CorruptData(message)
-
-
-def _unpickle_store(uri: str, options: list[Options], handlers: HandlerRegistry) -> AutoStore:
-    store = AutoStore(uri, options=options)
-    store._handlers = handlers
+def _rebuild_store(
+    uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
+) -> AutoStore:
+    store = AutoStore(uri, options=option_list or None, **kwargs)
+    for handler in handlers:
+        store.register_handler(handler)
     return store
-
-
-def _literal_prefix(pattern: str) -> str:
-    for i, ch in enumerate(pattern):
-        if ch in "*?[":
-            return pattern[:i]
-    return pattern
-
-
-def _glob_regex(pattern: str, recursive: bool) -> Any:
-    import re
-
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if ch == "*":
-            out.append(".*" if recursive else "[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1 : j]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = j
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")

@@ -28,6 +28,7 @@ __all__ = [
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_SIMPLE_KEY_RE = re.compile(r"[A-Za-z0-9_\-.=,+@]+(?:/[A-Za-z0-9_\-.=,+@]+)*/?\Z")
 MAX_KEY_BYTES = 1024  # S3's limit; also keeps local paths sane
 MAX_SEGMENT_BYTES = 255  # common filesystem name limit
 
@@ -157,6 +158,14 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
     backslashes, "." / ".." / empty segments, keys over 1024 bytes or segments over 255 bytes.
     A single trailing "/" marks a folder and is kept.
     """
+    if (
+        type(key) is str
+        and len(key) <= MAX_SEGMENT_BYTES
+        and _SIMPLE_KEY_RE.match(key)
+        and not key.startswith(".")
+        and "/." not in key
+    ):
+        return key  # the common case: plain ASCII names, nothing to normalise
     where = f" in {uri}" if uri else ""
     if not isinstance(key, str):
         raise InvalidKey(f"Key {key!r}{where} must be a string, not {type(key).__name__}.")

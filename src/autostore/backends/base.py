@@ -14,10 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["Backend", "ObjectMeta", "ProgressCallback"]
+__all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(done_bytes, total_bytes)`` during long transfers."""
+
+#: Extensions of the files a dataset folder is made of (what polars can scan in place).
+TABULAR_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson")
+
+
+def is_hidden(relative_key: str) -> bool:
+    """True for files that dataset readers skip, as polars, pyarrow and Spark do: any segment
+    starting with "." or "_" (``_SUCCESS``, ``.DS_Store``, ``_delta_log/``)."""
+    return any(part[:1] in (".", "_") for part in relative_key.split("/"))
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,12 @@ class Backend(ABC):
         """Stream ``key`` into the file ``dest`` (created or truncated). Returns the object's
         metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
 
+    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+        """The object's bytes when it is at most ``limit`` bytes, else None after streaming it
+        into ``dest``; one request either way on object stores."""
+        self.download(key, dest)
+        return None
+
     # -- writes ---------------------------------------------------------------------------
     @abstractmethod
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
@@ -126,6 +141,34 @@ class Backend(ABC):
         prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
         return next(iter(self.list_objects(prefix)), None) is not None
 
+    def is_directory(self, key: str) -> bool:
+        """True when ``key`` (with or without a trailing "/") is a folder: a local directory, or a
+        prefix that some object lives below."""
+        body = key.rstrip("/")
+        return self.is_dir(body + "/" if body else "")
+
+    def is_dataset(self, key: str) -> bool:
+        """True when the folder ``key`` holds at least one tabular data file (parquet, csv, tsv,
+        jsonl) that is not hidden, i.e. ``store["key/"]`` has something to scan."""
+        body = key.rstrip("/")
+        prefix = body + "/" if body else ""
+        for meta in self.list_objects(prefix):
+            rel = meta.key[len(prefix) :]
+            if rel.lower().endswith(TABULAR_EXTENSIONS) and not is_hidden(rel):
+                return True
+        return False
+
+    def make_dir(self, prefix: str) -> None:  # noqa: B027 - object stores have no folders
+        """Create the folder ``prefix`` and its parents. Object stores have no folders (a folder
+        is implied by the keys below it), so by default this creates nothing."""
+
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        """Remove the empty folder ``prefix``, or with ``recursive`` everything below it."""
+        if recursive:
+            keys = [m.key for m in self.list_objects(prefix)]
+            if keys:
+                self.delete_many(keys)
+
     # -- streams --------------------------------------------------------------------------
     @abstractmethod
     def open_read(self, key: str) -> IO[bytes]:
@@ -143,8 +186,9 @@ class Backend(ABC):
         """Full URI of ``key``."""
         return f"{self.scheme}://{self.bucket}/{key}"
 
-    def storage_options(self) -> dict[str, Any]:
-        """Options for polars/object_store readers of this backend's URIs."""
+    def storage_options(self, engine: str = "polars") -> dict[str, Any]:
+        """Options that let another engine read this backend's URIs: ``"polars"`` (object_store
+        keys) or ``"fsspec"`` (s3fs keys, for Dask and PyArrow). Empty for local files."""
         return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AlreadyExists, InvalidKey, NotFound
+from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
 from .base import Backend, ObjectMeta, ProgressCallback
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
@@ -130,15 +132,34 @@ class LocalBackend(Backend):
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, key: str) -> str:
-        """Absolute path of ``key``, refusing symlinks that escape the root."""
-        path = os.path.join(self.root, key) if key else self.root
+        """Absolute path of ``key``, refusing symlinks that escape the root.
+
+        Only the components below the root are examined (one ``lstat`` each); the full
+        ``realpath`` check runs when one of them is a symlink."""
+        if not key:
+            return self.root
+        path = self.root + "/" + key.rstrip("/") if self.root != "/" else "/" + key.rstrip("/")
+        step = len(self.root) if self.root != "/" else 0
+        while True:
+            step = path.find("/", step + 1)
+            part = path if step == -1 else path[:step]
+            try:
+                mode = os.lstat(part).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return path  # nothing further exists: it will be created as real files/folders
+            if stat.S_ISLNK(mode):
+                self._check_real(key, path)
+                return path
+            if step == -1:
+                return path
+
+    def _check_real(self, key: str, path: str) -> None:
         real = os.path.realpath(path)
         if real != self._real_root and not real.startswith(self._real_prefix):
             raise InvalidKey(
                 f"Key {key!r} resolves to {real}, outside the store root {self.root} "
                 "(a symlink points outside); refusing to follow it."
             )
-        return path
 
     def _escapes(self, path: str) -> bool:
         """True for a symlink that resolves outside the root (listings leave those out)."""
@@ -200,9 +221,23 @@ class LocalBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        with AtomicWriter(self.path(key)) as f:
-            f.write(data)
-        return self.head(key)
+        target = self.path(key)
+        tmp = temp_sibling(target)
+        try:
+            try:
+                f = open(tmp, "wb")  # noqa: SIM115 - closed below
+            except FileNotFoundError:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                f = open(tmp, "wb")  # noqa: SIM115
+            with f:
+                f.write(data)
+                f.flush()
+                st = os.fstat(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return _meta(key, st)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         target = self.path(key)
@@ -327,6 +362,33 @@ class LocalBackend(Backend):
     def is_dir(self, prefix: str) -> bool:
         path = self.path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
         return os.path.isdir(path)
+
+    def make_dir(self, prefix: str) -> None:
+        path = self.path(prefix.rstrip("/"))
+        try:
+            os.makedirs(path, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise NotADirectory(f"Cannot create folder {path!r}: it or one of its parents is a file.") from None
+
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        path = self.path(prefix.rstrip("/"))
+        try:
+            if recursive:
+                if not os.path.isdir(path) or os.path.islink(path):
+                    raise NotADirectoryError(path)
+                shutil.rmtree(path)
+            else:
+                os.rmdir(path)
+        except FileNotFoundError:
+            raise NotFound(f"No folder {path!r}.") from None
+        except NotADirectoryError:
+            raise NotADirectory(f"{path!r} is not a folder; use unlink() for files.") from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise DirectoryNotEmpty(
+                    f"Folder {path!r} is not empty; delete its content first or use delete() to remove it all."
+                ) from None
+            raise
 
     # -- streams --------------------------------------------------------------------------
     def open_read(self, key: str) -> IO[bytes]:

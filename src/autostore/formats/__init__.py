@@ -10,14 +10,39 @@ _default: HandlerRegistry | None = None
 
 
 def _builtin_handlers() -> list[DataHandler]:
+    """Every built-in handler. Priorities (higher wins) make writing by type pick: polars frames
+    -> parquet (10); numpy, sparse, torch, PIL, pydantic (8); dataclass (7); list of dicts ->
+    jsonl (6); dict/list -> json and str -> txt (5); anything else -> pickle (0). CSV and YAML
+    are only chosen by extension. The modules import their libraries only when used."""
     from .csv import CSVHandler
+    from .dataclass import DataclassHandler
+    from .image import ImageHandler
     from .json import JSONHandler
     from .jsonl import JSONLHandler
+    from .numpy import NumpyHandler
     from .parquet import ParquetHandler
     from .pickle import PickleHandler
+    from .pydantic import PydanticHandler
+    from .sparse import SparseHandler
     from .text import TextHandler
+    from .torch import TorchHandler
+    from .yaml import YAMLHandler
 
-    return [PickleHandler(), JSONHandler(), TextHandler(), JSONLHandler(), ParquetHandler(), CSVHandler()]
+    return [
+        PickleHandler(),
+        JSONHandler(),
+        TextHandler(),
+        YAMLHandler(),
+        JSONLHandler(),
+        DataclassHandler(),
+        PydanticHandler(),
+        NumpyHandler(),
+        SparseHandler(),
+        TorchHandler(),
+        ImageHandler(),
+        ParquetHandler(),
+        CSVHandler(),
+    ]
 
 
 def default_registry() -> HandlerRegistry:

@@ -7,14 +7,29 @@ Handlers whose values are small and cheap to encode in memory (JSON, text) also 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependency, UnsupportedFormat
+from ..errors import MissingDependency, UnsafeLoad, UnsupportedFormat
 
-__all__ = ["DataHandler", "HandlerRegistry", "might_be", "require"]
+__all__ = [
+    "DataHandler",
+    "HandlerRegistry",
+    "might_be",
+    "refuse_unsafe",
+    "require",
+    "unsafe_loads",
+    "unsafe_loads_allowed",
+]
+
+# Set by the store around every read, from Options.allow_pickle, so handlers whose files are
+# only sometimes unsafe (a torch checkpoint holding a whole nn.Module, an object .npy) can ask.
+_UNSAFE_ALLOWED: ContextVar[bool | None] = ContextVar("autostore_unsafe_allowed", default=None)
 
 
 def might_be(value: object, module: str) -> bool:
@@ -31,6 +46,35 @@ def require(module: str, extra: str | None, what: str) -> Any:
     return importlib.import_module(module)
 
 
+def unsafe_loads_allowed() -> bool:
+    """May the current read execute code (pickle)? The store's ``allow_pickle``; outside a store
+    read, ``AUTOSTORE_ALLOW_PICKLE`` (default: allowed, as in 0.1.x)."""
+    allowed = _UNSAFE_ALLOWED.get()
+    if allowed is None:
+        from ..options import Options
+
+        return Options().pickle_allowed
+    return allowed
+
+
+@contextlib.contextmanager
+def unsafe_loads(allowed: bool) -> Iterator[None]:
+    """Within the block, :func:`unsafe_loads_allowed` returns ``allowed``."""
+    token = _UNSAFE_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _UNSAFE_ALLOWED.reset(token)
+
+
+def refuse_unsafe(what: str) -> UnsafeLoad:
+    """The error for a file whose loading would run code while ``allow_pickle`` is off."""
+    return UnsafeLoad(
+        f"{what}; loading it can run code and allow_pickle is off "
+        "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
+    )
+
+
 class DataHandler(ABC):
     """Reads and writes one family of formats.
 
@@ -40,7 +84,12 @@ class DataHandler(ABC):
 
     #: True when ``read_from_bytes``/``write_to_bytes`` are implemented (no temp file needed).
     supports_bytes: bool = False
-    #: True when reading may execute code (pickle); refused when ``allow_pickle`` is off.
+    #: True when ``read_from_file`` also accepts a binary file object (remote reads of small
+    #: objects then skip the temporary file).
+    reads_buffers: bool = False
+    #: True when reading always may execute code (pickle): the store refuses it before reading
+    #: when ``allow_pickle`` is off. Handlers whose files are only sometimes unsafe keep False
+    #: and call :func:`unsafe_loads_allowed` / :func:`refuse_unsafe` themselves.
     unsafe: bool = False
 
     @abstractmethod
@@ -82,13 +131,36 @@ class DataHandler(ABC):
         return f"{type(self).__name__}(extensions={self.extensions!r}, priority={self.priority})"
 
 
+class BytesHandler(DataHandler):
+    """A handler whose format is encoded in memory (JSON, text, YAML, pickle): implement
+    ``read_from_bytes``/``write_to_bytes``; the file methods are derived from them."""
+
+    supports_bytes = True
+
+    @abstractmethod
+    def read_from_bytes(self, data: bytes, file_extension: str) -> Any:
+        """Decode ``data``."""
+
+    @abstractmethod
+    def write_to_bytes(self, data: Any, file_extension: str) -> bytes:
+        """Encode ``data``."""
+
+    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
+        with open(file_path, "rb") as f:
+            return self.read_from_bytes(f.read(), file_extension)
+
+    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
+        payload = self.write_to_bytes(data, file_extension)
+        with open(file_path, "wb") as f:
+            f.write(payload)
+
+
 class HandlerRegistry:
     """Handlers ordered by priority; a later registration wins over an equal priority."""
 
     def __init__(self, handlers: list[DataHandler] | None = None) -> None:
         self._handlers: list[DataHandler] = []
         self._by_ext: dict[str, DataHandler | None] = {}
-        self._by_type: dict[type, DataHandler] = {}
         for h in handlers or []:
             self.register(h)
 
@@ -101,7 +173,6 @@ class HandlerRegistry:
         self._handlers.insert(0, handler)
         self._handlers.sort(key=lambda h: -h.priority)  # stable: newest first among equals
         self._by_ext.clear()
-        self._by_type.clear()
 
     @property
     def handlers(self) -> list[DataHandler]:
@@ -139,22 +210,19 @@ class HandlerRegistry:
         handler = self.for_extension_or_none(ext)
         if handler is None:
             where = f" for {key!r}" if key else ""
+            named = f"extension {ext!r}" if ext else "files without an extension"
             raise UnsupportedFormat(
-                f"No handler for extension {ext!r}{where}. Supported: {', '.join(self.extensions())}. "
+                f"No handler for {named}{where}. Supported: {', '.join(self.extensions())}. "
                 "Add one with store.register_handler(MyHandler()) (subclass autostore.DataHandler)."
             )
         return handler
 
     def for_value(self, value: Any, *, key: str = "") -> DataHandler:
+        # Not cached by type: handlers may look at the value itself (a list of dicts, an object
+        # ndarray, a custom handler's own test), and asking every handler costs ~5 us.
         cls = type(value)
-        cached = self._by_type.get(cls)
-        # Only plain container-free types are cached: a list's handler depends on its items.
-        if cached is not None:
-            return cached
         for h in self._handlers:
             if h.can_handle_data(value):
-                if cls not in (list, tuple, dict):
-                    self._by_type[cls] = h
                 return h
         raise UnsupportedFormat(
             f"No handler can store a {cls.__module__}.{cls.__qualname__} value"

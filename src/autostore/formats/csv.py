@@ -15,6 +15,8 @@ class CSVHandler(DataHandler):
     """polars DataFrame/LazyFrame <-> ``.csv`` / ``.tsv``. Never chosen by value type: name the
     extension (``store["t.csv"] = df``) to write CSV."""
 
+    reads_buffers = True
+
     @property
     def extensions(self) -> list[str]:
         return [".csv", ".tsv"]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler
+from .base import BytesHandler
 
 __all__ = ["JSONLHandler"]
 
 
-class JSONLHandler(DataHandler):
+class JSONLHandler(BytesHandler):
     """Non-empty list of dicts <-> ``.jsonl``; reading returns a list of dicts."""
 
-    supports_bytes = True
 
     @property
     def extensions(self) -> list[str]:
@@ -48,12 +46,3 @@ class JSONLHandler(DataHandler):
                 except (ValueError, UnicodeDecodeError) as exc:
                     raise CorruptData(f"Invalid JSON on line {number}: {exc}.") from None
         return out
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        with open(file_path, "rb") as f:
-            return self.read_from_bytes(f.read(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        payload = self.write_to_bytes(data, file_extension)
-        with open(file_path, "wb") as f:
-            f.write(payload)

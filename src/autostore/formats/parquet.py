@@ -14,6 +14,8 @@ __all__ = ["ParquetHandler"]
 class ParquetHandler(DataHandler):
     """polars DataFrame/LazyFrame <-> ``.parquet`` (read back as a DataFrame)."""
 
+    reads_buffers = True
+
     @property
     def extensions(self) -> list[str]:
         return [".parquet", ".pq"]

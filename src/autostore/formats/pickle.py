@@ -4,19 +4,17 @@ with ``Options(allow_pickle=False)`` or ``AUTOSTORE_ALLOW_PICKLE=0``."""
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler
+from .base import BytesHandler
 
 __all__ = ["PickleHandler"]
 
 
-class PickleHandler(DataHandler):
+class PickleHandler(BytesHandler):
     """Any picklable object <-> ``.pkl`` / ``.pickle`` (lowest priority: the fallback)."""
 
-    supports_bytes = True
     unsafe = True
 
     @property
@@ -44,12 +42,3 @@ class PickleHandler(DataHandler):
             return pickle.loads(data)
         except Exception as exc:
             raise CorruptData(f"Invalid pickle data: {type(exc).__name__}: {exc}.") from None
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        with open(file_path, "rb") as f:
-            return self.read_from_bytes(f.read(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        payload = self.write_to_bytes(data, file_extension)
-        with open(file_path, "wb") as f:
-            f.write(payload)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler
+from .base import BytesHandler
 
 __all__ = ["TextHandler"]
 
 TEXT_EXTENSIONS = [".txt", ".md", ".html", ".htm", ".log", ".rst", ".xml", ".svg", ".sql", ".ini", ".cfg"]
 
 
-class TextHandler(DataHandler):
+class TextHandler(BytesHandler):
     """str <-> text files, byte for byte (never JSON-quoted)."""
 
-    supports_bytes = True
 
     @property
     def extensions(self) -> list[str]:
@@ -42,12 +40,3 @@ class TextHandler(DataHandler):
             return data.decode()
         except UnicodeDecodeError as exc:
             raise CorruptData(f"Not UTF-8 text: {exc}.") from None
-
-    def read_from_file(self, file_path: Path, file_extension: str) -> Any:
-        with open(file_path, "rb") as f:
-            return self.read_from_bytes(f.read(), file_extension)
-
-    def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
-        payload = self.write_to_bytes(data, file_extension)
-        with open(file_path, "wb") as f:
-            f.write(payload)

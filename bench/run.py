@@ -1,0 +1,653 @@
+"""autostore benchmark: each workload against its references, interleaved in one run.
+
+    python bench/run.py            # full sizes, 5 rounds
+    python bench/run.py --quick    # small sizes, 3 rounds (a couple of minutes)
+    python bench/run.py --only small_get,list
+
+Starts its own SeaweedFS (autostore.testing), runs every variant of a workload once per round
+in a rotated order, verifies each variant's result once, and prints medians and the ratio
+autostore / reference. Absolute times on a shared machine are noise; the ratios are the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from autostore import AutoStore, S3Options
+from autostore.testing import S3Server, s3_server_running
+
+
+@dataclass
+class Workload:
+    """One row group of the table: variants timed in the same rounds."""
+
+    name: str
+    ours: str  # the autostore variant
+    reference: str  # the variant the target ratio is against
+    target: float | None
+    variants: dict[str, Callable[[], Any]]
+    check: Callable[[str, Any], None] | None = None
+    note: str = ""
+    requests: Callable[[], float] | None = None  # server requests per item for ours
+    times: dict[str, list[float]] = field(default_factory=dict)
+    requests_value: float | None = None
+
+
+@dataclass
+class Ctx:
+    server: S3Server
+    bucket: str
+    opts: S3Options
+    tmp: Path
+    quick: bool
+
+    def boto(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.server.endpoint_url,
+            aws_access_key_id=self.server.access_key_id,
+            aws_secret_access_key=self.server.secret_access_key,
+            region_name=self.server.region,
+            config=Config(s3={"addressing_style": "path"}, max_pool_connections=32),
+        )
+
+    def obstore(self) -> Any:
+        from obstore.store import S3Store
+
+        return S3Store(
+            self.bucket,
+            endpoint=self.server.endpoint_url,
+            access_key_id=self.server.access_key_id,
+            secret_access_key=self.server.secret_access_key,
+            region=self.server.region,
+            client_options={"allow_http": True},
+        )
+
+    def polars_options(self) -> dict[str, str]:
+        return {
+            "aws_access_key_id": self.server.access_key_id,
+            "aws_secret_access_key": self.server.secret_access_key,
+            "aws_region": self.server.region,
+            "aws_endpoint_url": self.server.endpoint_url,
+            "aws_allow_http": "true",
+        }
+
+    def store(self, prefix: str) -> AutoStore:
+        return AutoStore(f"s3://{self.bucket}/{prefix}" + ("/" if prefix else ""), options=self.opts)
+
+
+def requests_per_item(ctx: Ctx, n: int, action: Callable[[AutoStore], object]) -> float:
+    """Server requests per item when ``action`` runs on a fresh store behind a counting proxy."""
+    from counting_proxy import CountingProxy  # tests/counting_proxy.py
+
+    with CountingProxy(ctx.server.endpoint_url) as proxy:
+        store = AutoStore(f"s3://{ctx.bucket}/", options=ctx.opts.replace(endpoint_url=proxy.url))
+        action(store)
+        return proxy.count() / n
+
+
+# -- workloads ---------------------------------------------------------------------------------
+def small_json(ctx: Ctx) -> list[Workload]:
+    import obstore
+
+    n = 100 if ctx.quick else 500
+    value = {"id": 1, "name": "x" * 80, "tags": ["a", "b"], "score": 0.5}
+    payload = json.dumps(value).encode()
+    client, ob = ctx.boto(), ctx.obstore()
+    writer = ctx.store("sj/as")
+
+    def as_put() -> None:
+        for i in range(n):
+            writer[f"k{i}"] = value
+
+    def boto_put() -> None:
+        for i in range(n):
+            client.put_object(Bucket=ctx.bucket, Key=f"sj/boto/k{i}.json", Body=json.dumps(value).encode())
+
+    def ob_put() -> None:
+        for i in range(n):
+            obstore.put(ob, f"sj/ob/k{i}.json", json.dumps(value).encode())
+
+    def as_get() -> list[Any]:
+        reader = ctx.store("sj/as")  # a fresh store: nothing remembered from the writes
+        return [reader[f"k{i}"] for i in range(n)]
+
+    def boto_get() -> list[Any]:
+        return [
+            json.loads(client.get_object(Bucket=ctx.bucket, Key=f"sj/boto/k{i}.json")["Body"].read()) for i in range(n)
+        ]
+
+    def ob_get() -> list[Any]:
+        return [json.loads(bytes(obstore.get(ob, f"sj/ob/k{i}.json").bytes())) for i in range(n)]
+
+    def check_reads(name: str, result: Any) -> None:
+        assert result == [value] * n, name
+
+    puts = Workload(
+        f"{n} small JSON store[k] = v",
+        "autostore",
+        "boto3",
+        0.55,
+        {"autostore": as_put, "boto3": boto_put, "obstore": ob_put},
+        note="sequential",
+    )
+    gets = Workload(
+        f"{n} small JSON store[k]",
+        "autostore",
+        "boto3",
+        0.45,
+        {"autostore": as_get, "boto3": boto_get, "obstore": ob_get},
+        check=check_reads,
+        note="fresh store each round",
+    )
+    # make sure every read variant has data before the first timed round
+    as_put(), boto_put(), ob_put()
+    _ = payload
+    puts.requests = lambda: requests_per_item(ctx, n, lambda st: [st.write(f"sj/rq/k{i}", value) for i in range(n)])
+    gets.requests = lambda: requests_per_item(ctx, n, lambda st: [st.read(f"sj/as/k{i}") for i in range(n)])
+    return [puts, gets]
+
+
+def many(ctx: Ctx) -> list[Workload]:
+    n = 100 if ctx.quick else 500
+    value = {"id": 2, "name": "y" * 80}
+    client = ctx.boto()
+    store = ctx.store("many/as")
+    mapping = {f"k{i}": value for i in range(n)}
+
+    def as_put() -> None:
+        store.put_many(mapping, max_concurrency=16)
+
+    def boto_put() -> None:
+        def one(i: int) -> None:
+            client.put_object(Bucket=ctx.bucket, Key=f"many/boto/k{i}.json", Body=json.dumps(value).encode())
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, range(n)))
+
+    def as_get() -> list[Any]:
+        return ctx.store("many/as").get_many(list(mapping), max_concurrency=16)
+
+    def boto_get() -> list[Any]:
+        def one(i: int) -> Any:
+            return json.loads(client.get_object(Bucket=ctx.bucket, Key=f"many/boto/k{i}.json")["Body"].read())
+
+        with ThreadPoolExecutor(16) as pool:
+            return list(pool.map(one, range(n)))
+
+    def check(name: str, result: Any) -> None:
+        assert result == [value] * n, name
+
+    as_put(), boto_put()
+    ws = [
+        Workload(
+            f"{n} small writes put_many",
+            "autostore",
+            "boto3",
+            0.30,
+            {"autostore": as_put, "boto3": boto_put},
+            note="16 threads for boto3",
+        ),
+        Workload(
+            f"{n} small reads get_many",
+            "autostore",
+            "boto3",
+            0.25,
+            {"autostore": as_get, "boto3": boto_get},
+            check=check,
+            note="fresh store each round",
+        ),
+    ]
+    ws[1].requests = lambda: requests_per_item(ctx, n, lambda st: st.get_many([f"many/as/{k}" for k in mapping]))
+    return ws
+
+
+def listing(ctx: Ctx) -> list[Workload]:
+    import obstore
+
+    n = 1000 if ctx.quick else 5000
+    ob = ctx.obstore()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: obstore.put(ob, f"list/k{i:05d}.json", b"{}"), range(n)))
+    client = ctx.boto()
+    store = ctx.store("list")
+
+    def as_keys() -> list[str]:
+        return store.keys()
+
+    def as_files() -> list[str]:
+        return list(store.list_files("*.json"))
+
+    def boto_list() -> list[str]:
+        out = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=ctx.bucket, Prefix="list/"):
+            out.extend(o["Key"] for o in page.get("Contents", []))
+        return out
+
+    def check(name: str, result: Any) -> None:
+        assert len(result) == n, (name, len(result))
+
+    return [
+        Workload(
+            f"list {n} keys: keys()",
+            "keys()",
+            "boto3",
+            0.25,
+            {"keys()": as_keys, "list_files": as_files, "boto3": boto_list},
+            check=check,
+        ),
+    ]
+
+
+def parquet(ctx: Ctx) -> list[Workload]:
+    import polars as pl
+
+    rows = 200_000 if ctx.quick else 2_000_000
+    df = pl.DataFrame(
+        {"id": range(rows), "value": [i * 0.5 for i in range(rows)], "cat": [f"c{i % 100}" for i in range(rows)]}
+    )
+    local = AutoStore(ctx.tmp / "pq")
+    plain = ctx.tmp / "plain.parquet"
+
+    def as_write() -> None:
+        local["frame"] = df
+
+    def pl_write() -> None:
+        df.write_parquet(plain)
+
+    def as_read() -> Any:
+        return local["frame"]
+
+    def pl_read() -> Any:
+        return pl.read_parquet(plain)
+
+    s3 = ctx.store("pq")
+    s3["frame"] = df
+    uri = f"s3://{ctx.bucket}/pq/frame.parquet"
+    opts = ctx.polars_options()
+
+    def as_s3() -> Any:
+        return ctx.store("pq")["frame"]
+
+    def pl_s3() -> Any:
+        return pl.read_parquet(uri, storage_options=opts)
+
+    def check(name: str, result: Any) -> None:
+        assert result.equals(df), name
+
+    as_write(), pl_write()
+    return [
+        Workload(
+            f"{rows:,}-row parquet write, local",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_write, "polars": pl_write},
+        ),
+        Workload(
+            f"{rows:,}-row parquet read, local",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_read, "polars": pl_read},
+            check=check,
+        ),
+        Workload(
+            f"{rows:,}-row parquet read, S3",
+            "autostore",
+            "polars",
+            1.0,
+            {"autostore": as_s3, "polars": pl_s3},
+            check=check,
+        ),
+    ]
+
+
+def local_json(ctx: Ctx) -> list[Workload]:
+    n = 500 if ctx.quick else 2000
+    value = {"id": 3, "name": "z" * 80, "nested": {"a": [1, 2, 3]}}
+    root = ctx.tmp / "lj"
+    store = AutoStore(root / "as")
+    plain = root / "plain"
+    plain.mkdir(parents=True)
+
+    def as_write() -> None:
+        for i in range(n):
+            store[f"k{i}"] = value
+
+    def open_write() -> None:
+        for i in range(n):
+            with open(plain / f"k{i}.json", "w") as f:
+                json.dump(value, f)
+
+    def as_read() -> list[Any]:
+        return [store[f"k{i}"] for i in range(n)]
+
+    def open_read() -> list[Any]:
+        out = []
+        for i in range(n):
+            with open(plain / f"k{i}.json") as f:
+                out.append(json.load(f))
+        return out
+
+    def check(name: str, result: Any) -> None:
+        assert result == [value] * n, name
+
+    as_write(), open_write()
+    return [
+        Workload(
+            f"{n} local small JSON write",
+            "autostore",
+            "open()",
+            1.3,
+            {"autostore": as_write, "open()": open_write},
+            note="atomic write vs plain open",
+        ),
+        Workload(
+            f"{n} local small JSON read",
+            "autostore",
+            "open()",
+            1.3,
+            {"autostore": as_read, "open()": open_read},
+            check=check,
+        ),
+    ]
+
+
+def import_time(ctx: Ctx) -> list[Workload]:
+    def run(code: str) -> None:
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    def heavy_check(name: str, result: Any) -> None:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, autostore; print(sorted(m for m in ('polars','obstore','boto3') if m in sys.modules))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert out == "[]", out
+
+    return [
+        Workload(
+            "import autostore (process start incl.)",
+            "import autostore",
+            "python -c pass",
+            None,
+            {"import autostore": lambda: run("import autostore"), "python -c pass": lambda: run("pass")},
+            check=heavy_check,
+            note="target: < 100 ms over bare start, no heavy modules",
+        ),
+    ]
+
+
+def transfers(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import obstore
+
+    from autostore import AutoPath
+
+    mib = 64 if ctx.quick else 256
+    src = ctx.tmp / "big.bin"
+    with open(src, "wb") as f:
+        rng = np.random.default_rng(1)
+        for _ in range(mib // 16):
+            f.write(rng.bytes(16 * 1024 * 1024))
+    client, ob = ctx.boto(), ctx.obstore()
+    store = ctx.store("xfer")
+    target = AutoPath(f"s3://{ctx.bucket}/xfer/as.bin", store=store)
+
+    def as_up() -> None:
+        target.upload_from(src)
+
+    def boto_up() -> None:
+        client.upload_file(str(src), ctx.bucket, "xfer/boto.bin")
+
+    def ob_up() -> None:
+        obstore.put(ob, "xfer/ob.bin", src, chunk_size=16 * 1024 * 1024, max_concurrency=10)
+
+    def as_down() -> int:
+        return target.download_to(ctx.tmp / "as.out").stat().st_size
+
+    def boto_down() -> int:
+        client.download_file(ctx.bucket, "xfer/boto.bin", str(ctx.tmp / "boto.out"))
+        return (ctx.tmp / "boto.out").stat().st_size
+
+    def ob_down() -> int:
+        with open(ctx.tmp / "ob.out", "wb") as f:
+            for chunk in obstore.get(ob, "xfer/ob.bin").stream(min_chunk_size=8 * 1024 * 1024):
+                f.write(chunk)
+        return (ctx.tmp / "ob.out").stat().st_size
+
+    def check(name: str, result: Any) -> None:
+        assert result == mib * 1024 * 1024, (name, result)
+
+    as_up(), boto_up(), ob_up()
+    return [
+        Workload(
+            f"{mib} MiB upload (AutoPath.upload_from)",
+            "autostore",
+            "obstore",
+            1.0,
+            {"autostore": as_up, "boto3": boto_up, "obstore": ob_up},
+            note="target: MB/s >= obstore's",
+        ),
+        Workload(
+            f"{mib} MiB download (AutoPath.download_to)",
+            "autostore",
+            "obstore",
+            1.0,
+            {"autostore": as_down, "boto3": boto_down, "obstore": ob_down},
+            check=check,
+        ),
+    ]
+
+
+def cache_hit(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import polars as pl
+
+    mib, reads = 20, (5 if ctx.quick else 20)
+    rows = mib * 1024 * 1024 // 16
+    rng = np.random.default_rng(0)
+    df = pl.DataFrame({"id": rng.integers(0, 2**62, rows), "x": rng.random(rows)})
+    opts = ctx.opts.replace(cache_enabled=True, cache_dir=str(ctx.tmp / "cache"), cache_expiry_hours=0)
+    store = AutoStore(f"s3://{ctx.bucket}/cachehit/", options=opts)
+    store["frame"] = df
+    store["frame"]  # fill the cache
+    plain = ctx.tmp / "cachehit.parquet"
+    df.write_parquet(plain)
+
+    def as_hits() -> Any:
+        for _ in range(reads):
+            got = store["frame"]
+        return got
+
+    def pl_local() -> Any:
+        for _ in range(reads):
+            got = pl.read_parquet(plain)
+        return got
+
+    def check(name: str, result: Any) -> None:
+        assert result.equals(df), name
+
+    ws = [
+        Workload(
+            f"cache hit: 20 MiB parquet read {reads}x",
+            "autostore",
+            "polars",
+            1.05,
+            {"autostore": as_hits, "polars": pl_local},
+            check=check,
+            note="polars reads the same local file",
+        ),
+    ]
+
+    def hit_requests() -> float:
+        from counting_proxy import CountingProxy
+
+        with CountingProxy(ctx.server.endpoint_url) as proxy:
+            st = AutoStore(f"s3://{ctx.bucket}/cachehit/", options=opts.replace(endpoint_url=proxy.url))
+            st["frame"]  # the proxy's endpoint is another cache identity: fill it first
+            proxy.reset()
+            for _ in range(reads):
+                st["frame"]
+            return proxy.count() / reads
+
+    ws[0].requests = hit_requests
+    return ws
+
+
+def dataset(ctx: Ctx) -> list[Workload]:
+    import numpy as np
+    import obstore
+    import polars as pl
+
+    files, rows = (10, 10_000) if ctx.quick else (50, 40_000)
+    ob = ctx.obstore()
+    rng = np.random.default_rng(2)
+
+    def put(i: int) -> None:
+        frame = pl.DataFrame({"id": np.arange(rows) + i * rows, "x": rng.random(rows), "g": i % 7})
+        import io
+
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        obstore.put(ob, f"ds/part-{i:03d}.parquet", buf.getvalue())
+
+    for i in range(files):
+        put(i)
+    store = ctx.store("")
+    uri = f"s3://{ctx.bucket}/ds/*.parquet"
+    opts = ctx.polars_options()
+
+    def as_scan() -> Any:
+        return store["ds/"].collect()
+
+    def pl_scan() -> Any:
+        return pl.scan_parquet(uri, storage_options=opts).collect()
+
+    def check(name: str, result: Any) -> None:
+        assert result.height == files * rows, (name, result.height)
+
+    return [
+        Workload(
+            f"{files}-file dataset from S3 (collect)",
+            "autostore",
+            "polars",
+            1.0,
+            {"autostore": as_scan, "polars": pl_scan},
+            check=check,
+            note="polars scan_parquet glob",
+        ),
+    ]
+
+
+WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
+    "small": small_json,
+    "many": many,
+    "list": listing,
+    "parquet": parquet,
+    "local_json": local_json,
+    "transfers": transfers,
+    "cache": cache_hit,
+    "dataset": dataset,
+    "import": import_time,
+}
+
+
+# -- runner ------------------------------------------------------------------------------------
+def run_rounds(workload: Workload, rounds: int) -> None:
+    names = list(workload.variants)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            gc.collect()
+            start = time.perf_counter()
+            result = workload.variants[name]()
+            elapsed = time.perf_counter() - start
+            workload.times.setdefault(name, []).append(elapsed)
+            if r == 0 and workload.check is not None:
+                workload.check(name, result)
+    if workload.requests is not None:
+        workload.requests_value = workload.requests()
+
+
+def report(workloads: list[Workload]) -> str:
+    lines = [
+        "| workload | variant | median | ratio to reference | target | ok | requests/item |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in workloads:
+        ref = statistics.median(w.times[w.reference])
+        for name, times in w.times.items():
+            med = statistics.median(times)
+            ratio = med / ref if ref else float("nan")
+            is_ours = name == w.ours
+            target = f"≤ {w.target:.2f}" if (is_ours and w.target is not None) else ""
+            ok = ("yes" if ratio <= w.target else "NO") if (is_ours and w.target is not None) else ""
+            label = f"**{name}**" if is_ours else name
+            reqs = f"{w.requests_value:.2f}" if (is_ours and w.requests_value is not None) else ""
+            lines.append(f"| {w.name} | {label} | {med * 1e3:.1f} ms | {ratio:.2f} | {target} | {ok} | {reqs} |")
+        if w.note:
+            lines.append(f"| | _{w.note}_ | | | | | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    args = parser.parse_args()
+    rounds = args.rounds or (3 if args.quick else 5)
+    chosen = [n for n in (args.only.split(",") if args.only else WORKLOADS) if n]
+    tmp = Path(tempfile.mkdtemp(prefix="autostore-bench-"))
+    done: list[Workload] = []
+    try:
+        with s3_server_running() as server:
+            bucket = "bench-" + uuid.uuid4().hex[:8]
+            server.create_bucket(bucket)
+            opts = S3Options(**server.options_kwargs())  # type: ignore[arg-type]
+            ctx = Ctx(server, bucket, opts, tmp, args.quick)
+            for name in chosen:
+                print(f"running {name} ...", file=sys.stderr, flush=True)
+                for workload in WORKLOADS[name](ctx):
+                    run_rounds(workload, rounds)
+                    done.append(workload)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(
+        f"\nautostore benchmark ({'quick' if args.quick else 'full'}, {rounds} rounds, "
+        f"{os.cpu_count()} cores, python {sys.version.split()[0]})\n"
+    )
+    print(report(done))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Which stored file an extensionless key means, with as few LIST requests as possible.
+
+``store["a/b"]`` must find the one ``a/b.<ext>`` file. Listing for every read would double the
+requests, so the first lookup in a folder lists it once (one page) and later lookups in that
+folder are answered from that snapshot. The snapshot is a *positive* cache for reads: a key it
+does not know is looked up again on the server (another process may have written it since).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from .backends.base import Backend
+
+__all__ = ["KeyIndex"]
+
+PAGE = 1000  # one S3 LIST page
+MAX_FOLDERS = 256
+
+
+class _Folder:
+    __slots__ = ("complete", "keys", "last")
+
+    def __init__(self, keys: list[str], complete: bool) -> None:
+        self.keys = set(keys)
+        self.complete = complete
+        self.last = max(keys) if keys else ""
+
+    def covers(self, stem: str) -> bool:
+        # Every "stem.*" key sorts before "stem/" ('.' < '/'), so a listing that reached past
+        # "stem/" saw all of them.
+        return self.complete or self.last >= stem + "/"
+
+
+class KeyIndex:
+    """Resolves extensionless keys for one store; thread-safe, bounded."""
+
+    def __init__(self, ext_of: Callable[[str], str | None]) -> None:
+        self._ext_of = ext_of  # name -> its registered extension, or None
+        self._exact: dict[tuple[Backend, str], str] = {}
+        self._folders: OrderedDict[tuple[Backend, str], _Folder] = OrderedDict()
+        self._loading: dict[tuple[Backend, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._exact.clear()
+            self._folders.clear()
+
+    # -- lookups --------------------------------------------------------------------------
+    def remembered(self, backend: Backend, full: str) -> str | None:
+        """The file ``full`` resolved to before (no request)."""
+        return self._exact.get((backend, full))
+
+    def candidates(self, backend: Backend, full: str, *, trust_absence: bool) -> list[str]:
+        """Stored keys ``full.<known ext>``. With ``trust_absence`` False an empty snapshot answer
+        is checked on the server (reads); writes accept it (they only tidy old siblings)."""
+        folder = full.rpartition("/")[0]
+        snap = self._folder(backend, folder)
+        if snap is not None and snap.covers(full):
+            found = self._matching(snap.keys, full)
+            if found or trust_absence:
+                return found
+        return self._matching(backend.list_stem(full), full)
+
+    def _matching(self, keys: set[str] | list[str], full: str) -> list[str]:
+        want = full + "."
+        out = []
+        for key in keys:
+            if key.startswith(want) and "/" not in key[len(want) :]:
+                ext = self._ext_of(key.rpartition("/")[2])
+                if ext is not None and key[len(full) :].lower() == ext:
+                    out.append(key)
+        return sorted(out)
+
+    def _folder(self, backend: Backend, folder: str) -> _Folder | None:
+        ident = (backend, folder)
+        with self._lock:
+            snap = self._folders.get(ident)
+            if snap is not None:
+                self._folders.move_to_end(ident)
+                return snap
+        with self._lock:
+            loading = self._loading.setdefault(ident, threading.Lock())
+        with loading:  # concurrent first lookups in one folder list it once
+            snap = self._folders.get(ident)
+            if snap is not None:
+                return snap
+            keys: list[str] = []
+            complete = True
+            prefix = folder + "/" if folder else ""
+            for meta in backend.list_objects(prefix):
+                if len(keys) >= PAGE:
+                    complete = False
+                    break
+                keys.append(meta.key)
+            snap = _Folder(keys, complete)
+            with self._lock:
+                self._folders[ident] = snap
+                self._loading.pop(ident, None)
+                while len(self._folders) > MAX_FOLDERS:
+                    self._folders.popitem(last=False)
+        return snap
+
+    # -- updates from this store's own writes ----------------------------------------------
+    def resolved(self, backend: Backend, full: str, stored: str) -> None:
+        self._exact[(backend, full)] = stored
+        self._update(backend, stored, present=True)
+
+    def removed(self, backend: Backend, full: str, stored: str) -> None:
+        self._exact.pop((backend, full), None)
+        self._exact.pop((backend, stored), None)
+        self._update(backend, stored, present=False)
+
+    def forget(self, backend: Backend, full: str) -> bool:
+        """Drop what is remembered for ``full`` (it proved stale); True if anything was."""
+        stored = self._exact.pop((backend, full), None)
+        folder = full.rpartition("/")[0]
+        with self._lock:
+            dropped = self._folders.pop((backend, folder), None)
+        return stored is not None or dropped is not None
+
+    def _update(self, backend: Backend, stored: str, *, present: bool) -> None:
+        with self._lock:
+            snap = self._folders.get((backend, stored.rpartition("/")[0]))
+            if snap is None:
+                return
+            if present:
+                snap.keys.add(stored)
+            else:
+                snap.keys.discard(stored)
