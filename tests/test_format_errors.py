@@ -195,7 +195,8 @@ def test_pickle_refused_without_running_code(
 ) -> None:
     marker = tmp_path / "pickle-ran"
     store["evil.pkl"] = Boom(str(marker))
-    store["fine"] = Boom  # a class pickles by reference; still a pickle
+    # (allow_pickle off also refuses *implicit* pickling on write, so an explicit writer here)
+    permissive_store["fine"] = Boom  # a class pickles by reference; still a pickle
     for key in ("evil", "fine"):
         with pytest.raises(UnsafeLoad) as info:
             strict_store[key]

@@ -247,7 +247,6 @@ class Boto3Backend(Backend):
         progress: ProgressCallback | None = None,
     ) -> ObjectMeta | None:
         extra = {"IfNoneMatch": if_none_match} if if_none_match else {}
-        done = 0
         with self._errors(key, "download"):
             try:
                 r = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
@@ -256,13 +255,34 @@ class Boto3Backend(Backend):
                 if status == 304:
                     return None
                 raise
-            meta = _meta(key, r)
-            with open(dest, "wb") as f:
-                for chunk in r["Body"].iter_chunks(chunk_size=_CHUNK):
-                    f.write(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, meta.size)
+        return self._stream_to(r, key, dest, progress)
+
+    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key)
+            size = int(r["ContentLength"])
+            if size <= limit:
+                data: bytes = r["Body"].read()
+                if len(data) != size:
+                    raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {size} bytes); retry.")
+                return data
+        self._stream_to(r, key, dest, None)
+        return None
+
+    def _stream_to(self, r: dict[str, Any], key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
+        meta = _meta(key, r)
+        done = 0
+        chunks = r["Body"].iter_chunks(chunk_size=_CHUNK)
+        with open(dest, "wb") as f:  # network errors are mapped; a full local disk stays an OSError
+            while True:
+                with self._errors(key, "download"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, meta.size)
         if done != meta.size:
             raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
         if progress is not None and meta.size == 0:

@@ -375,6 +375,8 @@ class ObjectStoreBackend(Backend):
                     except AutoStoreError:
                         raise
                     except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
+                        if _credential_failure(exc):
+                            raise self._translate(exc, "", "connect to") from None
                         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                         raise ConfigError(
                             f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
@@ -417,7 +419,7 @@ class ObjectStoreBackend(Backend):
 
         uri = self.uri(key)
         text = self._scrub(str(exc))
-        if type(exc).__module__.startswith("botocore") or "get_credentials" in text:
+        if _credential_failure(exc):
             # raised by the profile's credential provider (boto3) before any request was sent
             profile = getattr(self.options, "profile_name", None) or os.environ.get("AWS_PROFILE")
             source = f"AWS profile {profile!r}" if profile else "the AWS credential chain"
@@ -830,6 +832,11 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def close(self) -> None:
         self._store = None
+
+
+def _credential_failure(exc: Exception) -> bool:
+    """Raised by a profile's credential provider (boto3), before any request was sent."""
+    return type(exc).__module__.startswith("botocore") or "get_credentials" in str(exc)
 
 
 def _meta(m: Any) -> ObjectMeta:
