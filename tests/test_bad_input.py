@@ -132,6 +132,52 @@ def test_full_uris_are_locations_and_validate_key_refuses_them(tmp_path: Path) -
         TRIED["total"] += 1
 
 
+# -- AutoPath and the command line ---------------------------------------------------------------------
+@pytest.mark.parametrize("base", ["s3://bucket/data", "memory://bucket/data"])
+def test_autopath_bad_input(base: str) -> None:
+    from autostore import AutoPath
+
+    root = AutoPath(base)
+    attempts: list[Callable[[], Any]] = [
+        lambda: AutoPath(base + "/a\x00b"),
+        lambda: AutoPath(base + "/" + "k" * 2000),
+        lambda: AutoPath(base + "/a//b/c\x1b"),
+        lambda: root / "a\nb",
+        lambda: root / "~root/x",
+        lambda: root / "a\\b",
+        lambda: root / ("s" * 300),
+        lambda: root.with_name("bad\x01"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidKey):
+            attempt()
+        TRIED["autopath"] += 1
+        TRIED["total"] += 1
+    # ".." is path arithmetic (as in pathlib) and never climbs out of the bucket.
+    assert str(root / "../../../etc/passwd") == base.rsplit("/", 1)[0] + "/etc/passwd"
+    assert str(AutoPath(base.rsplit("/", 1)[0]) / ".." / "x") == base.rsplit("/", 1)[0] + "/x"
+
+
+def test_cli_bad_input(s3_server: Any, tmp_path: Path) -> None:
+    from test_cli import base_env, run
+
+    env = base_env(**s3_server.env())
+    src = tmp_path / "f.json"
+    src.write_text("{}")
+    for args in (
+        ("cat", "s3://bucket/a\x1bb"),
+        ("cat", "s3://bucket/../x"),
+        ("ls", "s3://"),
+        ("rm", "s3://bucket/a//b"),
+        ("cp", str(src), "s3://bucket/~x/y.json"),
+        ("info", "s3://bucket/" + "k" * 2000),
+    ):
+        proc = run(*args, env=env, check=9)  # 9: InvalidKey
+        assert "error" in proc.stderr and ("Key" in proc.stderr or "URI" in proc.stderr), proc.stderr
+        TRIED["cli"] += 1
+        TRIED["total"] += 1
+
+
 # -- symlinks out of a local store --------------------------------------------------------------
 def test_symlinks_out_of_a_local_store_are_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
