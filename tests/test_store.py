@@ -259,3 +259,12 @@ def test_store_pickles_for_other_processes(store: AutoStore) -> None:
     assert clone["shared"] == {"v": 1}
     clone["from_clone"] = "hi"
     assert store["from_clone"] == "hi"
+
+
+def test_explicit_write_beside_remembered_key_is_ambiguous(store: AutoStore) -> None:
+    store["a"] = {"v": 1}
+    assert store["a"] == {"v": 1}
+    store["a.txt"] = "t"
+    with pytest.raises(AmbiguousKey):
+        store["a"]
+    assert store["a.txt"] == "t"

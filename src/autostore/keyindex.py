@@ -109,6 +109,11 @@ class KeyIndex:
         self._exact[(backend, full)] = stored
         self._update(backend, stored, present=True)
 
+    def added(self, backend: Backend, stem: str, stored: str) -> None:
+        """``stored`` was written by its explicit name: ``stem`` may now match more files."""
+        self._exact.pop((backend, stem), None)
+        self._update(backend, stored, present=True)
+
     def removed(self, backend: Backend, full: str, stored: str) -> None:
         self._exact.pop((backend, full), None)
         self._exact.pop((backend, stored), None)

@@ -429,6 +429,9 @@ class AutoStore:
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
+        else:
+            # "a.txt" may now sit beside "a.json": what "a" meant must be looked up again.
+            self._index.added(backend, full[: -len(explicit)], stored)
         return self._display_key(backend, stored)
 
     def _encode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, value: Any) -> ObjectMeta:
