@@ -182,3 +182,16 @@ def test_kwargs_and_options_mixed(s3_server: S3Server, shared_bucket: str) -> No
     assert isinstance(store.options, S3Options) and store.options.endpoint_url == s3_server.endpoint_url
     store["x"] = {"ok": True}
     assert store["x"] == {"ok": True}
+
+
+def test_stores_with_same_settings_share_one_client(shared_bucket: str, s3_options: S3Options) -> None:
+    a = AutoStore(f"s3://{shared_bucket}/share-a/", options=s3_options)
+    b = AutoStore(f"s3://{shared_bucket}/share-b/", options=s3_options)
+    other = AutoStore(f"s3://{shared_bucket}/share-c/", options=s3_options.replace(timeout=7))
+    a["x"] = {"v": 1}
+    b["x"] = {"v": 2}
+    other["x"] = {"v": 3}
+    backend = a._backend("s3", shared_bucket)
+    assert backend.store is b._backend("s3", shared_bucket).store  # type: ignore[attr-defined]
+    assert backend.store is not other._backend("s3", shared_bucket).store  # type: ignore[attr-defined]
+    assert (a["x"], b["x"], other["x"]) == ({"v": 1}, {"v": 2}, {"v": 3})

@@ -16,6 +16,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -58,6 +59,30 @@ _CREDENTIAL_HINTS = {
 }
 _MEMORY_STORES: dict[str, Any] = {}
 _MEMORY_LOCK = threading.Lock()
+
+
+_CLIENTS: OrderedDict[tuple[Any, ...], tuple[Any, str, list[str]]] = OrderedDict()
+_CLIENTS_LOCK = threading.Lock()
+_MAX_CLIENTS = 64
+
+
+def _shared_client(kind: str, bucket: str, options: Options) -> tuple[Any, str, list[str]]:
+    """One obstore client per (service, bucket, settings) in this process, shared by every store
+    and AutoPath using them: their connection pools (and TLS sessions) are reused, so a new
+    AutoStore costs no new connections. Settings include what the environment supplies."""
+    settled = options.resolved() if isinstance(options, S3Options) else options
+    ident = (kind, bucket, type(settled).__name__, dataclasses.astuple(settled))
+    with _CLIENTS_LOCK:
+        found = _CLIENTS.get(ident)
+        if found is not None:
+            _CLIENTS.move_to_end(ident)
+            return found
+    built = _BUILDERS[kind](bucket, options)
+    with _CLIENTS_LOCK:
+        _CLIENTS[ident] = built
+        while len(_CLIENTS) > _MAX_CLIENTS:
+            _CLIENTS.popitem(last=False)
+    return built
 
 
 def register_builder(kind: str, builder: StoreBuilder) -> None:
@@ -371,7 +396,7 @@ class ObjectStoreBackend(Backend):
                 if self._store is None:
                     _obstore()
                     try:
-                        store, identity, secrets = _BUILDERS[self.kind](self.bucket, self.options)
+                        store, identity, secrets = _shared_client(self.kind, self.bucket, self.options)
                     except AutoStoreError:
                         raise
                     except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
