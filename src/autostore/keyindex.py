@@ -21,12 +21,28 @@ MAX_FOLDERS = 256
 
 
 class _Folder:
-    __slots__ = ("complete", "keys", "last")
+    """One folder listing, indexed by stem ("a/b" for "a/b.json")."""
 
-    def __init__(self, keys: list[str], complete: bool) -> None:
-        self.keys = set(keys)
+    __slots__ = ("complete", "last", "stems")
+
+    def __init__(self, keys: list[str], complete: bool, ext_of: Callable[[str], str | None]) -> None:
+        self.stems: dict[str, set[str]] = {}
+        for key in keys:
+            self.add(key, ext_of)
         self.complete = complete
         self.last = max(keys) if keys else ""
+
+    def add(self, key: str, ext_of: Callable[[str], str | None]) -> None:
+        ext = ext_of(key.rpartition("/")[2])
+        if ext is not None:
+            self.stems.setdefault(key[: -len(ext)], set()).add(key)
+
+    def discard(self, key: str, ext_of: Callable[[str], str | None]) -> None:
+        ext = ext_of(key.rpartition("/")[2])
+        if ext is not None:
+            found = self.stems.get(key[: -len(ext)])
+            if found is not None:
+                found.discard(key)
 
     def covers(self, stem: str) -> bool:
         # Every "stem.*" key sorts before "stem/" ('.' < '/'), so a listing that reached past
@@ -60,19 +76,17 @@ class KeyIndex:
         folder = full.rpartition("/")[0]
         snap = self._folder(backend, folder)
         if snap is not None and snap.covers(full):
-            found = self._matching(snap.keys, full)
+            found = sorted(snap.stems.get(full, ()))
             if found or trust_absence:
                 return found
         return self._matching(backend.list_stem(full), full)
 
-    def _matching(self, keys: set[str] | list[str], full: str) -> list[str]:
-        want = full + "."
+    def _matching(self, keys: list[str], full: str) -> list[str]:
         out = []
         for key in keys:
-            if key.startswith(want) and "/" not in key[len(want) :]:
-                ext = self._ext_of(key.rpartition("/")[2])
-                if ext is not None and key[len(full) :].lower() == ext:
-                    out.append(key)
+            ext = self._ext_of(key.rpartition("/")[2])
+            if ext is not None and key[: -len(ext)] == full:
+                out.append(key)
         return sorted(out)
 
     def _folder(self, backend: Backend, folder: str) -> _Folder | None:
@@ -96,7 +110,7 @@ class KeyIndex:
                     complete = False
                     break
                 keys.append(meta.key)
-            snap = _Folder(keys, complete)
+            snap = _Folder(keys, complete, self._ext_of)
             with self._lock:
                 self._folders[ident] = snap
                 self._loading.pop(ident, None)
@@ -133,6 +147,6 @@ class KeyIndex:
             if snap is None:
                 return
             if present:
-                snap.keys.add(stored)
+                snap.add(stored, self._ext_of)
             else:
-                snap.keys.discard(stored)
+                snap.discard(stored, self._ext_of)
