@@ -9,10 +9,13 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+
+from ..errors import BackendError
 
 __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
@@ -50,6 +53,34 @@ class ObjectMeta:
     @property
     def last_modified(self) -> datetime | None:
         return self.modified_time
+
+
+def stream_into(
+    dest: Path,
+    chunks: Iterator[bytes],
+    size: int,
+    uri: str,
+    guard: Callable[[], AbstractContextManager[None]],
+    progress: ProgressCallback | None = None,
+) -> None:
+    """Write ``chunks`` of an object of ``size`` bytes into ``dest``. Pulling a chunk runs under
+    ``guard`` (the transport's error mapping); a full local disk stays an OSError about the local
+    file. A body shorter than ``size`` is an error, never a silently short file."""
+    done = 0
+    with open(dest, "wb") as f:
+        while True:
+            with guard():
+                chunk = next(chunks, None)
+            if chunk is None:
+                break
+            f.write(chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, size)
+    if done != size:
+        raise BackendError(f"Download of {uri} was cut short ({done} of {size} bytes); retry.")
+    if progress is not None and size == 0:
+        progress(0, 0)
 
 
 class Backend(ABC):

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from ..errors import AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
 from ..options import Options, S3Options
-from .base import Backend, ObjectMeta, ProgressCallback
+from .base import Backend, ObjectMeta, ProgressCallback, stream_into
 
 __all__ = ["Boto3Backend"]
 
@@ -271,22 +271,8 @@ class Boto3Backend(Backend):
 
     def _stream_to(self, r: dict[str, Any], key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
         meta = _meta(key, r)
-        done = 0
-        chunks = r["Body"].iter_chunks(chunk_size=_CHUNK)
-        with open(dest, "wb") as f:  # network errors are mapped; a full local disk stays an OSError
-            while True:
-                with self._errors(key, "download"):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                f.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, meta.size)
-        if done != meta.size:
-            raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
-        if progress is not None and meta.size == 0:
-            progress(0, 0)
+        chunks = iter(r["Body"].iter_chunks(chunk_size=_CHUNK))
+        stream_into(dest, chunks, meta.size, self.uri(key), lambda: self._errors(key, "download"), progress)
         return meta
 
     # -- writes ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options
 from . import forksafe
-from .base import Backend, ObjectMeta, ProgressCallback
+from .base import Backend, ObjectMeta, ProgressCallback, stream_into
 
 __all__ = ["ObjectStoreBackend", "register_builder", "register_fork_transport"]
 
@@ -608,24 +608,9 @@ class ObjectStoreBackend(Backend):
 
     def _stream_to(self, result: Any, key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
         meta = _meta(result.meta)
-        done = 0
-        # Network errors are mapped; a full local disk stays an OSError about the local file.
-        with open(dest, "wb") as f:
-            with self._errors(key, "download"):
-                stream = iter(result.stream(min_chunk_size=_STREAM_CHUNK))
-            while True:
-                with self._errors(key, "download"):
-                    chunk = next(stream, None)
-                if chunk is None:
-                    break
-                f.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, meta.size)
-        if done != meta.size:
-            raise BackendError(f"Download of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
-        if progress is not None and meta.size == 0:
-            progress(0, 0)
+        with self._errors(key, "download"):
+            stream = iter(result.stream(min_chunk_size=_STREAM_CHUNK))
+        stream_into(dest, stream, meta.size, self.uri(key), lambda: self._errors(key, "download"), progress)
         return meta
 
     # -- writes ---------------------------------------------------------------------------
