@@ -446,7 +446,8 @@ class ObjectStoreBackend(Backend):
         text = self._scrub(str(exc))
         if _credential_failure(exc):
             # raised by the profile's credential provider (boto3) before any request was sent
-            profile = getattr(self.options, "profile_name", None) or os.environ.get("AWS_PROFILE")
+            settled = self.options.resolved() if isinstance(self.options, S3Options) else self.options
+            profile = getattr(settled, "profile_name", None)
             source = f"AWS profile {profile!r}" if profile else "the AWS credential chain"
             reason = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
             return AuthError(
