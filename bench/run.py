@@ -341,6 +341,14 @@ def local_json(ctx: Ctx) -> list[Workload]:
             with open(plain / f"k{i}.json", "w") as f:
                 json.dump(value, f)
 
+    def atomic_write() -> None:
+        # The floor of a crash-safe write: new file + rename (what autostore does).
+        for i in range(n):
+            tmp = plain / f".tmp-k{i}.json"
+            with open(tmp, "w") as f:
+                json.dump(value, f)
+            os.replace(tmp, plain / f"k{i}.json")
+
     def as_read() -> list[Any]:
         return [store[f"k{i}"] for i in range(n)]
 
@@ -361,7 +369,7 @@ def local_json(ctx: Ctx) -> list[Workload]:
             "autostore",
             "open()",
             1.3,
-            {"autostore": as_write, "open()": open_write},
+            {"autostore": as_write, "open()": open_write, "open()+os.replace": atomic_write},
             note="atomic write vs plain open",
         ),
         Workload(
