@@ -306,14 +306,15 @@ class AutoStore:
         return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
-        if handler.unsafe and not self.options_for(backend.scheme).pickle_allowed:
+        allowed = self.options_for(backend.scheme).pickle_allowed
+        if handler.unsafe and not allowed:
             uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            with unsafe_loads(self.options_for(backend.scheme).pickle_allowed):
+            with unsafe_loads(allowed):
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
                 with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:

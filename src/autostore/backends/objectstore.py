@@ -528,8 +528,12 @@ class ObjectStoreBackend(Backend):
         used = 0
         while True:
             try:
-                with self._errors(key, action, idempotent=True):
+                try:  # inline rather than self._errors(): this is the per-request hot path
                     return call()
+                except AutoStoreError:
+                    raise
+                except Exception as exc:
+                    raise self._translate(exc, key, action, idempotent=True) from None
             except _NotRetried as exc:
                 used = self._before_retry(exc, used)
 
@@ -553,7 +557,9 @@ class ObjectStoreBackend(Backend):
 
     @_fork_routed
     def get_bytes(self, key: str) -> bytes:
-        return self.get_with_meta(key)[0]
+        ob = _obstore()
+        store = self.store
+        return self._retrying(key, "read", lambda: bytes(ob.get(store, key).bytes()))
 
     @_fork_routed
     def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
