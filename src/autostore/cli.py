@@ -521,23 +521,11 @@ class _Bar:
         self._task: Any = None
         if show:
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import Progress
 
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                DownloadColumn(binary_units=True),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=Console(stderr=True),
-            )
+            from .progress import bar_columns
+
+            self._progress = Progress(*bar_columns(binary_units=True), console=Console(stderr=True))
             self._task = self._progress.add_task(label, total=total)
             self._progress.start()
 

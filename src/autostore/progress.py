@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from .backends.base import ProgressCallback
 
-__all__ = ["Progress", "progress_reporter", "scaled"]
+__all__ = ["Progress", "bar_columns", "progress_reporter", "scaled"]
 
 Progress = ProgressCallback | bool | None
 """What ``progress=`` accepts: a callback ``(done_bytes, total_bytes)``, True (a bar), or None/False."""
@@ -41,29 +42,28 @@ def _rich_bar(description: str) -> Iterator[ProgressCallback | None]:
     if not (console.is_terminal or console.is_jupyter):
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from rich.progress import Progress
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
+    with Progress(*bar_columns(), console=console) as bar:
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def bar_columns(*, binary_units: bool = False) -> tuple[Any, ...]:
+    """The columns of every autostore transfer bar (library and CLI): name, bar, bytes, speed, ETA."""
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=binary_units),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 def scaled(callback: ProgressCallback | None, offset: int, total: int) -> ProgressCallback | None:
