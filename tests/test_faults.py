@@ -24,6 +24,7 @@ from autostore import AutoStore, AutoStoreError, BackendError, NotFound, S3Optio
 from autostore.backends.objectstore import worst_case_seconds
 from autostore.testing import S3Server
 from faultproxy import ALL_FAULTS, FaultProxy, at_random, first, only
+from helpers import boto_client
 
 REPORT: Counter[str] = Counter()  # summed over this module, printed at the end (pytest -s)
 
@@ -32,20 +33,6 @@ REPORT: Counter[str] = Counter()  # summed over this module, printed at the end 
 def _report() -> Any:
     yield
     print("\nFAULT REPORT " + json.dumps(dict(sorted(REPORT.items()))))
-
-
-def _boto(server: S3Server) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-        config=Config(s3={"addressing_style": "path"}),
-    )
 
 
 def _server_value(client: Any, bucket: str, key: str) -> bytes | None:
@@ -102,7 +89,7 @@ def test_faults_are_retried_up_to_max_retries(
     prefix = f"retry-{uuid.uuid4().hex[:8]}/"
     opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=5)
     store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
-    client = _boto(s3_server)
+    client = boto_client(s3_server)
     old = {"v": "old"}
     for n_faults, succeeds in ((2, True), (3, False)):
         store["doc.json"] = old
@@ -194,7 +181,7 @@ def test_stall_past_timeout_is_a_backend_error(
         fault_proxy.plan = first(2, fault, only("PUT"))
         with pytest.raises(BackendError):
             store["k.txt"] = "y" * 1000
-        assert _server_value(_boto(s3_server), shared_bucket, prefix + "k.txt") == b"x" * 1000
+        assert _server_value(boto_client(s3_server), shared_bucket, prefix + "k.txt") == b"x" * 1000
     fault_proxy.plan = None
     _count(fault_proxy)
     REPORT["operations"] += 3
@@ -255,7 +242,7 @@ def test_mixed_operations_under_faults(
     prefix = f"mixed-{uuid.uuid4().hex[:8]}/"
     opts = _proxied(s3_server, fault_proxy, timeout=0.5, max_retries=max_retries, retry_delay=0.005)
     store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
-    client = _boto(s3_server)
+    client = boto_client(s3_server)
     keys = [f"k{i:02d}.json" for i in range(20)]
     # What may be on the server for each key: the last value known to be there, plus every value
     # a failed write may still have stored (the server can apply a request whose answer was lost).
@@ -347,7 +334,7 @@ def test_large_transfers_under_faults(s3_server: S3Server, shared_bucket: str, f
         max_concurrency=2,
     )
     store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
-    client = _boto(s3_server)
+    client = boto_client(s3_server)
     versions = [(str(i) * 16) * (12 * mib // 16) for i in range(4)]  # 12 MiB text, 3 parts each
     digests = {hashlib.md5(v.encode()).hexdigest() for v in versions}
     store["big.txt"] = versions[0]

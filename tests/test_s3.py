@@ -12,20 +12,7 @@ import pytest
 
 from autostore import AuthError, AutoStore, BucketNotFound, NotFound, S3Options
 from autostore.testing import S3Server, s3_server_running
-
-
-def _boto(server: S3Server):  # type: ignore[no-untyped-def]
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+from helpers import boto_client
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +25,7 @@ def test_trailing_slash_optional(s3_server: S3Server, shared_bucket: str, s3_opt
     prefix = uuid.uuid4().hex[:8]
     AutoStore(f"s3://{shared_bucket}/{prefix}", options=s3_options)["k"] = {"v": 1}
     assert AutoStore(f"s3://{shared_bucket}/{prefix}/", options=s3_options)["k"] == {"v": 1}
-    body = _boto(s3_server).get_object(Bucket=shared_bucket, Key=f"{prefix}/k.json")["Body"].read()
+    body = boto_client(s3_server).get_object(Bucket=shared_bucket, Key=f"{prefix}/k.json")["Body"].read()
     assert json.loads(body) == {"v": 1}
 
 
@@ -79,7 +66,7 @@ def test_multipart_above_threshold(s3_server: S3Server, shared_bucket: str, s3_o
     payload = "0123456789abcdef" * (20 * mib // 16)
     store["big.txt"] = payload
     store["small.txt"] = "tiny"
-    client = _boto(s3_server)
+    client = boto_client(s3_server)
     big = client.head_object(Bucket=shared_bucket, Key="mp/big.txt")
     assert big["ETag"].strip('"').endswith("-4")  # 20 MiB in 5 MiB parts
     assert big["ContentLength"] == 20 * mib
@@ -94,7 +81,7 @@ def test_environment_credentials(s3_server: S3Server, shared_bucket: str, monkey
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     store = AutoStore(f"s3://{shared_bucket}/env/")
     store["cfg"] = {"from": "env"}
-    assert json.loads(_boto(s3_server).get_object(Bucket=shared_bucket, Key="env/cfg.json")["Body"].read()) == {
+    assert json.loads(boto_client(s3_server).get_object(Bucket=shared_bucket, Key="env/cfg.json")["Body"].read()) == {
         "from": "env"
     }
 
@@ -121,7 +108,7 @@ def test_profile_credentials_and_endpoint(
     store = AutoStore(f"s3://{shared_bucket}/profile/", profile_name="testing")
     store["experiment/results"] = {"accuracy": 0.95, "epochs": 100}
     assert store["experiment/results"] == {"accuracy": 0.95, "epochs": 100}
-    raw = _boto(s3_server).get_object(Bucket=shared_bucket, Key="profile/experiment/results.json")["Body"].read()
+    raw = boto_client(s3_server).get_object(Bucket=shared_bucket, Key="profile/experiment/results.json")["Body"].read()
     assert json.loads(raw)["epochs"] == 100
     with pytest.raises(AuthError):
         AutoStore(f"s3://{shared_bucket}/profile/", profile_name="broken")["experiment/results"]
@@ -144,11 +131,11 @@ def test_several_s3_services_each_use_their_options(
     assert store[f"s3://{shared_bucket}/data.json"] == {"source": "aws"}
     assert store[f"minio://{only_second}/data.json"] == {"source": "minio"}
     # Each object landed on its own server.
-    assert json.loads(_boto(second_server).get_object(Bucket=only_second, Key="data.json")["Body"].read()) == {
+    assert json.loads(boto_client(second_server).get_object(Bucket=only_second, Key="data.json")["Body"].read()) == {
         "source": "minio"
     }
     with pytest.raises(Exception):  # noqa: B017 - the bucket does not exist on the first server
-        _boto(s3_server).get_object(Bucket=only_second, Key="data.json")
+        boto_client(s3_server).get_object(Bucket=only_second, Key="data.json")
     active = store.list_active_backends()
     assert active[0].startswith("primary: ")
     assert f"s3: s3://{shared_bucket}/" in active and f"minio: minio://{only_second}/" in active
@@ -166,7 +153,7 @@ def test_cross_backend_reuses_store_options(s3_server: S3Server, shared_bucket: 
     store.copy("local_file", f"s3://{shared_bucket}/copied/local_file")
     store.copy(f"s3://{shared_bucket}/remote.json", "from_s3")
     assert json.loads(
-        _boto(s3_server).get_object(Bucket=shared_bucket, Key="copied/local_file.json")["Body"].read()
+        boto_client(s3_server).get_object(Bucket=shared_bucket, Key="copied/local_file.json")["Body"].read()
     ) == {"type": "local"}
     assert json.loads((tmp_path / "local" / "from_s3.json").read_text()) == {"type": "s3"}
     store.move(f"s3://{shared_bucket}/copied/local_file", f"s3://{shared_bucket}/moved/lf")
