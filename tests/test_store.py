@@ -268,3 +268,11 @@ def test_explicit_write_beside_remembered_key_is_ambiguous(store: AutoStore) -> 
     with pytest.raises(AmbiguousKey):
         store["a"]
     assert store["a.txt"] == "t"
+
+
+def test_folder_key_in_store_with_or_without_slash(store: AutoStore) -> None:
+    store["weather/2024/january.parquet"] = pl.DataFrame({"t": [1.0]})
+    assert "weather/2024/" in store
+    assert "weather/2024" in store
+    assert "weather/2025" not in store
+    assert "weather/2024/january" in store

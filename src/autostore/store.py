@@ -568,7 +568,7 @@ class AutoStore:
             try:
                 stored = self._resolve(backend, full)
             except NotFound:
-                return False
+                return backend.is_dir(full + "/")  # store["folder"] reads a folder as a dataset
             except AmbiguousKey:
                 return True
             try:
