@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .options import AzureOptions, GCSOptions, Options, S3Options
+from .options import AzureOptions, GCSOptions, Options, S3Options, read_env
 
 __all__ = [
     "ConfigFile",
@@ -98,7 +98,7 @@ _selected_profile: str | None = None
 
 def config_path() -> Path | None:
     """The configuration file in use: ``AUTOSTORE_CONFIG``, else the platform config dir."""
-    override = os.environ.get("AUTOSTORE_CONFIG")
+    override = read_env("AUTOSTORE_CONFIG")
     if override is not None:
         return Path(override).expanduser() if override.strip() else None
     from platformdirs import user_config_dir
@@ -114,7 +114,7 @@ def load(path: Path | None = None) -> ConfigFile:
     try:
         st = path.stat()
     except (FileNotFoundError, NotADirectoryError):
-        if os.environ.get("AUTOSTORE_CONFIG"):
+        if read_env("AUTOSTORE_CONFIG"):
             raise ConfigError(f"AUTOSTORE_CONFIG names {str(path)!r}, which does not exist; fix or unset it.") from None
         return _EMPTY
     key = (str(path), st.st_mtime_ns, st.st_size)
@@ -205,7 +205,7 @@ def use_profile(name: str | None) -> None:
 
 def active_profile() -> str | None:
     """The selected profile: :func:`use_profile`, else ``AUTOSTORE_PROFILE``."""
-    return _selected_profile or os.environ.get("AUTOSTORE_PROFILE") or None
+    return _selected_profile or read_env("AUTOSTORE_PROFILE") or None
 
 
 def has_profile(name: str) -> bool:
@@ -279,7 +279,7 @@ def settle(options: Options, scheme: str, bucket: str | None = None) -> Options:
 
 def _file_value(name: str, value: Any, where: str, path: Path | None) -> Any:
     if isinstance(value, _EnvRef):
-        found = os.environ.get(value.var)
+        found = read_env(value.var)
         if found is None:
             raise ConfigError(
                 f"{path} [{where}] reads {name} from ${value.var}, which is not set; export it or edit the file."
@@ -295,7 +295,7 @@ def _autostore_env() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in _SHARED:
         var = "AUTOSTORE_" + f.name.upper()
-        raw = os.environ.get(var)
+        raw = read_env(var)
         if raw is None or raw.strip() == "":
             continue
         raw = raw.strip()

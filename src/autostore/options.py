@@ -40,6 +40,12 @@ def parse_size(value: int | str | None, name: str = "size") -> int | None:
     return int(float(m.group(1)) * base**power)
 
 
+def read_env(name: str) -> str | None:
+    """The one door to environment variables for all of autostore (config.py reads its
+    ``AUTOSTORE_*`` settings through it too), so where settings come from stays in one module."""
+    return os.environ.get(name)
+
+
 def _env_flag(name: str) -> bool | None:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
