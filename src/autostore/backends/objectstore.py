@@ -187,6 +187,14 @@ def _retry_config(opts: Options) -> dict[str, Any]:
     }
 
 
+def _transport_kwargs(opts: Options, endpoint: str | None) -> dict[str, Any]:
+    """Client and retry settings every obstore store gets; plain http only to an http:// endpoint."""
+    return {
+        "client_options": _client_options(opts, allow_http=bool(endpoint and endpoint.startswith("http://"))),
+        "retry_config": _retry_config(opts),
+    }
+
+
 def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import S3Store
 
@@ -212,8 +220,7 @@ def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     if endpoint:
         kwargs["endpoint"] = endpoint
     kwargs["region"] = region or "us-east-1"
-    kwargs["client_options"] = _client_options(s3, allow_http=bool(endpoint and endpoint.startswith("http://")))
-    kwargs["retry_config"] = _retry_config(s3)
+    kwargs.update(_transport_kwargs(s3, endpoint))
     store = S3Store(bucket, **kwargs)
     identity = f"s3|{endpoint or 'aws'}|{bucket}"
     return store, identity, [s for s in secrets if s]
@@ -278,12 +285,7 @@ def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
             config["application_credentials"] = g.application_credentials
         if endpoint:
             config["base_url"] = endpoint.rstrip("/")
-    kwargs: dict[str, Any] = {
-        "client_options": _client_options(g, allow_http=bool(endpoint and endpoint.startswith("http://"))),
-        "retry_config": _retry_config(g),
-    }
-    kwargs["config"] = config
-    store = GCSStore(bucket, **kwargs)
+    store = GCSStore(bucket, config=cast(Any, config), **_transport_kwargs(g, endpoint))
     return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
 
 
@@ -327,12 +329,7 @@ def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
         config["use_azure_cli"] = True
     if endpoint:
         config["endpoint"] = endpoint.rstrip("/")
-    kwargs: dict[str, Any] = {
-        "client_options": _client_options(a, allow_http=bool(endpoint and endpoint.startswith("http://"))),
-        "retry_config": _retry_config(a),
-    }
-    kwargs["config"] = config
-    store = AzureStore(container, **kwargs)
+    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(a, endpoint))
     return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
 
 
