@@ -160,3 +160,18 @@ def test_sigkill_mid_s3_multipart_upload_keeps_old_object(
     assert [u["Key"] for u in uploads] == [prefix + "big.txt"]
     for u in uploads:
         client.abort_multipart_upload(Bucket=shared_bucket, Key=u["Key"], UploadId=u["UploadId"])
+
+
+def test_local_writer_dropped_without_close_publishes_nothing(tmp_path: Path) -> None:
+    import gc
+
+    from autostore.backends.local import LocalBackend
+
+    backend = LocalBackend(tmp_path)
+    backend.put_bytes("k.bin", b"old")
+    writer = backend.open_write("k.bin")
+    writer.write(b"half of a new value")
+    del writer
+    gc.collect()
+    assert (tmp_path / "k.bin").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.bin"]  # no temporary file left

@@ -114,3 +114,19 @@ def test_unreachable_endpoint_is_a_backend_error(prefix: str) -> None:
         with pytest.raises(BackendError) as info:
             backend.get_bytes(prefix + "x")
         assert f"s3://bucket/{prefix}x" in str(info.value) and "max_retries=0" in str(info.value)
+
+
+def test_writer_dropped_without_close_publishes_nothing(
+    backend: Backend, prefix: str, s3_server: S3Server, shared_bucket: str
+) -> None:
+    import gc
+
+    key = prefix + "abandoned.bin"
+    writer = backend.open_write(key)
+    writer.write(b"half of a value")
+    del writer  # e.g. an exception escaped before close(), outside a with-block
+    gc.collect()
+    with pytest.raises(NotFound):
+        backend.head(key)
+    listed = boto_client(s3_server).list_objects_v2(Bucket=shared_bucket, Prefix=prefix)
+    assert listed.get("KeyCount", 0) == 0

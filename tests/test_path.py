@@ -607,3 +607,17 @@ def test_local_path_uses_the_cache(s3_server: S3Server, shared_bucket: str, tmp_
     p.write_bytes(b"v2")
     with p.local_path() as local:
         assert local.read_bytes() == b"v2"
+
+
+@pytest.mark.parametrize("mode", ["wb", "w"])
+def test_open_writer_dropped_without_close_publishes_nothing(path_root: AutoPath, mode: str) -> None:
+    import gc
+
+    target = path_root / "dropped.txt"
+    target.write_text("old")
+    f = target.open(mode)
+    f.write(b"half of a new value" if mode == "wb" else "half of a new value")
+    del f  # an exception escaped before close(), outside a with-block
+    gc.collect()
+    assert target.read_text() == "old"
+    assert [p.name for p in path_root.iterdir()] == ["dropped.txt"]

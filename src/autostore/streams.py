@@ -113,6 +113,10 @@ class Writer(io.BufferedIOBase):
         else:
             self.abort()
 
+    def __del__(self) -> None:
+        # IOBase would close() - i.e. publish - a writer that was simply dropped.
+        self.abort()
+
 
 class _Aborted(Exception):
     """Passed to a sink's ``__exit__`` to make it discard the upload."""
@@ -125,6 +129,11 @@ class _TextWriter(io.TextIOWrapper):
         if exc_type is not None:
             self.buffer.abort()  # type: ignore[attr-defined]
         self.close()  # a no-op once the buffer is closed
+
+    def __del__(self) -> None:
+        # TextIOWrapper would close() - i.e. publish - a writer that was simply dropped.
+        if not self.buffer.closed:
+            self.buffer.abort()  # type: ignore[attr-defined]
 
 
 def text_stream(

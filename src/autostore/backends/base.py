@@ -6,6 +6,9 @@ validated by :func:`autostore.uri.validate_key`. Folder prefixes end with "/".
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -81,6 +84,63 @@ def stream_into(
         raise BackendError(f"Download of {uri} was cut short ({done} of {size} bytes); retry.")
     if progress is not None and size == 0:
         progress(0, 0)
+
+
+class TempFileWriter(io.RawIOBase):
+    """A binary file written under a temporary path and published by ``_commit(path)`` on
+    ``close()``. ``abort()``, an exception leaving its ``with`` block, or being dropped without
+    ``close()`` discards it: nothing half-written is ever published, and the temp file goes."""
+
+    def __init__(self, tmp_path: str) -> None:
+        self._tmp = tmp_path
+        self._file: IO[bytes] = open(tmp_path, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._done = False
+
+    def _commit(self, tmp_path: str) -> None:
+        raise NotImplementedError
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        if not self._done:
+            self._file.flush()
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._file.close()
+            self._commit(self._tmp)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            super().close()
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._file.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tmp)
+            super().close()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        # IOBase would close() - i.e. publish - a writer that was simply dropped.
+        self.abort()
 
 
 class Backend(ABC):

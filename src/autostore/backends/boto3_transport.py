@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from ..errors import AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
 from ..options import Options, S3Options
-from .base import Backend, ObjectMeta, ProgressCallback, stream_into
+from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
 
 __all__ = ["Boto3Backend"]
 
@@ -423,46 +423,14 @@ class _RangeReader(io.RawIOBase):
         return len(data)
 
 
-class _SpoolWriter(io.RawIOBase):
-    """Buffers writes in a temporary file; the object is uploaded (atomically) on close(), and
-    nothing is uploaded when the ``with`` block raises."""
+class _SpoolWriter(TempFileWriter):
+    """Buffers writes in a temporary file; the object is uploaded (atomically) on close()."""
 
     def __init__(self, upload: Callable[[Path], object]) -> None:
         self._upload = upload
         fd, name = tempfile.mkstemp(prefix="autostore-upload-")
-        self._path = Path(name)
-        self._file = os.fdopen(fd, "wb")
-        self._done = False
+        os.close(fd)
+        super().__init__(name)
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        return self._file.write(data)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def close(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        try:
-            self._file.close()
-            self._upload(self._path)
-        finally:
-            self._path.unlink(missing_ok=True)
-            super().close()
-
-    def abort(self) -> None:
-        if not self._done:
-            self._done = True
-            self._file.close()
-            self._path.unlink(missing_ok=True)
-            super().close()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _commit(self, tmp_path: str) -> None:
+        self._upload(Path(tmp_path))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
-from .base import Backend, ObjectMeta, ProgressCallback
+from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 
@@ -57,64 +57,17 @@ def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 36
     return removed
 
 
-class AtomicWriter:
-    """A file opened for writing under a temporary name; renamed over the target on close,
-    removed on error, so readers never see a half-written file."""
+class AtomicWriter(TempFileWriter):
+    """A file opened for writing under a temporary name in the target's folder; renamed over the
+    target on close, so readers never see a half-written file."""
 
     def __init__(self, target: str) -> None:
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         self._target = target
-        self._tmp = temp_sibling(target)
-        self._file: IO[bytes] = open(self._tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self.closed = False
+        super().__init__(temp_sibling(target))
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        return self._file.write(data)
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        self._file.flush()
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        try:
-            self._file.close()
-            os.replace(self._tmp, self._target)
-        except BaseException:
-            self._remove_tmp()
-            raise
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._file.close()
-            self._remove_tmp()
-
-    def _remove_tmp(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._tmp)
-
-    def __enter__(self) -> AtomicWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+    def _commit(self, tmp_path: str) -> None:
+        os.replace(tmp_path, self._target)
 
 
 class LocalBackend(Backend):
