@@ -185,7 +185,9 @@ class AutoStore:
                 if kind == "local":
                     from .backends.local import LocalBackend
 
-                    backend = LocalBackend(bucket)
+                    # Absolute paths inside a local store's root keep its rules (no symlink out).
+                    fence = self._primary_root() if bucket == "/" else None
+                    backend = LocalBackend(bucket, fence=fence)
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
@@ -200,9 +202,25 @@ class AutoStore:
         if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
-                return self._backend("file", "/"), loc.key
+                return self._backend("file", "/"), self._local_key(loc.key)
             return self._backend(loc.scheme, loc.bucket), loc.key
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
+
+    def _primary_root(self) -> str | None:
+        """The folder of a local store ("/abs/data"), None for object stores."""
+        return "/" + self._location.key.rstrip("/") if self._location.is_local else None
+
+    def _local_key(self, path_key: str) -> str:
+        """``path_key`` (an absolute path without its leading "/") checked against the store's key
+        rules when it lies inside a local store's root: such a path is a key of the store."""
+        root = self._primary_root()
+        if root is not None and root != "/":
+            inside = root.lstrip("/") + "/"
+            if path_key.startswith(inside) and path_key != inside:
+                trail = "/" if path_key.endswith("/") else ""
+                rel = validate_key(path_key[len(inside) :], uri=self.uri)
+                return inside + rel.rstrip("/") + trail
+        return path_key
 
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)

