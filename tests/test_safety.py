@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import sys
 import uuid
 import warnings
@@ -192,3 +193,46 @@ def test_11_absolute_paths_inside_a_local_root_keep_its_rules(tmp_path: Path) ->
     assert (tmp_path / "elsewhere.txt").read_text() == "free"
     AutoPath(str(root / "inside" / "a.json"), store=store).write_text("{}")
     assert store["inside/a"] == {}
+
+
+# -- 10: the CLI is a viewer: no unpickling unless --allow-pickle --------------------------------------
+class _Planted:
+    """Unpickling this calls ``Path(marker).touch()``: code chosen by whoever wrote the file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.marker.touch, ())
+
+
+def test_10_cli_cat_refuses_pickle_and_torch_modules_unless_allowed(tmp_path: Path) -> None:
+    import pickle
+
+    import torch
+
+    from test_cli import COMMAND, base_env, run
+
+    marker = tmp_path / "code-ran"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.pkl").write_bytes(pickle.dumps(_Planted(marker)))
+    torch.save(torch.nn.Linear(2, 1), data / "model.pt")
+    torch.save({"w": torch.ones(2)}, data / "weights.pt")
+    env = base_env(AUTOSTORE_ALLOW_PICKLE="1")  # the environment does not open the door for cat
+
+    for target in ("x.pkl", "x", "model.pt", "model"):
+        proc = run("cat", str(data / target), env=env, check=11)  # 11: FormatError (UnsafeLoad)
+        assert proc.stdout == ""
+        assert "would run code" in proc.stderr and "autostore cat --allow-pickle" in proc.stderr, proc.stderr
+        assert str(data / target) in proc.stderr
+    assert not marker.exists()  # nothing was unpickled
+
+    assert json.loads(run("cat", str(data / "weights.pt"), env=env).stdout) == {"w": "tensor([1., 1.])"}
+    assert "Linear" in run("cat", "--allow-pickle", str(data / "model.pt"), env=env).stdout
+    run("cat", "--allow-pickle", str(data / "x.pkl"), env=env)
+    assert marker.exists()  # with the flag the pickle really is loaded
+    marker.unlink()
+    raw = subprocess.run([*COMMAND, "cat", "--raw", str(data / "x.pkl")], env=env, capture_output=True, timeout=120)
+    assert raw.returncode == 0 and raw.stdout == (data / "x.pkl").read_bytes() and not marker.exists()
+    assert "--allow-pickle" in run("cat", "--help", env=env).stdout

@@ -37,6 +37,7 @@ from .errors import (
     InvalidKey,
     MissingDependency,
     NotFound,
+    UnsafeLoad,
 )
 from .formats import default_registry
 from .options import Options, options_class_for_kind
@@ -192,16 +193,19 @@ class Session:
 
     settings: Settings
     stores: dict[tuple[str, str], AutoStore] = field(default_factory=dict)
+    #: allow_pickle of the stores opened (None: the options/environment decide)
+    allow_pickle: bool | None = None
 
     def open(self, text: str) -> Target:
         loc = parse_location(text)
         ident = ("file", "/") if loc.is_local else (loc.scheme, loc.bucket)
         store = self.stores.get(ident)
         if store is None:
+            extra: dict[str, Any] = {} if self.allow_pickle is None else {"allow_pickle": self.allow_pickle}
             if loc.is_local:
-                store = AutoStore("/")
+                store = AutoStore("/", **extra)
             else:
-                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc))
+                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc), **extra)
             self.stores[ident] = store
         return Target(text, loc, store, loc.key)
 
@@ -232,8 +236,8 @@ class Session:
 
 
 @contextlib.contextmanager
-def _session() -> Iterator[Session]:
-    session = Session(_settings)
+def _session(allow_pickle: bool | None = None) -> Iterator[Session]:
+    session = Session(_settings, allow_pickle=allow_pickle)
     try:
         yield session
     finally:
@@ -346,14 +350,24 @@ def cat_command(
     uri: Annotated[str, typer.Argument(help="A file; the extension may be left out (config -> config.json).")],
     rows: Annotated[int, typer.Option("-n", "--rows", min=1, help="Rows/items to preview.")] = 10,
     raw: Annotated[bool, typer.Option("--raw", help="Write the stored bytes unchanged.")] = False,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load pickle files and whole torch modules, which run code when loaded: only for trusted files.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode."""
+    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode.
+
+    Pickle files and whole torch modules are refused unless --allow-pickle is given (loading
+    them runs code); --raw prints any file's bytes without loading it."""
     s = _apply(json_out, profile, endpoint_url, debug)
-    with _session() as session:
+    with _session(allow_pickle=allow_pickle) as session:
         t = session.open(uri)
         meta = _stat(t)
         fmt = _format_of(meta.key)
@@ -367,6 +381,11 @@ def cat_command(
             return
         try:
             value = t.store.read(meta.key)
+        except UnsafeLoad:
+            raise UnsafeLoad(
+                f"Refusing to load {t.uri(meta.key)}: loading it would run code (a pickle, or a whole torch "
+                f"module). If you trust the file: autostore cat --allow-pickle {uri} (or --raw for its bytes)."
+            ) from None
         except FormatError as exc:
             shown = t.uri(meta.key)
             if shown in str(exc):
