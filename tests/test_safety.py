@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from autostore import AutoPath, AutoStore, InvalidKey
+from autostore import AutoPath, AutoStore, FormatError, InvalidKey, NotFound
 from autostore.backends.local import LocalBackend, remove_stale_temp_files
 from conftest import Raw
 
@@ -236,3 +236,173 @@ def test_10_cli_cat_refuses_pickle_and_torch_modules_unless_allowed(tmp_path: Pa
     raw = subprocess.run([*COMMAND, "cat", "--raw", str(data / "x.pkl")], env=env, capture_output=True, timeout=120)
     assert raw.returncode == 0 and raw.stdout == (data / "x.pkl").read_bytes() and not marker.exists()
     assert "--allow-pickle" in run("cat", "--help", env=env).stdout
+
+
+# -- 12: operating-system failures stay OSErrors that say what happened ---------------------------------
+# Tests run as root, which ignores permission bits and most limits. The children below give up
+# what makes root special: RLIMIT_FSIZE (a write past the limit fails with EFBIG, as a full disk
+# fails with ENOSPC) and the capabilities that bypass file permissions (CAP_DAC_OVERRIDE,
+# CAP_DAC_READ_SEARCH, CAP_FOWNER), so a read-only folder refuses even root.
+_CHILD_PRELUDE = '''
+import ctypes, resource, signal, sys
+
+def limit_file_size(limit):
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+def drop_file_capabilities():
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    assert libc.capget(ctypes.byref(header), data) == 0, ctypes.get_errno()
+    keep = ~((1 << 1) | (1 << 2) | (1 << 3)) & 0xFFFFFFFF  # DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER
+    data[0].effective &= keep
+    data[0].permitted &= keep
+    assert libc.capset(ctypes.byref(header), data) == 0, ctypes.get_errno()
+
+def outcome(call):
+    try:
+        call()
+    except BaseException as exc:
+        return [type(exc).__name__, [c.__name__ for c in type(exc).__mro__], getattr(exc, "errno", None), str(exc)]
+    return ["ok", [], None, ""]
+'''
+
+
+def _run_child(body: str, *args: str) -> Any:
+    from test_cli import SRC
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD_PRELUDE + body, *args],
+        env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_12_full_disk_while_writing_is_an_os_error(tmp_path: Path) -> None:
+    import numpy as np
+    import polars as pl
+
+    root = tmp_path / "data"
+    store = AutoStore(root)
+    old = {"txt": "old", "frame": pl.DataFrame({"a": [0]}), "arr": np.zeros(1)}
+    for key, value in old.items():
+        store[key] = value
+    before = sorted(p.name for p in root.iterdir())
+    results = _run_child(
+        '''
+import json, numpy as np, polars as pl
+from autostore import AutoStore, AutoPath
+store = AutoStore(sys.argv[1])
+limit_file_size(64 * 1024)
+print(json.dumps({
+    "txt": outcome(lambda: store.__setitem__("txt", "x" * 200_000)),
+    "frame": outcome(lambda: store.__setitem__("frame", pl.DataFrame({"a": np.arange(200_000)}))),
+    "arr": outcome(lambda: store.__setitem__("arr", np.zeros(200_000))),
+    "dataset": outcome(lambda: store.__setitem__("ds/", pl.DataFrame({"a": np.arange(200_000)}))),
+    "path": outcome(lambda: AutoPath("big.bin", store=store).write_bytes(b"x" * 200_000)),
+}))
+''',
+        str(root),
+    )
+    for what, (name, mro, code, message) in results.items():
+        assert "OSError" in mro and "FormatError" not in mro, (what, name, message)
+        assert code == 27 and "File too large" in message, (what, message)  # EFBIG, as ENOSPC on a full disk
+        if what in old:
+            assert str(root) in message and what in message, message  # names the file it could not write
+    for key, value in old.items():  # the old values are untouched, no temporary file is left
+        got = store[key]
+        assert got.equals(value) if hasattr(got, "equals") else (np.array_equal(got, value) or got == value)
+    assert sorted(p.name for p in root.iterdir() if p.name != "ds") == before
+    assert not [p for p in root.rglob("*") if p.is_file() and p.name not in before]  # nothing half-written
+
+
+def test_12_permission_denied_is_a_permission_error(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    store = AutoStore(root)
+    store["a"] = {"v": 1}
+    store["locked"] = {"v": 2}
+    (root / "locked.json").chmod(0o000)
+    root.chmod(0o555)  # read-only folder
+    try:
+        results = _run_child(
+            '''
+import json
+from autostore import AutoStore, AutoPath
+drop_file_capabilities()
+store = AutoStore(sys.argv[1])
+print(json.dumps({
+    "write": outcome(lambda: store.__setitem__("a", {"v": 99})),
+    "write-new": outcome(lambda: store.__setitem__("new", "text")),
+    "read-locked": outcome(lambda: store["locked"]),
+    "path-write": outcome(lambda: AutoPath("b.txt", store=store).write_text("x")),
+    "read": outcome(lambda: store["a"]),
+}))
+''',
+            str(root),
+        )
+    finally:
+        root.chmod(0o755)
+        (root / "locked.json").chmod(0o644)
+    assert results.pop("read")[0] == "ok"
+    for what, (name, mro, code, message) in results.items():
+        assert name == "PermissionError" and "FormatError" not in mro and code == 13, (what, name, message)
+        assert "Permission denied" in message, message
+        if what != "path-write":
+            assert str(root) in message, message
+    assert store["a"] == {"v": 1} and store["locked"] == {"v": 2}
+    assert sorted(p.name for p in root.iterdir()) == ["a.json", "locked.json"]
+
+
+def test_12_a_file_in_the_way_is_not_a_directory_error(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    store = AutoStore(tmp_path)
+    with pytest.raises(NotADirectoryError) as info:
+        store["blocker/x"] = {"v": 1}
+    assert not isinstance(info.value, FormatError) and "blocker" in str(info.value)
+    assert (tmp_path / "blocker").read_text() == "a file where a folder should be"
+
+
+def _vanishing(base: type) -> Any:
+    class Vanishing(base):  # type: ignore[misc, valid-type]
+        """Another process removes the file just as the handler opens it."""
+
+        supports_bytes = False  # read the file itself, as file-based formats do
+
+        @property
+        def priority(self) -> int:
+            return 50
+
+        def read_from_file(self, file_path: Path, file_extension: str) -> Any:
+            Path(file_path).unlink()
+            return super().read_from_file(file_path, file_extension)
+
+    return Vanishing()
+
+
+@pytest.mark.parametrize("key", ["a.json", "f.parquet", "img.png"])
+def test_12_a_file_vanishing_mid_read_is_not_found(tmp_path: Path, key: str) -> None:
+    import polars as pl
+    from PIL import Image
+
+    from autostore.formats.image import ImageHandler
+    from autostore.formats.json import JSONHandler
+    from autostore.formats.parquet import ParquetHandler
+
+    value = {"a.json": {"v": 1}, "f.parquet": pl.DataFrame({"a": [1]}), "img.png": Image.new("RGB", (2, 2))}[key]
+    base = {"a.json": JSONHandler, "f.parquet": ParquetHandler, "img.png": ImageHandler}[key]
+    store = AutoStore(tmp_path)
+    store[key] = value
+    store.register_handler(_vanishing(base))
+    with pytest.raises(NotFound) as info:
+        store[key]
+    assert not isinstance(info.value, FormatError)
+    assert isinstance(info.value, FileNotFoundError) and "disappeared while it was being read" in str(info.value)
+    assert str(tmp_path / key) in str(info.value)

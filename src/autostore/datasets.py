@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from .backends.base import TABULAR_EXTENSIONS, Backend, ObjectMeta, is_hidden
 from .errors import ConfigError, FormatError, NotFound, UnsupportedFormat
-from .formats.base import require
+from .formats.base import is_os_error, os_error, require
 
 if TYPE_CHECKING:
     from .cache import DownloadCache
@@ -371,6 +371,8 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
         else:
             lf.sink_csv(target, separator="\t" if family == "tsv" else ",", mkdir=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the frame
+            raise os_error(exc, f"Cannot write the frame as {family} into {staging.parent}") from exc
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise FormatError(f"Cannot write the frame as {family}: {type(exc).__name__}: {first[:300]}") from exc
 

@@ -34,7 +34,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
+from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, unsafe_loads
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
@@ -342,7 +342,7 @@ class AutoStore:
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise _read_error(exc, backend.uri(stored), ext) from exc
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         cache = self._cache_for(backend)
@@ -467,6 +467,8 @@ class AutoStore:
         except AutoStoreError:
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the value
+                raise os_error(exc, f"Cannot write {uri}") from exc
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -806,6 +808,17 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+
+def _read_error(exc: Exception, uri: str, ext: str) -> Exception:
+    """What a handler's unexpected exception means: the file vanished (NotFound), the system
+    failed (an OSError of the same kind, naming the URI), or the bytes are not ``ext``."""
+    if isinstance(exc, OSError) or is_os_error(exc):
+        error = os_error(exc, f"Cannot read {uri}")
+        if isinstance(error, FileNotFoundError):
+            return NotFound(f"{uri} disappeared while it was being read (removed by another writer?); read it again.")
+        return error
+    return CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}")
 
 
 def _rebuild_store(

@@ -115,7 +115,12 @@ class NumpyHandler(DataHandler):
             raise FormatError(".npy cannot hold an array of Python objects without pickle; write it to .pkl.")
         # A file object, not the path: np.save appends ".npy" to paths named otherwise.
         with open(file_path, "wb") as f:
-            np.save(f, data, allow_pickle=False)
+            try:
+                np.save(f, data, allow_pickle=False)
+            except OSError as exc:
+                if exc.errno is None:  # numpy's C write reports "N requested and M written" only
+                    _raise_errno(f, exc)
+                raise
 
     def _write_npz(self, data: Any, file_path: Path) -> None:
         from . import sparse
@@ -134,6 +139,17 @@ class NumpyHandler(DataHandler):
         if bad:
             raise FormatError(f".npz values must be numeric/str arrays; {bad[:3]} hold Python objects (use .pkl).")
         write_npz(file_path, arrays)
+
+
+def _raise_errno(f: Any, short_write: OSError) -> None:
+    """After a short write, find out why: one more byte at the end of the file fails with the
+    system's reason (ENOSPC, EFBIG, EDQUOT), which becomes the error."""
+    import os
+
+    try:
+        os.pwrite(f.fileno(), b"\0", os.fstat(f.fileno()).st_size)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} ({short_write})") from short_write
 
 
 def write_npz(file_path: Path, arrays: dict[str, Any]) -> None:
