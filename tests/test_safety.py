@@ -17,6 +17,8 @@ from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from autostore import AutoPath, AutoStore, FormatError, InvalidKey, NotFound
 from autostore.backends.local import LocalBackend, remove_stale_temp_files
@@ -406,3 +408,112 @@ def test_12_a_file_vanishing_mid_read_is_not_found(tmp_path: Path, key: str) -> 
     assert not isinstance(info.value, FormatError)
     assert isinstance(info.value, FileNotFoundError) and "disappeared while it was being read" in str(info.value)
     assert str(tmp_path / key) in str(info.value)
+
+
+# -- 13: `k in store` is True exactly when store[k] has something to read -------------------------------
+def test_13_folders_without_data_files_are_not_in_the_store(store: AutoStore, raw: Raw) -> None:
+    import polars as pl
+
+    raw.write("only_json/a.json", b"{}")
+    raw.write("only_json/b.txt", b"hi")
+    raw.write("only_hidden/_SUCCESS", b"")
+    raw.write("data/part-0.parquet", _PARQUET)
+    if raw.server is None:
+        (raw.root / "empty").mkdir()
+    for key in ("only_json", "only_json/", "only_hidden", "only_hidden/", "empty", "empty/", "absent", "absent/"):
+        assert key not in store, key
+        with pytest.raises(NotFound) as info:
+            store[key]
+        assert key.rstrip("/") in str(info.value)
+    for key in ("data", "data/"):
+        assert key in store
+        assert store[key].collect().equals(pl.DataFrame({"a": [1, 2]}))
+    assert store["only_json/a"] == {} and "only_json/a" in store
+
+
+def _parquet_bytes() -> bytes:
+    import io
+
+    import polars as pl
+
+    buf = io.BytesIO()
+    pl.DataFrame({"a": [1, 2]}).write_parquet(buf)
+    return buf.getvalue()
+
+
+_PARQUET = _parquet_bytes()
+_CONTENT = {
+    ".json": b'{"v": 1}',
+    ".parquet": _PARQUET,
+    ".csv": b"a\n1\n",
+    ".txt": b"text",
+    "": b'{"legacy": true}',  # an extensionless file, as 0.1.x wrote them
+    ".xyz": b"\x00\x01\x02",  # an extension no handler knows
+}
+_names = st.sampled_from(["a", "b", "c"])
+_files = st.tuples(
+    st.lists(_names, max_size=2),  # folders
+    st.one_of(_names, st.sampled_from(["_SUCCESS", ".hidden"])),  # file stem
+    st.sampled_from(sorted(_CONTENT)),
+)
+
+
+def _layout_keys(files: set[str]) -> list[str]:
+    """Keys worth asking about: every file with and without its extension, every folder with
+    and without "/", and names next to them that do not exist."""
+    keys: set[str] = {"zz", "zz/", "a/zz", "a/b/zz/"}
+    for name in files:
+        parts = name.split("/")
+        keys.add(name)
+        keys.add(name.rpartition(".")[0] if "." in parts[-1][1:] else name)
+        for i in range(1, len(parts)):
+            keys.update(("/".join(parts[:i]), "/".join(parts[:i]) + "/"))
+    return sorted(k for k in keys if k and not k.startswith(".") and "/." not in k)
+
+
+def _outcome(store: AutoStore, key: str) -> str:
+    try:
+        store[key]
+    except NotFound:
+        return "NotFound"
+    except Exception as exc:
+        return type(exc).__name__
+    return "value"
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_13_in_agrees_with_getitem_for_random_layouts(
+    request: pytest.FixtureRequest, tmp_path: Path, where: str
+) -> None:
+    """Property: for random folders of json/parquet/csv/txt/extensionless/unknown/hidden files,
+    ``k in store`` is True exactly when ``store[k]`` does not raise NotFound, on a fresh store and
+    on one that has already resolved the keys. (An ambiguous key is in the store: ``store[k]``
+    then raises AmbiguousKey, asking which file.)"""
+    from autostore import AmbiguousKey
+
+    base = request.getfixturevalue("local_store" if where == "local" else "s3_store")
+    raw = Raw(base, request.getfixturevalue("s3_server") if where == "s3" else None)
+    examples = {"local": 60, "s3": 12}[where]
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.lists(_files, min_size=1, max_size=6))
+    def check(layout: list[tuple[list[str], str, str]]) -> None:
+        names = {"/".join([*folders, stem + ext]) for folders, stem, ext in layout}
+        as_folders = {"/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)}
+        if where == "local":
+            assume(not names & as_folders)  # a path cannot be a file and a folder on disk
+        sub = uuid.uuid4().hex[:8]
+        for name in names:
+            ext = "." + name.rpartition(".")[2] if "." in name.rpartition("/")[2][1:] else ""
+            raw.write(f"{sub}/{name}", _CONTENT[ext])
+        asking = AutoStore(base.uri + sub + "/", options=base.options)
+        reading = AutoStore(base.uri + sub + "/", options=base.options)
+        for key in _layout_keys(names):
+            contained = key in asking
+            outcome = _outcome(reading, key)
+            assert contained == (outcome != "NotFound"), (sorted(names), key, contained, outcome)
+            assert _outcome(asking, key) == outcome and (key in reading) == contained  # after resolving
+            if outcome == AmbiguousKey.__name__:
+                assert contained
+
+    check()

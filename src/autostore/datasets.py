@@ -159,7 +159,8 @@ def _select_files(
         family, chosen = next(iter(families.items()))
         return sorted(chosen, key=lambda m: m.key), family
     if not families:
-        raise UnsupportedFormat(
+        # NotFound (a KeyError), as for an empty folder: `key in store` is False for this folder.
+        raise NotFound(
             f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl): "
             f"found {_summary(prefix, by_ext)}. Read the files one by one with store[key]."
         )

@@ -577,18 +577,19 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
-        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
-        at most for a key this store has seen; remembered resolutions are re-checked."""
+        """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
+        file, or a folder holding data files (a dataset). One request at most for a key this
+        store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
-        if full.endswith("/"):
-            return backend.is_dir(full)
+        if full.endswith("/") or not full:
+            return backend.is_dataset(full)  # what store["folder/"] scans; else it raises NotFound
         for _attempt in range(2):
             try:
                 stored = self._resolve(backend, full)
             except NotFound:
-                return backend.is_dir(full + "/")  # store["folder"] reads a folder as a dataset
+                return backend.is_dataset(full + "/")  # store["folder"] reads a folder as a dataset
             except AmbiguousKey:
                 return True
             try:
