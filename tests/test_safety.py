@@ -517,3 +517,33 @@ def test_13_in_agrees_with_getitem_for_random_layouts(
                 assert contained
 
     check()
+
+
+# -- 15: one array in an .npz, as np.savez writes it ------------------------------------------------------
+def test_15_one_array_to_npz_round_trips(store: AutoStore, raw: Raw) -> None:
+    import io
+
+    import numpy as np
+
+    array = np.arange(12, dtype=np.int16).reshape(3, 4)
+    assert store.write("arr.npz", array) == "arr.npz"
+    with np.load(io.BytesIO(raw.read("arr.npz"))) as archive:  # numpy reads it without autostore
+        assert archive.files == ["arr_0"]
+        assert np.array_equal(archive["arr_0"], array) and archive["arr_0"].dtype == np.int16
+    for key in ("arr", "arr.npz"):
+        got = store[key]
+        assert isinstance(got, np.ndarray) and got.dtype == np.int16 and np.array_equal(got, array)
+
+    buf = io.BytesIO()
+    np.savez(buf, np.ones((2, 2), dtype=np.float32))  # written by numpy itself
+    raw.write("by_numpy.npz", buf.getvalue())
+    got = store["by_numpy"]
+    assert isinstance(got, np.ndarray) and got.shape == (2, 2) and got.dtype == np.float32
+
+    store["pair.npz"] = {"x": np.zeros(2), "y": np.ones(3)}  # a dict of arrays stays a dict
+    store["one.npz"] = {"x": np.zeros(2)}
+    assert sorted(store["pair"]) == ["x", "y"] and np.array_equal(store["pair"]["y"], np.ones(3))
+    assert list(store["one"]) == ["x"]
+    with pytest.raises(FormatError, match="Python objects"):
+        store["objects.npz"] = np.array([object()], dtype=object)
+    assert "objects" not in store
