@@ -34,7 +34,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, unsafe_loads
+from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, refuse_unsafe, unsafe_loads
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
@@ -246,28 +246,27 @@ class AutoStore:
             candidates = self._index.candidates(backend, full, trust_absence=False)
         except (AuthError, BackendError) as exc:
             raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
-        if not candidates and self._exists(backend, full):
-            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
                 f"(looked for {name} and {name}.<ext>); check store.keys()."
             )
         if len(candidates) > 1:
+            shown = [self._display_key(backend, c) for c in candidates]  # as the user names them
+            example = next(n for c, n in zip(candidates, shown, strict=True) if c != full)
+            bare = (
+                f"; {self._display_key(backend, full)} has no extension (as autostore 0.1.x wrote files): "
+                "rename it, see `autostore migrate`"
+                if full in candidates
+                else ""
+            )
             raise AmbiguousKey(
-                f"Key {full!r} is ambiguous in {backend.uri('')}: {', '.join(candidates)} all match; "
-                "read one with its extension, e.g. store['" + candidates[0] + "'].",
+                f"Key {self._display_key(backend, full)!r} is ambiguous in {backend.uri('')}: {', '.join(shown)} "
+                f"all match; read one with its extension, e.g. store['{example}']{bare}.",
                 candidates,
             )
         self._index.resolved(backend, full, candidates[0])
         return candidates[0]
-
-    def _exists(self, backend: Backend, full: str) -> bool:
-        try:
-            backend.head(full)
-        except NotFound:
-            return False
-        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -315,17 +314,23 @@ class AutoStore:
         except NotFound:
             return default
 
-    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler, str]:
+    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler | None, str]:
+        """The handler and extension to decode ``stored`` with; (None, ext) for a file whose
+        name has no known extension, read by its content instead (0.1.x wrote such files)."""
         if format is not None:
             ext = "." + format.lower().lstrip(".")
             return self._handlers.for_extension(ext, key=stored), ext
         name = stored.rpartition("/")[2]
-        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
-        return self._handlers.for_extension(ext, key=stored), ext
+        known = self._handlers.known_extension(name)
+        if known is not None:
+            return self._handlers.for_extension(known, key=stored), known
+        return None, ("." + name.rpartition(".")[2] if "." in name[1:] else "")
 
-    def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
+    def _decode(
+        self, backend: Backend, stored: str, handler: DataHandler | None, ext: str, *, ignore_cache: bool
+    ) -> Any:
         allowed = self.options_for(backend.scheme).pickle_allowed
-        if handler.unsafe and not allowed:
+        if handler is not None and handler.unsafe and not allowed:
             uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
@@ -333,16 +338,40 @@ class AutoStore:
             )
         try:
             with unsafe_loads(allowed):
+                if handler is None:
+                    with self._local_file(backend, stored, ignore_cache) as source:
+                        handler, ext = self._sniffed(stored, ext, source, allowed)
+                        if handler.supports_bytes:
+                            return handler.read_from_bytes(source.read_bytes(), ext)
+                        return handler.read_from_file(source, ext)
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
                 with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
                     return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
-            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
+            raise type(exc)(f"Cannot read {backend.uri(stored)}{f' as {ext}' if ext else ''}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
             raise _read_error(exc, backend.uri(stored), ext) from exc
+
+    def _sniffed(self, stored: str, ext: str, source: Path, allowed: bool) -> tuple[DataHandler, str]:
+        """The handler for a file without a known extension, chosen by its content."""
+        from .formats.sniff import sniff
+
+        found = sniff(source)
+        if found is None:
+            if ext:  # "blob.xyz": say which extension no handler knows
+                self._handlers.for_extension(ext, key=stored)
+            raise UnsupportedFormat(
+                f"The file has no extension and its content is no format autostore recognises (parquet, npy, "
+                f"npz, torch, pickle, image, JSON, UTF-8 text); read it with format=..., e.g. "
+                f"store.read({stored.rpartition('/')[2]!r}, format='csv')."
+            )
+        handler = self._handlers.for_extension(found, key=stored)
+        if handler.unsafe and not allowed:
+            raise refuse_unsafe("It has no extension and its content is a pickle")
+        return handler, found
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         cache = self._cache_for(backend)
