@@ -429,6 +429,15 @@ def test_13_folders_without_data_files_are_not_in_the_store(store: AutoStore, ra
         assert key in store
         assert store[key].collect().equals(pl.DataFrame({"a": [1, 2]}))
     assert store["only_json/a"] == {} and "only_json/a" in store
+    if raw.server is not None:  # a folder marker ("marked/", made by consoles) lists as "marked"
+        raw.write("marked/", b"")
+        raw.write("marked/part-0.parquet", _PARQUET)
+        raw.write("marker_only/", b"")
+        fresh = AutoStore(store.uri, options=store.options)
+        assert "marked" in fresh and fresh["marked"].collect().equals(pl.DataFrame({"a": [1, 2]}))
+        assert "marker_only" not in fresh
+        with pytest.raises(NotFound):
+            fresh["marker_only"]
 
 
 def _parquet_bytes() -> bytes:

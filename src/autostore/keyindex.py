@@ -26,12 +26,15 @@ class _Folder:
 
     __slots__ = ("complete", "last", "stems")
 
-    def __init__(self, keys: list[str], complete: bool, ext_of: Callable[[str], str | None]) -> None:
+    def __init__(self, listed: list[tuple[str, int]], complete: bool, ext_of: Callable[[str], str | None]) -> None:
         self.stems: dict[str, set[str]] = {}
-        for key in keys:
-            self.add(key, ext_of)
+        for key, size in listed:
+            # A zero-byte name without extension may be a folder marker ("a/" listed as "a"):
+            # such a key is looked up on the server instead (KeyIndex.candidates).
+            if size or ext_of(key.rpartition("/")[2]) is not None:
+                self.add(key, ext_of)
         self.complete = complete
-        self.last = max(keys) if keys else ""
+        self.last = max(key for key, _ in listed) if listed else ""
 
     def add(self, key: str, ext_of: Callable[[str], str | None]) -> None:
         self.stems.setdefault(_stem(key, ext_of), set()).add(key)
@@ -118,15 +121,15 @@ class KeyIndex:
             snap = self._folders.get(ident)
             if snap is not None:
                 return snap
-            keys: list[str] = []
+            listed: list[tuple[str, int]] = []
             complete = True
             prefix = folder + "/" if folder else ""
             for meta in backend.list_objects(prefix):
-                if len(keys) >= PAGE:
+                if len(listed) >= PAGE:
                     complete = False
                     break
-                keys.append(meta.key)
-            snap = _Folder(keys, complete, self._ext_of)
+                listed.append((meta.key, meta.size))
+            snap = _Folder(listed, complete, self._ext_of)
             with self._lock:
                 self._folders[ident] = snap
                 self._loading.pop(ident, None)

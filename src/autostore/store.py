@@ -293,19 +293,20 @@ class AutoStore:
                 raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
             return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
-        try:
-            stored = self._resolve(backend, full)
-        except NotFound:
-            if dataset is None and backend.is_dir(full):
-                return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
-            raise
-        handler, ext = self._handler_for_read(stored, format)
-        try:
-            return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
-        except NotFound:
-            if not self._index.forget(backend, full):
+        for attempt in range(2):
+            try:
+                stored = self._resolve(backend, full)
+            except NotFound:
+                if dataset is None and backend.is_dir(full):
+                    return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
                 raise
-            return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
+            handler, ext = self._handler_for_read(stored, format)
+            try:
+                return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
+            except NotFound:
+                if attempt or not self._index.forget(backend, full):
+                    raise  # a remembered file vanished: resolve once more (never loop on a listing)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, key: str, default: Any = None) -> Any:
         """``store[key]`` or ``default`` when the key does not exist."""
