@@ -275,11 +275,11 @@ def outcome(call):
 
 
 def _run_child(body: str, *args: str) -> Any:
-    from test_cli import SRC
+    from test_cli import base_env
 
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD_PRELUDE + body, *args],
-        env={"PYTHONPATH": SRC, "PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        env=base_env(),
         capture_output=True,
         text=True,
         timeout=120,
