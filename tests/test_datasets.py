@@ -176,8 +176,9 @@ def test_empty_missing_and_non_tabular_folders(store: AutoStore, raw: Raw) -> No
         store["hidden/"]
     raw.write("docs/a.json", b"{}")
     raw.write("docs/b.txt", b"hi")
-    with pytest.raises(UnsupportedFormat, match=r"no tabular files.*1 \.json \(a\.json\)"):
-        store["docs/"]
+    with pytest.raises(NotFound, match=r"no tabular files.*1 \.json \(a\.json\)"):
+        store["docs/"]  # nothing to scan: not in the store (issue 13 point 13)
+    assert "docs/" not in store and "docs" not in store
     assert store.primary_backend.is_dataset("docs/") is False
     assert store.primary_backend.is_dataset("hidden/") is False
     assert store.primary_backend.is_directory("docs") is True

@@ -532,8 +532,10 @@ def test_load_and_save(path_root: AutoPath, raw: Raw) -> None:
     (path_root / "as_csv").save(df, format="csv")
     assert raw.read("as_csv.csv").decode().splitlines()[0] == "a,b"
     raw.write("Makefile", b"all:")
+    assert (path_root / "Makefile").load() == "all:"  # no extension: read by its content (text)
+    raw.write("blob", b"\x00\x01")
     with pytest.raises(UnsupportedFormat):
-        (path_root / "Makefile").load()
+        (path_root / "blob").load()
     with pytest.raises(FileNotFoundError):
         (path_root / "absent.json").load()
 

@@ -1,4 +1,4 @@
-"""The ``autostore`` command line: ``ls``, ``cat``, ``cp``, ``mv``, ``rm``, ``info`` and ``cache``.
+"""The ``autostore`` command line: ``ls``, ``cat``, ``cp``, ``mv``, ``rm``, ``info``, ``migrate`` and ``cache``.
 
 Thin on purpose: it parses arguments, calls the backends and stores, and renders with rich.
 typer and rich are imported here only, so ``import autostore`` stays light. Errors print one
@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import __version__
+from . import __version__, migrate
 from . import config as config_module
 from .backends.base import Backend, ObjectMeta
 from .errors import (
@@ -37,6 +37,8 @@ from .errors import (
     InvalidKey,
     MissingDependency,
     NotFound,
+    UnsafeLoad,
+    UnsupportedFormat,
 )
 from .formats import default_registry
 from .options import Options, options_class_for_kind
@@ -192,16 +194,19 @@ class Session:
 
     settings: Settings
     stores: dict[tuple[str, str], AutoStore] = field(default_factory=dict)
+    #: allow_pickle of the stores opened (None: the options/environment decide)
+    allow_pickle: bool | None = None
 
     def open(self, text: str) -> Target:
         loc = parse_location(text)
         ident = ("file", "/") if loc.is_local else (loc.scheme, loc.bucket)
         store = self.stores.get(ident)
         if store is None:
+            extra: dict[str, Any] = {} if self.allow_pickle is None else {"allow_pickle": self.allow_pickle}
             if loc.is_local:
-                store = AutoStore("/")
+                store = AutoStore("/", **extra)
             else:
-                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc))
+                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc), **extra)
             self.stores[ident] = store
         return Target(text, loc, store, loc.key)
 
@@ -232,8 +237,8 @@ class Session:
 
 
 @contextlib.contextmanager
-def _session() -> Iterator[Session]:
-    session = Session(_settings)
+def _session(allow_pickle: bool | None = None) -> Iterator[Session]:
+    session = Session(_settings, allow_pickle=allow_pickle)
     try:
         yield session
     finally:
@@ -346,33 +351,52 @@ def cat_command(
     uri: Annotated[str, typer.Argument(help="A file; the extension may be left out (config -> config.json).")],
     rows: Annotated[int, typer.Option("-n", "--rows", min=1, help="Rows/items to preview.")] = 10,
     raw: Annotated[bool, typer.Option("--raw", help="Write the stored bytes unchanged.")] = False,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load pickle files and whole torch modules, which run code when loaded: only for trusted files.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode."""
+    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode.
+
+    Pickle files and whole torch modules are refused unless --allow-pickle is given (loading
+    them runs code); --raw prints any file's bytes without loading it."""
     s = _apply(json_out, profile, endpoint_url, debug)
-    with _session() as session:
+    with _session(allow_pickle=allow_pickle) as session:
         t = session.open(uri)
         meta = _stat(t)
         fmt = _format_of(meta.key)
-        if raw or fmt is None:
-            data = t.backend.get_bytes(meta.key)
-            if raw:
-                sys.stdout.buffer.write(data)
-                sys.stdout.flush()
-                return
-            _show_unknown(t.uri(meta.key), data, s)
+        if raw:
+            sys.stdout.buffer.write(t.backend.get_bytes(meta.key))
+            sys.stdout.flush()
             return
+        unknown = object()
         try:
-            value = t.store.read(meta.key)
+            value = t.store.read(meta.key)  # no known extension: read by content (0.1.x files)
+        except UnsupportedFormat:
+            if fmt is not None:
+                raise
+            value = unknown
+        except UnsafeLoad:
+            raise UnsafeLoad(
+                f"Refusing to load {t.uri(meta.key)}: loading it would run code (a pickle, or a whole torch "
+                f"module). If you trust the file: autostore cat --allow-pickle {uri} (or --raw for its bytes)."
+            ) from None
         except FormatError as exc:
             shown = t.uri(meta.key)
             if shown in str(exc):
                 raise
             raise type(exc)(f"{shown}: {exc}") from exc
-        _show_value(t.uri(meta.key), fmt, value, rows, s)
+        if fmt is None and (value is unknown or isinstance(value, str)):  # binary, or text shown as it is
+            _show_unknown(t.uri(meta.key), t.backend.get_bytes(meta.key), s)
+            return
+        _show_value(t.uri(meta.key), fmt or "no extension", value, rows, s)
 
 
 def _show_unknown(uri: str, data: bytes, s: Settings) -> None:
@@ -737,6 +761,55 @@ def rm_command(
         _emit_json(removed)
     else:
         sys.stdout.write("".join(f"removed: {u}\n" for u in removed))
+
+
+# -- migrate ------------------------------------------------------------------------------------
+@app.command("migrate")
+def migrate_command(
+    uri: Annotated[str, typer.Argument(help="A store written by autostore 0.1.x: ./data, s3://bucket/prefix/.")],
+    apply: Annotated[bool, typer.Option("--apply", help="Rename the files (default: only list the plan).")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rename the extensionless files autostore 0.1.x wrote (cfg holding JSON, df holding parquet)
+    to KEY.<ext>, the format found in their content. A dry run unless --apply is given."""
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        prefix = _folder(t.key)
+        planned = migrate.plan(t.store, t.backend, prefix)
+        done = {r.key for r in migrate.apply(t.store, t.backend, planned)} if apply else set()
+    rows = [_migration_row(t, r, apply, done) for r in planned]
+    if s.json:
+        _emit_json(rows)
+        return
+    lines = []
+    for row in rows:
+        shown = f" -> {row['target']}" if row["action"] != "skip" else f" ({row['reason']})"
+        lines.append(f"{row['action']}: {row['uri']}{shown}")
+    count = sum(row["action"] != "skip" for row in rows)
+    if apply:
+        lines.append(f"{count} file(s) renamed.")
+    else:
+        lines.append(f"{count} file(s) to rename (dry run: nothing changed; add --apply to rename them).")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _migration_row(t: Target, item: migrate.Rename, applied: bool, done: set[str]) -> dict[str, Any]:
+    """One line of ``migrate``: rename (planned), renamed (done) or skip with the reason."""
+    action, reason = "rename", item.reason
+    if item.target is None:
+        action = "skip"
+    elif applied:
+        action, reason = ("renamed", "") if item.key in done else ("skip", "the target appeared meanwhile")
+    return {
+        "uri": t.uri(item.key),
+        "target": t.uri(item.target) if item.target else None,
+        "action": action,
+        "reason": reason,
+    }
 
 
 # -- cache --------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 
 from .backends.base import TABULAR_EXTENSIONS, Backend, ObjectMeta, is_hidden
 from .errors import ConfigError, FormatError, NotFound, UnsupportedFormat
-from .formats.base import require
+from .formats.base import is_os_error, os_error, require
 
 if TYPE_CHECKING:
     from .cache import DownloadCache
@@ -159,7 +159,8 @@ def _select_files(
         family, chosen = next(iter(families.items()))
         return sorted(chosen, key=lambda m: m.key), family
     if not families:
-        raise UnsupportedFormat(
+        # NotFound (a KeyError), as for an empty folder: `key in store` is False for this folder.
+        raise NotFound(
             f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl): "
             f"found {_summary(prefix, by_ext)}. Read the files one by one with store[key]."
         )
@@ -371,6 +372,8 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
         else:
             lf.sink_csv(target, separator="\t" if family == "tsv" else ",", mkdir=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the frame
+            raise os_error(exc, f"Cannot write the frame as {family} into {staging.parent}") from exc
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise FormatError(f"Cannot write the frame as {family}: {type(exc).__name__}: {first[:300]}") from exc
 

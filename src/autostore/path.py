@@ -369,7 +369,8 @@ class AutoPath:
 
     def _io(self) -> tuple[Backend, str]:
         if self._target is None:
-            backend, _ = self._store._target("file:///" if self.is_local else self.anchor)
+            # Local paths go through the store's key rules (a path inside a local store's root).
+            backend, _ = self._store._target(self._store_uri() if self.is_local else self.anchor)
             self._target = (backend, self.key)
         return self._target
 

@@ -34,7 +34,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
+from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, refuse_unsafe, unsafe_loads
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
@@ -185,7 +185,9 @@ class AutoStore:
                 if kind == "local":
                     from .backends.local import LocalBackend
 
-                    backend = LocalBackend(bucket)
+                    # Absolute paths inside a local store's root keep its rules (no symlink out).
+                    fence = self._primary_root() if bucket == "/" else None
+                    backend = LocalBackend(bucket, fence=fence)
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
@@ -200,9 +202,25 @@ class AutoStore:
         if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
-                return self._backend("file", "/"), loc.key
+                return self._backend("file", "/"), self._local_key(loc.key)
             return self._backend(loc.scheme, loc.bucket), loc.key
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
+
+    def _primary_root(self) -> str | None:
+        """The folder of a local store ("/abs/data"), None for object stores."""
+        return "/" + self._location.key.rstrip("/") if self._location.is_local else None
+
+    def _local_key(self, path_key: str) -> str:
+        """``path_key`` (an absolute path without its leading "/") checked against the store's key
+        rules when it lies inside a local store's root: such a path is a key of the store."""
+        root = self._primary_root()
+        if root is not None and root != "/":
+            inside = root.lstrip("/") + "/"
+            if path_key.startswith(inside) and path_key != inside:
+                trail = "/" if path_key.endswith("/") else ""
+                rel = validate_key(path_key[len(inside) :], uri=self.uri)
+                return inside + rel.rstrip("/") + trail
+        return path_key
 
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)
@@ -228,28 +246,27 @@ class AutoStore:
             candidates = self._index.candidates(backend, full, trust_absence=False)
         except (AuthError, BackendError) as exc:
             raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
-        if not candidates and self._exists(backend, full):
-            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
                 f"(looked for {name} and {name}.<ext>); check store.keys()."
             )
         if len(candidates) > 1:
+            shown = [self._display_key(backend, c) for c in candidates]  # as the user names them
+            example = next(n for c, n in zip(candidates, shown, strict=True) if c != full)
+            bare = (
+                f"; {self._display_key(backend, full)} has no extension (as autostore 0.1.x wrote files): "
+                "rename it, see `autostore migrate`"
+                if full in candidates
+                else ""
+            )
             raise AmbiguousKey(
-                f"Key {full!r} is ambiguous in {backend.uri('')}: {', '.join(candidates)} all match; "
-                "read one with its extension, e.g. store['" + candidates[0] + "'].",
+                f"Key {self._display_key(backend, full)!r} is ambiguous in {backend.uri('')}: {', '.join(shown)} "
+                f"all match; read one with its extension, e.g. store['{example}']{bare}.",
                 candidates,
             )
         self._index.resolved(backend, full, candidates[0])
         return candidates[0]
-
-    def _exists(self, backend: Backend, full: str) -> bool:
-        try:
-            backend.head(full)
-        except NotFound:
-            return False
-        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -276,19 +293,20 @@ class AutoStore:
                 raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
             return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
-        try:
-            stored = self._resolve(backend, full)
-        except NotFound:
-            if dataset is None and backend.is_dir(full):
-                return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
-            raise
-        handler, ext = self._handler_for_read(stored, format)
-        try:
-            return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
-        except NotFound:
-            if not self._index.forget(backend, full):
+        for attempt in range(2):
+            try:
+                stored = self._resolve(backend, full)
+            except NotFound:
+                if dataset is None and backend.is_dir(full):
+                    return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
                 raise
-            return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
+            handler, ext = self._handler_for_read(stored, format)
+            try:
+                return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
+            except NotFound:
+                if attempt or not self._index.forget(backend, full):
+                    raise  # a remembered file vanished: resolve once more (never loop on a listing)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, key: str, default: Any = None) -> Any:
         """``store[key]`` or ``default`` when the key does not exist."""
@@ -297,17 +315,23 @@ class AutoStore:
         except NotFound:
             return default
 
-    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler, str]:
+    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler | None, str]:
+        """The handler and extension to decode ``stored`` with; (None, ext) for a file whose
+        name has no known extension, read by its content instead (0.1.x wrote such files)."""
         if format is not None:
             ext = "." + format.lower().lstrip(".")
             return self._handlers.for_extension(ext, key=stored), ext
         name = stored.rpartition("/")[2]
-        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
-        return self._handlers.for_extension(ext, key=stored), ext
+        known = self._handlers.known_extension(name)
+        if known is not None:
+            return self._handlers.for_extension(known, key=stored), known
+        return None, ("." + name.rpartition(".")[2] if "." in name[1:] else "")
 
-    def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
+    def _decode(
+        self, backend: Backend, stored: str, handler: DataHandler | None, ext: str, *, ignore_cache: bool
+    ) -> Any:
         allowed = self.options_for(backend.scheme).pickle_allowed
-        if handler.unsafe and not allowed:
+        if handler is not None and handler.unsafe and not allowed:
             uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
@@ -315,16 +339,40 @@ class AutoStore:
             )
         try:
             with unsafe_loads(allowed):
+                if handler is None:
+                    with self._local_file(backend, stored, ignore_cache) as source:
+                        handler, ext = self._sniffed(stored, ext, source, allowed)
+                        if handler.supports_bytes:
+                            return handler.read_from_bytes(source.read_bytes(), ext)
+                        return handler.read_from_file(source, ext)
                 if handler.supports_bytes:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
                 with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
                     return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
-            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
+            raise type(exc)(f"Cannot read {backend.uri(stored)}{f' as {ext}' if ext else ''}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise _read_error(exc, backend.uri(stored), ext) from exc
+
+    def _sniffed(self, stored: str, ext: str, source: Path, allowed: bool) -> tuple[DataHandler, str]:
+        """The handler for a file without a known extension, chosen by its content."""
+        from .formats.sniff import sniff
+
+        found = sniff(source)
+        if found is None:
+            if ext:  # "blob.xyz": say which extension no handler knows
+                self._handlers.for_extension(ext, key=stored)
+            raise UnsupportedFormat(
+                f"The file has no extension and its content is no format autostore recognises (parquet, npy, "
+                f"npz, torch, pickle, image, JSON, UTF-8 text); read it with format=..., e.g. "
+                f"store.read({stored.rpartition('/')[2]!r}, format='csv')."
+            )
+        handler = self._handlers.for_extension(found, key=stored)
+        if handler.unsafe and not allowed:
+            raise refuse_unsafe("It has no extension and its content is a pickle")
+        return handler, found
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         cache = self._cache_for(backend)
@@ -449,6 +497,8 @@ class AutoStore:
         except AutoStoreError:
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the value
+                raise os_error(exc, f"Cannot write {uri}") from exc
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -557,18 +607,19 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
-        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
-        at most for a key this store has seen; remembered resolutions are re-checked."""
+        """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
+        file, or a folder holding data files (a dataset). One request at most for a key this
+        store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
-        if full.endswith("/"):
-            return backend.is_dir(full)
+        if full.endswith("/") or not full:
+            return backend.is_dataset(full)  # what store["folder/"] scans; else it raises NotFound
         for _attempt in range(2):
             try:
                 stored = self._resolve(backend, full)
             except NotFound:
-                return backend.is_dir(full + "/")  # store["folder"] reads a folder as a dataset
+                return backend.is_dataset(full + "/")  # store["folder"] reads a folder as a dataset
             except AmbiguousKey:
                 return True
             try:
@@ -788,6 +839,17 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+
+def _read_error(exc: Exception, uri: str, ext: str) -> Exception:
+    """What a handler's unexpected exception means: the file vanished (NotFound), the system
+    failed (an OSError of the same kind, naming the URI), or the bytes are not ``ext``."""
+    if isinstance(exc, OSError) or is_os_error(exc):
+        error = os_error(exc, f"Cannot read {uri}")
+        if isinstance(error, FileNotFoundError):
+            return NotFound(f"{uri} disappeared while it was being read (removed by another writer?); read it again.")
+        return error
+    return CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}")
 
 
 def _rebuild_store(

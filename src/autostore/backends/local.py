@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
+from ..uri import TEMP_MARKER
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
-
-TEMP_MARKER = ".autostore-tmp-"
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -71,26 +70,36 @@ class AtomicWriter(TempFileWriter):
 
 
 class LocalBackend(Backend):
-    """Files below the directory ``root``. Keys never leave it: symlinks resolving outside
-    ``root`` are refused."""
+    """Files below the directory ``root``. Keys never leave it: ``..`` segments and symlinks
+    resolving outside ``root`` are refused.
+
+    ``fence`` (for the ``/`` backend of a local store) is a folder below ``root`` held to the
+    same rule: a path inside it may not follow a symlink out of it."""
 
     scheme = "file"
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.bucket = self.root
         self.identity = f"file://{self.root}"
         self._real_root = os.path.realpath(self.root)
         self._real_prefix = self._real_root.rstrip("/") + "/"
+        self._fence: tuple[str, str] | None = None
+        if fence is not None:
+            lexical = os.path.abspath(os.fspath(fence)).rstrip("/")
+            if lexical and lexical != self.root.rstrip("/"):
+                self._fence = (lexical + "/", os.path.realpath(lexical))
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, key: str) -> str:
-        """Absolute path of ``key``, refusing symlinks that escape the root.
+        """Absolute path of ``key``, refusing ``..`` segments and symlinks that escape the root.
 
         Only the components below the root are examined (one ``lstat`` each); the full
         ``realpath`` check runs when one of them is a symlink."""
         if not key:
             return self.root
+        if ".." in key and ".." in key.split("/"):
+            raise InvalidKey(f"Key {key!r} has a '..' segment; keys cannot leave {self.root}.")
         path = self.root + "/" + key.rstrip("/") if self.root != "/" else "/" + key.rstrip("/")
         step = len(self.root) if self.root != "/" else 0
         while True:
@@ -108,16 +117,28 @@ class LocalBackend(Backend):
 
     def _check_real(self, key: str, path: str) -> None:
         real = os.path.realpath(path)
-        if real != self._real_root and not real.startswith(self._real_prefix):
+        root = self._root_of(path)
+        if root is not None:
             raise InvalidKey(
-                f"Key {key!r} resolves to {real}, outside the store root {self.root} "
+                f"Key {key!r} resolves to {real}, outside the store root {root} "
                 "(a symlink points outside); refusing to follow it."
             )
 
+    def _root_of(self, path: str, real: str | None = None) -> str | None:
+        """The root (this backend's, or the fence ``path`` lies in) that ``path`` resolves
+        outside of, or None when it stays inside."""
+        real = os.path.realpath(path) if real is None else real
+        if real != self._real_root and not real.startswith(self._real_prefix):
+            return self.root
+        if self._fence is not None and path.startswith(self._fence[0]):
+            fence_real = self._fence[1]
+            if real != fence_real and not real.startswith(fence_real.rstrip("/") + "/"):
+                return self._fence[0].rstrip("/")
+        return None
+
     def _escapes(self, path: str) -> bool:
         """True for a symlink that resolves outside the root (listings leave those out)."""
-        real = os.path.realpath(path)
-        return real != self._real_root and not real.startswith(self._real_prefix)
+        return self._root_of(path) is not None
 
     def uri(self, key: str) -> str:
         return os.path.join(self.root, key) if key else self.root

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -20,7 +22,9 @@ from ..errors import MissingDependency, UnsafeLoad, UnsupportedFormat
 __all__ = [
     "DataHandler",
     "HandlerRegistry",
+    "is_os_error",
     "might_be",
+    "os_error",
     "refuse_unsafe",
     "require",
     "unsafe_loads",
@@ -44,6 +48,40 @@ def require(module: str, extra: str | None, what: str) -> Any:
         hint = f'pip install "autostore[{extra}]"' if extra else f"pip install {top}"
         raise MissingDependency(f"{what} needs {top}: {hint}.")
     return importlib.import_module(module)
+
+
+_OS_ERROR_RE = re.compile(r"\(os error (\d+)\)")
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    """The errno of an operating-system error: ``exc.errno``, or the "(os error N)" that polars
+    (Rust) puts in its messages."""
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        return code
+    found = _OS_ERROR_RE.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def is_os_error(exc: BaseException) -> bool:
+    """True when ``exc`` reports the operating system failing (no such file, permission denied,
+    disk full), not bad data: an OSError with an errno, a builtin OSError subclass such as
+    FileNotFoundError, or a library error wrapping "(os error N)". Handlers catching OSError for
+    format problems (Pillow, torch) re-raise these untouched."""
+    if isinstance(exc, OSError) and type(exc) is not OSError and type(exc).__module__ == "builtins":
+        return True
+    return _errno_of(exc) is not None
+
+
+def os_error(exc: BaseException, doing: str) -> OSError:
+    """An OSError of the matching builtin class (PermissionError for EACCES, ...) saying what
+    failed: ``"[Errno 28] Cannot write /x/a.json: No space left on device"``."""
+    code = _errno_of(exc)
+    if code is not None:
+        reason = getattr(exc, "strerror", None) or os.strerror(code)
+        return OSError(code, f"{doing}: {reason}")  # OSError(errno, ...) picks the subclass
+    cls = type(exc) if isinstance(exc, OSError) and type(exc).__module__ == "builtins" else OSError
+    return cls(f"{doing}: {exc}")
 
 
 def unsafe_loads_allowed() -> bool:

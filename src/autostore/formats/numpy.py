@@ -1,4 +1,9 @@
-"""NumPy arrays: ``.npy`` (one array) and ``.npz`` (a dict of arrays, or a scipy sparse matrix).
+"""NumPy arrays: ``.npy`` (one array) and ``.npz`` (a dict of arrays, one array, or a scipy
+sparse matrix).
+
+One array written to ``.npz`` is stored as ``np.savez(f, array)`` stores it: a single member
+``arr_0``; an archive holding only ``arr_0`` reads back as that array (so does a dict whose only
+key is ``"arr_0"``: the two files are identical).
 
 numpy reads and writes the local file itself (no bytes copy in between). Arrays of Python
 objects are pickles inside: writing them by type goes to ``.pkl``, and reading one from a
@@ -17,6 +22,7 @@ __all__ = ["NumpyHandler"]
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+SINGLE = "arr_0"  # np.savez's name for its first positional array
 
 
 def _np() -> Any:
@@ -94,14 +100,14 @@ class NumpyHandler(DataHandler):
             return sparse.load(file_path)
         try:
             with np.load(file_path, allow_pickle=False) as archive:
-                return {name: archive[name] for name in archive.files}
+                return _unwrap({name: archive[name] for name in archive.files})
         except ValueError as exc:
             if "allow_pickle" not in str(exc):
                 raise CorruptData(f"Invalid .npz file: {exc}.") from None
         if not unsafe_loads_allowed():
             raise refuse_unsafe("This .npz file holds arrays of Python objects (pickled)")
         with np.load(file_path, allow_pickle=True) as archive:
-            return {name: archive[name] for name in archive.files}
+            return _unwrap({name: archive[name] for name in archive.files})
 
     # -- writing ------------------------------------------------------------------------------
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
@@ -115,7 +121,12 @@ class NumpyHandler(DataHandler):
             raise FormatError(".npy cannot hold an array of Python objects without pickle; write it to .pkl.")
         # A file object, not the path: np.save appends ".npy" to paths named otherwise.
         with open(file_path, "wb") as f:
-            np.save(f, data, allow_pickle=False)
+            try:
+                np.save(f, data, allow_pickle=False)
+            except OSError as exc:
+                if exc.errno is None:  # numpy's C write reports "N requested and M written" only
+                    _raise_errno(f, exc)
+                raise
 
     def _write_npz(self, data: Any, file_path: Path) -> None:
         from . import sparse
@@ -123,17 +134,35 @@ class NumpyHandler(DataHandler):
         if sparse.is_sparse(data):
             sparse.save(data, file_path)
             return
+        np = _np()
+        if might_be(data, "numpy") and isinstance(data, np.ndarray):
+            data = {SINGLE: data}  # what np.savez(f, array) writes
         if not (isinstance(data, dict) and data and all(isinstance(k, str) for k in data)):
             raise FormatError(
-                f".npz files hold a dict of numpy arrays (str keys) or a scipy sparse matrix, "
-                f"not {type(data).__name__}; write one array to .npy."
+                f".npz files hold a numpy array, a dict of numpy arrays (str keys) or a scipy sparse "
+                f"matrix, not {type(data).__name__}."
             )
-        np = _np()
         arrays = {k: np.asanyarray(v) for k, v in data.items()}
         bad = [k for k, a in arrays.items() if a.dtype.hasobject]
         if bad:
             raise FormatError(f".npz values must be numeric/str arrays; {bad[:3]} hold Python objects (use .pkl).")
         write_npz(file_path, arrays)
+
+
+def _unwrap(arrays: dict[str, Any]) -> Any:
+    """The array of a one-array archive (``np.savez(f, array)``), else the dict."""
+    return arrays[SINGLE] if list(arrays) == [SINGLE] else arrays
+
+
+def _raise_errno(f: Any, short_write: OSError) -> None:
+    """After a short write, find out why: one more byte at the end of the file fails with the
+    system's reason (ENOSPC, EFBIG, EDQUOT), which becomes the error."""
+    import os
+
+    try:
+        os.pwrite(f.fileno(), b"\0", os.fstat(f.fileno()).st_size)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} ({short_write})") from short_write
 
 
 def write_npz(file_path: Path, arrays: dict[str, Any]) -> None:

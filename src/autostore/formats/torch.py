@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData
-from .base import DataHandler, might_be, refuse_unsafe, require, unsafe_loads_allowed
+from .base import DataHandler, is_os_error, might_be, refuse_unsafe, require, unsafe_loads_allowed
 
 __all__ = ["TorchHandler", "holds_tensors"]
 
@@ -80,6 +80,8 @@ class TorchHandler(DataHandler):
         except pickle.UnpicklingError as exc:
             weights_error: BaseException = exc
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
+            if is_os_error(exc):
+                raise
             raise CorruptData(f"Invalid PyTorch checkpoint: {_first_line(exc)}.") from None
         # weights_only refused something: a class to import (a whole module), or garbage.
         finder = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)  # torch >= 2.5
