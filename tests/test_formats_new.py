@@ -146,7 +146,7 @@ def test_safetensors_not_chosen_by_type(local_store: AutoStore) -> None:
     ],
 )
 def test_safetensors_refuses_what_it_cannot_hold(store: AutoStore, raw: Raw, value: Any, named: str) -> None:
-    with pytest.raises(FormatError, match=".pt") as info:
+    with pytest.raises(FormatError, match=r"\.pt") as info:
         store["m.safetensors"] = value
     assert named in str(info.value) and "m.safetensors" in str(info.value)
     assert raw.keys() == []
@@ -168,7 +168,7 @@ def test_safetensors_loads_with_allow_pickle_false_and_pkl_gz_is_refused(tmp_pat
     careful = AutoStore(tmp_path, allow_pickle=False)
     assert careful["m"]["w"].tolist() == [1.0, 1.0]
     assert careful["n"]["w"].tolist() == [1.0, 1.0]
-    with pytest.raises(UnsafeLoad, match="obj.pkl.gz"):
+    with pytest.raises(UnsafeLoad, match=r"obj\.pkl\.gz"):
         careful["obj"]
     # and a .gz of a value that would be pickled implicitly is not written either
     with pytest.raises(FormatError, match="allow_pickle is off"):
@@ -181,7 +181,7 @@ def test_safetensors_corrupt_or_truncated(store: AutoStore, raw: Raw, cut: str) 
     good = safetensors.torch.save({"w": torch.ones(100)}, metadata={"format": "pt"})
     bad = {"garbage": b"\x00not safetensors at all", "truncated": good[: len(good) - 10], "header": good[:20]}[cut]
     raw.write("w.safetensors", bad)
-    with pytest.raises(CorruptData, match="w.safetensors"):
+    with pytest.raises(CorruptData, match=r"w\.safetensors"):
         store["w"]
 
 
@@ -351,7 +351,7 @@ def test_compression_argument_with_a_named_file_keeps_the_name(store: AutoStore,
     assert store.write("data.json", [1, 2], compression="gzip") == "data.json"
     assert gzip.decompress(raw.read("data.json")) == b"[1, 2]"
     assert store.read("data.json", compression="gzip") == [1, 2]
-    with pytest.raises(CorruptData, match="data.json"):
+    with pytest.raises(CorruptData, match=r"data\.json"):
         store["data.json"]  # read without compression= it is not JSON
     assert store.write("same.json.gz", [3], compression="gzip") == "same.json.gz"
     with pytest.raises(ConfigError, match="contradicts"):
@@ -363,13 +363,17 @@ def test_compression_argument_with_a_named_file_keeps_the_name(store: AutoStore,
 
 @pytest.mark.parametrize("codec", list(CODECS))
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
-def test_compressed_truncated_or_corrupt_raises_corrupt_data(store: AutoStore, raw: Raw, codec: str, damage: str) -> None:
+def test_compressed_truncated_or_corrupt_raises_corrupt_data(
+    store: AutoStore, raw: Raw, codec: str, damage: str
+) -> None:
     payload = json.dumps({"values": list(range(5000))}).encode()
     data = CODECS[codec][0](payload)
     if damage == "truncated":
         data = data[: len(data) * 2 // 3]
+    elif codec == "gz":
+        data = b"\x1f\x8b" + b"\xff" * 60  # the magic, then no valid header
     else:
-        data = data[:4] + bytes(b ^ 0x5A for b in data[4:40]) + data[40:] if codec != "gz" else b"\x1f\x8b" + b"\xff" * 60
+        data = data[:4] + bytes(b ^ 0x5A for b in data[4:40]) + data[40:]  # bytes flipped after the magic
     raw.write(f"d.json.{codec}", data)
     raw.write(f"a.npy.{codec}", data)  # a file format: decompressed to a temporary file
     for key in (f"d.json.{codec}", f"a.npy.{codec}"):
@@ -426,7 +430,11 @@ def excel_frame() -> pl.DataFrame:
             "price": [9.5, 0.25, -3.0],
             "name": ["pen", "ink", "café"],
             "day": [datetime.date(2024, 1, 31), datetime.date(2000, 2, 29), datetime.date(1999, 12, 1)],
-            "at": [datetime.datetime(2024, 1, 31, 12, 30), datetime.datetime(2000, 2, 29), datetime.datetime(1999, 12, 1, 23, 59, 59)],
+            "at": [
+                datetime.datetime(2024, 1, 31, 12, 30),
+                datetime.datetime(2000, 2, 29),
+                datetime.datetime(1999, 12, 1, 23, 59, 59),
+            ],
         }
     )
 
@@ -482,7 +490,7 @@ def test_excel_written_by_openpyxl_read(store: AutoStore, raw: Raw) -> None:
 
 def test_excel_bad_input(store: AutoStore, raw: Raw) -> None:
     raw.write("bad.xlsx", b"PK\x03\x04 this is no workbook")
-    with pytest.raises(CorruptData, match="bad.xlsx"):
+    with pytest.raises(CorruptData, match=r"bad\.xlsx"):
         store["bad"]
     with pytest.raises(FormatError, match="DataFrame"):
         store["x.xlsx"] = {"not": "a frame"}
@@ -652,12 +660,4 @@ def test_missing_extras_raise_missing_dependency_naming_the_extra(local_store: A
     hooked = run_without(root, "", hooked="zstandard")  # an import hook refusing the library
     assert hooked["read c.json.zst"][0] == "MissingDependency" and "autostore[zstd]" in hooked["read c.json.zst"][1]
     assert hooked["read w.safetensors"] == ["ok", "", False]
-
-
-def test_import_autostore_imports_none_of_the_new_libraries() -> None:
-    code = "import sys, autostore; print(','.join(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    loaded = set(out.strip().split(","))
-    new = ("safetensors", "zstandard", "fastexcel", "xlsxwriter", "openpyxl", "pyarrow")
-    assert not [m for m in new if m in loaded]
 

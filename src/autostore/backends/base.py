@@ -28,8 +28,16 @@ ProgressCallback = Callable[[int, int], None]
 #: Extensions of the files a dataset folder is made of (what polars can scan in place; it
 #: decompresses gzip and zstd CSV / JSON Lines itself, not bz2 or xz).
 TABULAR_EXTENSIONS = (
-    (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".arrow", ".feather", ".ipc")
-    + tuple(ext + codec for ext in (".csv", ".tsv", ".jsonl", ".ndjson") for codec in (".gz", ".zst"))
+    ".parquet",
+    ".pq",
+    ".csv",
+    ".tsv",
+    ".jsonl",
+    ".ndjson",
+    ".arrow",
+    ".feather",
+    ".ipc",
+    *(ext + codec for ext in (".csv", ".tsv", ".jsonl", ".ndjson") for codec in (".gz", ".zst")),
 )
 
 
@@ -244,7 +252,8 @@ class Backend(ABC):
 
     def is_dataset(self, key: str) -> bool:
         """True when the folder ``key`` holds at least one tabular data file (parquet, csv, tsv,
-        jsonl, Arrow IPC; csv/tsv/jsonl also gzip or zstd compressed) that is not hidden, i.e. ``store["key/"]`` has something to scan."""
+        jsonl, Arrow IPC; csv/tsv/jsonl also gzip or zstd compressed) that is not hidden, i.e.
+        ``store["key/"]`` has something to scan."""
         body = key.rstrip("/")
         prefix = body + "/" if body else ""
         for meta in self.list_objects(prefix):

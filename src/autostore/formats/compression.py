@@ -33,19 +33,19 @@ class Codec:
 
     name: str
     suffix: str
-    reader: Callable[[IO[bytes]], IO[bytes]]
-    writer: Callable[[IO[bytes]], IO[bytes]]
+    reader: Callable[[IO[bytes]], Any]  # a binary file object (context manager) to read
+    writer: Callable[[IO[bytes]], Any]  # ... and to write; closing it does not close ``raw``
     #: exceptions meaning "this is not (complete) data of this codec"
     errors: Callable[[], tuple[type[BaseException], ...]]
 
 
-def _gzip_reader(raw: IO[bytes]) -> IO[bytes]:
+def _gzip_reader(raw: IO[bytes]) -> Any:
     import gzip
 
     return gzip.GzipFile(fileobj=raw, mode="rb")
 
 
-def _gzip_writer(raw: IO[bytes]) -> IO[bytes]:
+def _gzip_writer(raw: IO[bytes]) -> Any:
     import gzip
 
     # mtime=0: the same data gives the same bytes (stable ETags, content digests).
@@ -58,25 +58,25 @@ def _gzip_errors() -> tuple[type[BaseException], ...]:
     return (EOFError, OSError, zlib.error)
 
 
-def _bz2_reader(raw: IO[bytes]) -> IO[bytes]:
+def _bz2_reader(raw: IO[bytes]) -> Any:
     import bz2
 
     return bz2.BZ2File(raw, mode="rb")
 
 
-def _bz2_writer(raw: IO[bytes]) -> IO[bytes]:
+def _bz2_writer(raw: IO[bytes]) -> Any:
     import bz2
 
     return bz2.BZ2File(raw, mode="wb")
 
 
-def _xz_reader(raw: IO[bytes]) -> IO[bytes]:
+def _xz_reader(raw: IO[bytes]) -> Any:
     import lzma
 
     return lzma.LZMAFile(raw, mode="rb")
 
 
-def _xz_writer(raw: IO[bytes]) -> IO[bytes]:
+def _xz_writer(raw: IO[bytes]) -> Any:
     import lzma
 
     return lzma.LZMAFile(raw, mode="wb")
@@ -92,20 +92,20 @@ def _zstd() -> Any:
     return require("zstandard", "zstd", "zstd compression (.zst)")
 
 
-def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
+def _zstd_reader(raw: IO[bytes]) -> Any:
     zstd = _zstd()
     # zstandard's reader ends quietly on a truncated stream: walk the frame headers first
     # (cheap: it seeks over block contents) so a cut-off file is an error, as with gzip.
     _check_zstd_frames(raw)
     raw.seek(0)
-    return zstd.ZstdDecompressor().stream_reader(  # type: ignore[no-any-return]
+    return zstd.ZstdDecompressor().stream_reader(
         raw, read_size=_CHUNK, read_across_frames=True, closefd=False
     )
 
 
-def _zstd_writer(raw: IO[bytes]) -> IO[bytes]:
+def _zstd_writer(raw: IO[bytes]) -> Any:
     zstd = _zstd()
-    return zstd.ZstdCompressor(level=3, write_checksum=True).stream_writer(raw, closefd=False)  # type: ignore[no-any-return]
+    return zstd.ZstdCompressor(level=3, write_checksum=True).stream_writer(raw, closefd=False)
 
 
 def _zstd_errors() -> tuple[type[BaseException], ...]:
@@ -175,7 +175,16 @@ CODECS: dict[str, Codec] = {
     ".zst": Codec("zstd", ".zst", _zstd_reader, _zstd_writer, _zstd_errors),
 }
 CODEC_SUFFIXES = tuple(CODECS)
-_NAMES = {"gzip": ".gz", "gz": ".gz", "bz2": ".bz2", "bzip2": ".bz2", "xz": ".xz", "lzma": ".xz", "zstd": ".zst", "zst": ".zst"}
+_NAMES = {
+    "gzip": ".gz",
+    "gz": ".gz",
+    "bz2": ".bz2",
+    "bzip2": ".bz2",
+    "xz": ".xz",
+    "lzma": ".xz",
+    "zstd": ".zst",
+    "zst": ".zst",
+}
 
 
 def codec_suffix(compression: str) -> str:
@@ -198,7 +207,7 @@ def with_codec(ext: str, compression: str) -> str:
     """``ext`` compressed with ``compression`` (``".json"``, ``"zstd"`` -> ``".json.zst"``);
     unchanged when it already names that codec, ConfigError when it names another."""
     suffix = codec_suffix(compression)
-    inner, current = split_codec(ext.lower())
+    current = split_codec(ext.lower())[1]
     if current == suffix:
         return ext
     if current:
@@ -221,10 +230,11 @@ def compressed_handler(ext: str, lookup: Callable[[str], DataHandler | None]) ->
 
 
 @contextlib.contextmanager
-def _binary(source: Path | IO[bytes], mode: str) -> Iterator[IO[bytes]]:
+def _binary(source: Path | IO[bytes]) -> Iterator[IO[bytes]]:
+    """A binary reader over ``source``: the file at a path (closed after), or the buffer itself."""
     if isinstance(source, (str, Path)):
-        with open(source, mode) as f:
-            yield f  # type: ignore[misc]
+        with open(source, "rb") as f:
+            yield f
     else:
         yield source
 
@@ -262,7 +272,7 @@ class CompressedHandler(DataHandler):
 
     def read_from_file(self, file_path: Path, file_extension: str) -> Any:
         errors = self.codec.errors()
-        with _binary(file_path, "rb") as raw:
+        with _binary(file_path) as raw:
             if self.inner.supports_bytes:
                 try:
                     with self.codec.reader(raw) as stream:

@@ -81,7 +81,7 @@ class ExcelHandler(DataHandler):
         xlsxwriter = require("xlsxwriter", "excel", "Writing Excel files (.xlsx)")
         if isinstance(data, (pl.DataFrame, pl.LazyFrame)):
             sheets = {"Sheet1": data}
-        elif isinstance(data, dict) and data and all(isinstance(v, (pl.DataFrame, pl.LazyFrame)) for v in data.values()):
+        elif isinstance(data, dict) and data and all(isinstance(v, pl.DataFrame | pl.LazyFrame) for v in data.values()):
             sheets = data
         else:
             raise FormatError(
@@ -99,6 +99,7 @@ class ExcelHandler(DataHandler):
                 try:
                     df.write_excel(workbook=workbook, worksheet=name, autofit=False)
                 except Exception as exc:  # InvalidWorksheetName, DuplicateWorksheetName, ...
-                    raise FormatError(f"Cannot write sheet {name!r}: {type(exc).__name__}: {_first_line(exc)}.") from None
+                    detail = f"{type(exc).__name__}: {_first_line(exc)}"
+                    raise FormatError(f"Cannot write sheet {name!r}: {detail}.") from None
         finally:
             workbook.close()
