@@ -447,8 +447,9 @@ def test_excel_round_trip_opens_in_openpyxl(store: AutoStore, raw: Raw) -> None:
     assert got["n"].to_list() == [1, 2, 3]
     assert got["price"].to_list() == [9.5, 0.25, -3.0]
     assert got["name"].to_list() == ["pen", "ink", "café"]
-    assert got["day"].cast(pl.Date).to_list() == df["day"].to_list()
-    assert got["at"].cast(pl.Datetime("us")).to_list() == df["at"].to_list()
+    assert got.schema["n"] == pl.Int64 and got.schema["price"] == pl.Float64 and got.schema["name"] == pl.String
+    assert got.schema["day"] == pl.Date and got["day"].to_list() == df["day"].to_list()
+    assert got.schema["at"] == pl.Datetime("ms") and got["at"].to_list() == df["at"].to_list()
     wb = openpyxl.load_workbook(io.BytesIO(raw.read("book.xlsx")))  # another spreadsheet reader
     assert wb.sheetnames == ["Sheet1"]
     rows = list(wb["Sheet1"].iter_rows(values_only=True))
