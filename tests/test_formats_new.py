@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 import pickle
 import subprocess
 import sys
@@ -626,6 +627,7 @@ def run_without(root: Path, modules: str, hooked: str = "") -> dict[str, list[An
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -653,6 +655,7 @@ def test_missing_extras_raise_missing_dependency_naming_the_extra(local_store: A
         kind, message, is_import_error = out[label]
         assert kind == "MissingDependency" and is_import_error, (label, out[label])
         assert extra in message, (label, message)
+        assert label.split()[1] in message, (label, message)  # names the file
     assert out["read c.json.gz"] == ["ok", "", False]  # gzip is in the standard library
     assert out["read f.arrow"] == ["ok", "", False]  # without pyarrow, polars reads (copies) it
     assert not (root / "v.safetensors").exists() and not (root / "d.json.zst").exists()

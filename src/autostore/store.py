@@ -383,10 +383,15 @@ class AutoStore:
                 yield path
             return
         if mapped:
-            raise ConfigError(
-                f"mmap=True maps a local file, and {backend.uri(key)} is remote with the download cache off: "
-                "create the store with cache_enabled=True (the cached copy is mapped), or drop mmap=True."
+            from .cache import cacheable
+
+            fix = (
+                "is remote with the download cache off: create the store with cache_enabled=True (the cached "
+                "copy is mapped)"
+                if cacheable(backend)
+                else "lives in memory, never in a file"
             )
+            raise ConfigError(f"mmap=True maps a local file, and {backend.uri(key)} {fix}; or drop mmap=True.")
         tmp = self._temp_path(key)
         try:
             if buffers:

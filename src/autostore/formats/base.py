@@ -21,6 +21,7 @@ __all__ = [
     "DataHandler",
     "HandlerRegistry",
     "check_read_options",
+    "first_line",
     "might_be",
     "read_option",
     "reading_with",
@@ -80,6 +81,12 @@ def unsafe_loads(allowed: bool) -> Iterator[None]:
         yield
     finally:
         _UNSAFE_ALLOWED.reset(token)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name when empty), for error texts."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
 
 
 def read_option(name: str, default: Any = None) -> Any:

@@ -13,15 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, read_option, require
+from .base import DataHandler, first_line, read_option, require
 
 __all__ = ["ExcelHandler"]
 
 ALL_SHEETS = "*"
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 class ExcelHandler(DataHandler):
@@ -51,7 +47,7 @@ class ExcelHandler(DataHandler):
             reader = fastexcel.read_excel(str(file_path))
             names = list(reader.sheet_names)
         except Exception as exc:  # fastexcel's errors have no common public base
-            raise CorruptData(f"Not a readable .xlsx workbook: {_first_line(exc)}.") from None
+            raise CorruptData(f"Not a readable .xlsx workbook: {first_line(exc)}.") from None
         if sheet == ALL_SHEETS:
             wanted = names
         elif sheet is None:
@@ -73,7 +69,7 @@ class ExcelHandler(DataHandler):
             try:
                 frames[name] = pl.read_excel(file_path, sheet_name=name, engine="calamine", raise_if_empty=False)
             except Exception as exc:
-                raise CorruptData(f"Cannot read sheet {name!r}: {_first_line(exc)}.") from None
+                raise CorruptData(f"Cannot read sheet {name!r}: {first_line(exc)}.") from None
         return frames if sheet == ALL_SHEETS else frames[wanted[0]]
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
@@ -99,7 +95,7 @@ class ExcelHandler(DataHandler):
                 try:
                     df.write_excel(workbook=workbook, worksheet=name, autofit=False)
                 except Exception as exc:  # InvalidWorksheetName, DuplicateWorksheetName, ...
-                    detail = f"{type(exc).__name__}: {_first_line(exc)}"
+                    detail = f"{type(exc).__name__}: {first_line(exc)}"
                     raise FormatError(f"Cannot write sheet {name!r}: {detail}.") from None
         finally:
             workbook.close()

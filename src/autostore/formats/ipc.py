@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError, MissingDependency
-from .base import DataHandler, read_option, require
+from .base import DataHandler, first_line, read_option, require
 
 __all__ = ["IPC_EXTENSIONS", "IpcHandler"]
 
@@ -30,10 +30,6 @@ def _pyarrow() -> Any | None:
         return require("pyarrow", "arrow", "Memory-mapped Arrow IPC reads")
     except MissingDependency:
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
 
 
 class IpcHandler(DataHandler):
@@ -74,7 +70,7 @@ class IpcHandler(DataHandler):
         try:
             return pl.read_ipc_stream(file_path)
         except (pl.exceptions.PolarsError, OSError, ValueError):
-            raise CorruptData(f"Invalid Arrow IPC file: {_first_line(error)}.") from None
+            raise CorruptData(f"Invalid Arrow IPC file: {first_line(error)}.") from None
 
     def _read_mapped(self, pa: Any, pl: Any, path: Path) -> Any:
         import pyarrow.ipc
@@ -91,7 +87,7 @@ class IpcHandler(DataHandler):
         try:
             table = pyarrow.ipc.open_stream(source).read_all()
         except (pa.ArrowInvalid, OSError):
-            raise CorruptData(f"Invalid Arrow IPC file: {_first_line(error)}.") from None
+            raise CorruptData(f"Invalid Arrow IPC file: {first_line(error)}.") from None
         return pl.from_arrow(table, rechunk=False)
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError, MissingDependency
-from .base import DataHandler, might_be, read_option, require
+from .base import DataHandler, first_line, might_be, read_option, require
 
 __all__ = ["SafetensorsHandler"]
 
@@ -128,7 +128,7 @@ class SafetensorsHandler(DataHandler):
         try:
             return module.load_file(str(file_path))
         except Exception as exc:  # SafetensorError, or numpy refusing a dtype
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            first = first_line(exc)
             if "dtype" in first.lower() or "not understood" in first:
                 raise FormatError(
                     f"This safetensors file holds a dtype numpy has no type for ({first}); "
@@ -165,7 +165,7 @@ class SafetensorsHandler(DataHandler):
         try:
             save(data, str(file_path), metadata={"format": fmt})
         except (RuntimeError, ValueError, TypeError) as exc:  # shared storage, object arrays, ...
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
+            first = first_line(exc, 400)
             raise FormatError(f"safetensors cannot store this dict: {first} ({_SUGGEST}).") from None
 
 
