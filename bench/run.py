@@ -575,6 +575,142 @@ def dataset(ctx: Ctx) -> list[Workload]:
     ]
 
 
+def ipc(ctx: Ctx) -> list[Workload]:
+    """A 2M-row frame read from Arrow IPC (memory-mapped) vs parquet, through autostore and polars."""
+    import numpy as np
+    import polars as pl
+
+    rows = 2_000_000
+    rng = np.random.default_rng(3)
+    df = pl.DataFrame(
+        {"id": np.arange(rows), "value": rng.random(rows), "cat": [f"c{i % 100}" for i in range(100)] * (rows // 100)}
+    )
+    local = AutoStore(ctx.tmp / "ipc")
+    local["frame.arrow"] = df
+    local["frame.parquet"] = df
+    ipc_path, pq_path = ctx.tmp / "ipc" / "frame.arrow", ctx.tmp / "ipc" / "frame.parquet"
+
+    variants = {
+        "autostore IPC mmap": lambda: local.read("frame.arrow", mmap=True),
+        "autostore parquet": lambda: local["frame.parquet"],
+        "polars read_ipc": lambda: pl.read_ipc(ipc_path),
+        "polars read_parquet": lambda: pl.read_parquet(pq_path),
+    }
+
+    def touched(read: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            frame = read()
+            frame.select(pl.col("id").sum(), pl.col("value").sum(), pl.col("cat").n_unique()).row(0)
+            return frame
+
+        return run
+
+    def check(name: str, result: Any) -> None:
+        assert result.equals(df), name
+
+    return [
+        Workload(
+            f"{rows:,}-row frame read, local",
+            "autostore IPC mmap",
+            "polars read_ipc",
+            1.0,
+            variants,
+            check=check,
+            note="IPC mapped through pyarrow: pages are read when columns are used",
+        ),
+        Workload(
+            f"{rows:,}-row frame read + sum of every column",
+            "autostore IPC mmap",
+            "polars read_ipc",
+            1.0,
+            {name: touched(read) for name, read in variants.items()},
+            check=check,
+            note="every page of the mapped file touched",
+        ),
+    ]
+
+
+MMAP_RSS_SCRIPT = """
+import sys, numpy as np
+from autostore import AutoStore
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB -> MiB
+
+store = AutoStore(sys.argv[1])
+mapped = sys.argv[2] == "mmap"
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # reset the peak (VmHWM) to the current RSS: imports are not counted
+before = status("VmRSS")
+array = store.read("emb.npy", mmap=mapped)
+row = np.array(array[0])
+assert isinstance(array, np.memmap) == mapped and row[1] == 1.0, row[:3]
+print(status("VmHWM") - before)
+"""
+
+
+def peak_rss_growth(folder: Path, mode: str) -> float:
+    """Peak RSS growth (MiB) of reading ``emb.npy`` in a fresh process (``mode``: mmap or load)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    proc = subprocess.run(
+        [sys.executable, "-c", MMAP_RSS_SCRIPT, str(folder), mode], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def mmap(ctx: Ctx) -> list[Workload]:
+    """A 1 GiB .npy opened with mmap=True: time to open it and read its first row, and the peak
+    RSS growth of doing so in a fresh process (goal: < 64 MiB, i.e. constant memory)."""
+    import numpy as np
+
+    rows, cols = 262_144, 1024  # float32: 1 GiB
+    folder = ctx.tmp / "mmap"
+    folder.mkdir()
+    path = folder / "emb.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, cols))
+    step = 16_384
+    for start in range(0, rows, step):  # real data on disk, written 64 MiB at a time
+        out[start : start + step] = np.arange(cols, dtype=np.float32) + np.arange(start, start + step)[:, None]
+    out.flush()
+    del out
+    store = AutoStore(folder)
+
+    growth = peak_rss_growth(folder, "mmap")
+    assert growth < 64, f"peak RSS grew {growth:.1f} MiB opening a 1 GiB .npy with mmap=True"
+    loaded = peak_rss_growth(folder, "load")  # the control: the same read without mmap=True
+
+    opens = 50  # one open takes well under a millisecond: time several
+
+    def as_first_row() -> Any:
+        for _ in range(opens):
+            row = np.array(store.read("emb.npy", mmap=True)[0])
+        return row
+
+    def np_first_row() -> Any:
+        for _ in range(opens):
+            row = np.array(np.load(path, mmap_mode="r")[0])
+        return row
+
+    def check(name: str, result: Any) -> None:
+        assert result.shape == (cols,) and result[5] == 5.0, name
+
+    return [
+        Workload(
+            f"1 GiB .npy: open with mmap=True + first row, {opens}x",
+            "autostore",
+            "numpy",
+            1.25,
+            {"autostore": as_first_row, "numpy": np_first_row},
+            check=check,
+            note=f"numpy: np.load(mmap_mode='r'); peak RSS growth (fresh process): {growth:.1f} MiB "
+            f"with mmap=True (goal < 64), {loaded:.0f} MiB without",
+        ),
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
     "small": small_json,
     "many": many,
@@ -585,6 +721,8 @@ WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
     "cache": cache_hit,
     "dataset": dataset,
     "import": import_time,
+    "ipc": ipc,
+    "mmap": mmap,
 }
 
 

@@ -44,11 +44,18 @@ _FAMILY_OF_EXT = {
     ".tsv": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".arrow": "ipc",
+    ".feather": "ipc",
+    ".ipc": "ipc",
 }
 #: names accepted by ``format=`` -> format family
 _FAMILY_OF_NAME = {ext.lstrip("."): family for ext, family in _FAMILY_OF_EXT.items()}
+# polars decompresses gzip and zstd CSV / JSON Lines while it scans them (bz2 and xz it cannot).
+_COMPRESSIBLE = {ext: family for ext, family in _FAMILY_OF_EXT.items() if family in ("csv", "tsv", "jsonl")}
+_FAMILY_OF_EXT.update({ext + codec: family for ext, family in _COMPRESSIBLE.items() for codec in (".gz", ".zst")})
+_CODECS = (".gz", ".zst", ".bz2", ".xz")
 #: format family -> extension used when writing
-_WRITE_EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
+_WRITE_EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "ipc": ".arrow"}
 DATASET_FORMATS = tuple(_WRITE_EXT)
 
 _PATH_COLUMN = "__autostore_source_path__"
@@ -69,7 +76,13 @@ def _family(format: str) -> str:
 
 def _ext(name: str) -> str:
     dot = name.rfind(".")
-    return name[dot:].lower() if dot > 0 else "(no extension)"
+    if dot <= 0:
+        return "(no extension)"
+    ext = name[dot:].lower()
+    before = name.rfind(".", 0, dot)
+    if ext in _CODECS and before > 0:  # "x.csv.gz": a format inside a codec
+        return name[before:].lower()
+    return ext
 
 
 def _shown(store: AutoStore, backend: Backend, prefix: str) -> tuple[str, str]:
@@ -124,6 +137,8 @@ def scan_dataset(
         scan_kwargs["include_file_paths"] = _PATH_COLUMN
     if family == "jsonl":
         lf = pl.scan_ndjson(sources, **scan_kwargs)
+    elif family == "ipc":
+        lf = pl.scan_ipc(sources, glob=False, hive_partitioning=False, **scan_kwargs)
     else:
         lf = pl.scan_csv(sources, separator="\t" if family == "tsv" else ",", glob=False, **scan_kwargs)
     if hive_names:
@@ -161,11 +176,12 @@ def _select_files(
     if not families:
         # NotFound (a KeyError), as for an empty folder: `key in store` is False for this folder.
         raise NotFound(
-            f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl): "
+            f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl, Arrow IPC; "
+            f"csv/tsv/jsonl also as .gz or .zst): "
             f"found {_summary(prefix, by_ext)}. Read the files one by one with store[key]."
         )
-    if len(by_ext) == 2 and set(by_ext) in ({".parquet", ".pq"}, {".jsonl", ".ndjson"}):
-        family, chosen = next(iter(families.items()))  # two spellings of one format
+    if len(families) == 1 and all(ext in _FAMILY_OF_EXT for ext in by_ext):
+        family, chosen = next(iter(families.items()))  # spellings of one format (.pq, .csv.gz)
         return sorted(chosen, key=lambda m: m.key), family
     example = next(iter(families))
     raise FormatError(
@@ -369,6 +385,8 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
             lf.sink_parquet(target, mkdir=True)
         elif family == "jsonl":
             lf.sink_ndjson(target, mkdir=True)
+        elif family == "ipc":
+            lf.sink_ipc(target, mkdir=True)
         else:
             lf.sink_csv(target, separator="\t" if family == "tsv" else ",", mkdir=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
@@ -385,7 +403,8 @@ def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: 
         for name in names:
             path = Path(dirpath) / name
             folder = path.parent.relative_to(staging).as_posix()
-            stem = name[: -len(ext)] if name.endswith(ext) else name
+            # polars names partition files by its own suffix ("00000000.ipc" for IPC)
+            stem = name[: -len(ext)] if name.endswith(ext) else name.partition(".")[0]
             number = int(stem) if stem.isdigit() else stem.removeprefix("part-")
             final = f"part-{append_id}-{number}{ext}" if append_id else f"part-{number}{ext}"
             moves.append((path, prefix + ("" if folder == "." else folder + "/") + final))

@@ -818,21 +818,32 @@ class AutoPath:
         return target
 
     # -- typed data ---------------------------------------------------------------------------
-    def load(self, format: str | None = None, *, ignore_cache: bool = False) -> Any:
+    def load(
+        self,
+        format: str | None = None,
+        *,
+        ignore_cache: bool = False,
+        compression: str | None = None,
+        mmap: bool = False,
+        **options: Any,
+    ) -> Any:
         """Decode the file with the store's formats (by extension, or ``format="csv"``); a folder
-        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``."""
+        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``.
+        ``mmap=True`` memory-maps it (``.npy`` gives a read-only ``np.memmap``); ``compression``
+        and other keywords (``sheet=``) as in ``AutoStore.read``."""
         uri = self._store_uri()
+        kwargs = dict(options, ignore_cache=ignore_cache, compression=compression, mmap=mmap)
         try:
-            return self._store.read(uri, format, ignore_cache=ignore_cache)
+            return self._store.read(uri, format, **kwargs)
         except NotFound:
             if self._parts and self._dir_exists():
-                return self._store.read(uri + "/", format, ignore_cache=ignore_cache)
+                return self._store.read(uri + "/", format, **kwargs)
             raise
 
-    def save(self, value: Any, format: str | None = None) -> AutoPath:
+    def save(self, value: Any, format: str | None = None, *, compression: str | None = None) -> AutoPath:
         """Encode ``value`` with the store's formats and write it here; returns the path written
-        (a path without extension gets the one of the chosen format)."""
-        stored = self._store.write(self._store_uri(), value, format)
+        (a path without extension gets the one of the chosen format, and of ``compression``)."""
+        stored = self._store.write(self._store_uri(), value, format, compression=compression)
         name = stored.rpartition("/")[2]
         return self if name == self.name or not name else self.with_name(name)
 

@@ -34,7 +34,16 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, refuse_unsafe, unsafe_loads
+from .formats.base import (
+    DataHandler,
+    HandlerRegistry,
+    check_read_options,
+    is_os_error,
+    os_error,
+    reading_with,
+    refuse_unsafe,
+    unsafe_loads,
+)
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
@@ -280,29 +289,41 @@ class AutoStore:
         ignore_cache: bool = False,
         dataset: bool | None = None,
         cache: bool = False,
+        compression: str | None = None,
+        mmap: bool = False,
+        **options: Any,
     ) -> Any:
         """Decode the value stored at ``key``; ``format="csv"`` forces a format.
 
         A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
         polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
         ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
+        ``compression="zstd"`` reads a file compressed under a name without the codec's suffix;
+        ``mmap=True`` memory-maps a local file or cache entry (``.npy``, ``.safetensors``, Arrow
+        IPC); other keywords go to the format (``sheet=`` for ``.xlsx``).
         """
+        if mmap:
+            options["mmap"] = True
         backend, full = self._target(key)
         if dataset or full.endswith("/") or full == "":
             if dataset is False:
                 raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
-            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
+            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache, options=options)
         for attempt in range(2):
             try:
                 stored = self._resolve(backend, full)
             except NotFound:
                 if dataset is None and backend.is_dir(full):
-                    return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
+                    return self._read_dataset(
+                        backend, full + "/", format, cache=cache, fresh=ignore_cache, options=options
+                    )
                 raise
-            handler, ext = self._handler_for_read(stored, format)
+            handler, ext = self._handler_for_read(stored, format, compression)
+            if handler is not None:
+                check_read_options(self._handlers, handler, ext, options, uri=backend.uri(stored))
             try:
-                return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
+                return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache, options=options)
             except NotFound:
                 if attempt or not self._index.forget(backend, full):
                     raise  # a remembered file vanished: resolve once more (never loop on a listing)
@@ -315,20 +336,34 @@ class AutoStore:
         except NotFound:
             return default
 
-    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler | None, str]:
+    def _handler_for_read(
+        self, stored: str, format: str | None, compression: str | None = None
+    ) -> tuple[DataHandler | None, str]:
         """The handler and extension to decode ``stored`` with; (None, ext) for a file whose
         name has no known extension, read by its content instead (0.1.x wrote such files)."""
         if format is not None:
             ext = "." + format.lower().lstrip(".")
-            return self._handlers.for_extension(ext, key=stored), ext
-        name = stored.rpartition("/")[2]
-        known = self._handlers.known_extension(name)
-        if known is not None:
-            return self._handlers.for_extension(known, key=stored), known
-        return None, ("." + name.rpartition(".")[2] if "." in name[1:] else "")
+        else:
+            name = stored.rpartition("/")[2]
+            known = self._handlers.known_extension(name)
+            if known is None and compression is None:
+                return None, ("." + name.rpartition(".")[2] if "." in name[1:] else "")
+            ext = known or ("." + name.rpartition(".")[2] if "." in name[1:] else "")
+        if compression is not None:
+            from .formats.compression import with_codec
+
+            ext = with_codec(ext, compression)
+        return self._handlers.for_extension(ext, key=stored), ext
 
     def _decode(
-        self, backend: Backend, stored: str, handler: DataHandler | None, ext: str, *, ignore_cache: bool
+        self,
+        backend: Backend,
+        stored: str,
+        handler: DataHandler | None,
+        ext: str,
+        *,
+        ignore_cache: bool,
+        options: dict[str, Any] | None = None,
     ) -> Any:
         allowed = self.options_for(backend.scheme).pickle_allowed
         if handler is not None and handler.unsafe and not allowed:
@@ -338,16 +373,19 @@ class AutoStore:
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            with unsafe_loads(allowed):
+            mapped = bool(options and options.get("mmap"))
+            with unsafe_loads(allowed), reading_with(options or {}):
                 if handler is None:
                     with self._local_file(backend, stored, ignore_cache) as source:
                         handler, ext = self._sniffed(stored, ext, source, allowed)
+                        check_read_options(self._handlers, handler, ext, options or {}, uri=backend.uri(stored))
                         if handler.supports_bytes:
                             return handler.read_from_bytes(source.read_bytes(), ext)
                         return handler.read_from_file(source, ext)
-                if handler.supports_bytes:
+                if handler.supports_bytes and not mapped:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                buffers = handler.reads_buffers and not mapped
+                with self._local_file(backend, stored, ignore_cache, buffers=buffers, mapped=mapped) as source:
                     return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
             raise type(exc)(f"Cannot read {backend.uri(stored)}{f' as {ext}' if ext else ''}: {exc}") from None
@@ -381,10 +419,13 @@ class AutoStore:
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+    def _local_file(
+        self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False, mapped: bool = False
+    ) -> Iterator[Any]:
         """A local file holding ``key``: the file itself on disk, the cache entry, else a
         temporary download — or, with ``buffers``, an in-memory file for small remote objects
-        (one GET, no disk round trip)."""
+        (one GET, no disk round trip). ``mapped``: a file to memory-map, which a temporary
+        download is not (ConfigError without the cache)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
@@ -393,9 +434,21 @@ class AutoStore:
             return
         cache = self._cache_for(backend)
         if cache is not None:
+            # A hard link to the entry: a mapping of it outlives the block (the cache never
+            # rewrites an entry's file in place; eviction only unlinks it).
             with cache.local_file(backend, key, fresh=ignore_cache) as path:
                 yield path
             return
+        if mapped:
+            from .cache import cacheable
+
+            fix = (
+                "is remote with the download cache off: create the store with cache_enabled=True (the cached "
+                "copy is mapped)"
+                if cacheable(backend)
+                else "lives in memory, never in a file"
+            )
+            raise ConfigError(f"mmap=True maps a local file, and {backend.uri(key)} {fix}; or drop mmap=True.")
         tmp = self._temp_path(key)
         try:
             if buffers:
@@ -421,9 +474,23 @@ class AutoStore:
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
     def _read_dataset(
-        self, backend: Backend, prefix: str, format: str | None = None, *, cache: bool = False, fresh: bool = False
+        self,
+        backend: Backend,
+        prefix: str,
+        format: str | None = None,
+        *,
+        cache: bool = False,
+        fresh: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> Any:
         from .datasets import scan_dataset
+
+        if options:
+            name = next(iter(options))
+            raise ConfigError(
+                f"{'mmap=True' if name == 'mmap' else name + '='} applies to single files, not to the folder "
+                f"{backend.uri(prefix)} (a folder is scanned lazily by polars); read one file of it instead."
+            )
 
         return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
 
@@ -439,11 +506,14 @@ class AutoStore:
         *,
         partition_by: str | list[str] | None = None,
         mode: str = "overwrite",
+        compression: str | None = None,
     ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
         The extension in ``key`` (or ``format=``) decides the format; without one it follows the
         value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
+        ``compression="zstd"`` (gzip, bz2, xz) compresses it: an extensionless key gets the
+        codec's suffix too (``key.json.zst``), a named file keeps its name (as pandas does).
         A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
         :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
         """
@@ -451,6 +521,8 @@ class AutoStore:
         if full.endswith("/") or full == "" or partition_by is not None:
             from .datasets import write_dataset
 
+            if compression is not None:
+                raise ConfigError(f"compression= applies to single files, not to the dataset folder {key!r}.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
             return write_dataset(self, backend, folder, value, format=format, partition_by=partition_by, mode=mode)
         if mode != "overwrite":
@@ -475,6 +547,13 @@ class AutoStore:
                 )
             ext = handler.extension_for(value)
             stored = full + ext
+        if compression is not None:
+            from .formats.compression import with_codec
+
+            coded = with_codec(ext, compression)
+            if stored != full:  # we chose the extension: the codec's suffix goes with it
+                stored = stored[: len(stored) - len(ext)] + coded
+            ext, handler = coded, self._handlers.for_extension(coded, key=key)
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)

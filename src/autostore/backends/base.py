@@ -25,8 +25,20 @@ __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "i
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(done_bytes, total_bytes)`` during long transfers."""
 
-#: Extensions of the files a dataset folder is made of (what polars can scan in place).
-TABULAR_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson")
+#: Extensions of the files a dataset folder is made of (what polars can scan in place; it
+#: decompresses gzip and zstd CSV / JSON Lines itself, not bz2 or xz).
+TABULAR_EXTENSIONS = (
+    ".parquet",
+    ".pq",
+    ".csv",
+    ".tsv",
+    ".jsonl",
+    ".ndjson",
+    ".arrow",
+    ".feather",
+    ".ipc",
+    *(ext + codec for ext in (".csv", ".tsv", ".jsonl", ".ndjson") for codec in (".gz", ".zst")),
+)
 
 
 def is_hidden(relative_key: str) -> bool:
@@ -240,7 +252,8 @@ class Backend(ABC):
 
     def is_dataset(self, key: str) -> bool:
         """True when the folder ``key`` holds at least one tabular data file (parquet, csv, tsv,
-        jsonl) that is not hidden, i.e. ``store["key/"]`` has something to scan."""
+        jsonl, Arrow IPC; csv/tsv/jsonl also gzip or zstd compressed) that is not hidden, i.e.
+        ``store["key/"]`` has something to scan."""
         body = key.rstrip("/")
         prefix = body + "/" if body else ""
         for meta in self.list_objects(prefix):

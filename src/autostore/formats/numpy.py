@@ -7,7 +7,8 @@ key is ``"arr_0"``: the two files are identical).
 
 numpy reads and writes the local file itself (no bytes copy in between). Arrays of Python
 objects are pickles inside: writing them by type goes to ``.pkl``, and reading one from a
-``.npy``/``.npz`` file follows ``allow_pickle``.
+``.npy``/``.npz`` file follows ``allow_pickle``. ``store.read("x.npy", mmap=True)`` returns a
+read-only ``np.memmap`` of the local file (or of the download cache's entry).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, might_be, refuse_unsafe, require, unsafe_loads_allowed
+from .base import DataHandler, might_be, read_option, refuse_unsafe, require, unsafe_loads_allowed
 
 __all__ = ["NumpyHandler"]
 
@@ -59,6 +60,8 @@ class NumpyHandler(DataHandler):
     like ``np.savez``); a scipy sparse matrix written to ``.npz`` uses ``scipy.sparse.save_npz``
     content and reads back sparse."""
 
+    read_options = ("mmap",)
+
     @property
     def extensions(self) -> list[str]:
         return [".npy", ".npz"]
@@ -78,6 +81,8 @@ class NumpyHandler(DataHandler):
 
     # -- reading ------------------------------------------------------------------------------
     def read_from_file(self, file_path: Path, file_extension: str) -> Any:
+        if read_option("mmap"):
+            return self._read_mapped(file_path, file_extension)
         if file_extension == ".npz":
             return self._read_npz(file_path)
         np = _np()
@@ -90,6 +95,22 @@ class NumpyHandler(DataHandler):
         if not unsafe_loads_allowed():
             raise refuse_unsafe("This .npy file holds an array of Python objects (pickled)")
         return np.load(file_path, allow_pickle=True)
+
+    def _read_mapped(self, file_path: Path, file_extension: str) -> Any:
+        if file_extension != ".npy":
+            raise FormatError(
+                "mmap=True maps .npy files (one array); a .npz archive is read into memory (drop mmap=True)."
+            )
+        np = _np()
+        _check_magic(file_path, (NPY_MAGIC,), ".npy")
+        try:
+            return np.load(file_path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            if "object" in str(exc) or "allow_pickle" in str(exc):
+                raise FormatError(
+                    "This .npy file holds Python objects (pickled), which cannot be memory-mapped; drop mmap=True."
+                ) from None
+            raise CorruptData(f"Invalid .npy file: {exc}.") from None
 
     def _read_npz(self, file_path: Path) -> Any:
         np = _np()
