@@ -22,6 +22,7 @@ HEAVY = (
     "filelock",
     "rich",
     "typer",
+    "deltalake",
 )
 
 

@@ -36,6 +36,7 @@ from .uri import backend_kind, has_scheme, parse_location, validate_key
 
 if TYPE_CHECKING:
     from .store import AutoStore
+    from .versions import ObjectVersion
 
 __all__ = ["AutoPath"]
 
@@ -451,7 +452,13 @@ class AutoPath:
         return self == self._coerce(other)
 
     # -- reading and writing ------------------------------------------------------------------
-    def read_bytes(self) -> bytes:
+    def read_bytes(self, *, version: str | None = None, as_of: datetime | str | None = None) -> bytes:
+        """The file's bytes; ``version=`` (a version id) or ``as_of=`` (a moment) read an older
+        version (S3 with bucket versioning; see ``AutoStore.versions``)."""
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            return pin(self._store, self._store_uri(), version=version, as_of=as_of, dataset=False).read_bytes()
         backend, key = self._io()
         if not key:
             self._raise_missing("read")
@@ -817,10 +824,21 @@ class AutoPath:
         return target
 
     # -- typed data ---------------------------------------------------------------------------
-    def load(self, format: str | None = None, *, ignore_cache: bool = False) -> Any:
+    def load(
+        self,
+        format: str | None = None,
+        *,
+        ignore_cache: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
+    ) -> Any:
         """Decode the file with the store's formats (by extension, or ``format="csv"``); a folder
-        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``."""
+        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``.
+        ``version=`` / ``as_of=`` load an older version (an object's version id, a Delta table's
+        version number), as ``AutoStore.read`` does."""
         uri = self._store_uri()
+        if version is not None or as_of is not None:
+            return self._store.read(uri, format, ignore_cache=ignore_cache, version=version, as_of=as_of)
         try:
             return self._store.read(uri, format, ignore_cache=ignore_cache)
         except NotFound:
@@ -849,6 +867,11 @@ class AutoPath:
                 self._raise_missing("read")
                 raise  # pragma: no cover
             yield path
+
+    # -- versions -----------------------------------------------------------------------------
+    def versions(self) -> list[ObjectVersion]:
+        """Every version of this file, newest first (``AutoStore.versions``)."""
+        return self._store.versions(self._store_uri())
 
 
 def _rebuild(uri: str, store: AutoStore | None) -> AutoPath:

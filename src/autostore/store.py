@@ -49,7 +49,11 @@ from .uri import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .cache import CacheInfo, DownloadCache
+    from .delta import TableVersion
+    from .versions import ObjectVersion
 
 __all__ = ["AutoStore"]
 
@@ -263,13 +267,25 @@ class AutoStore:
         ignore_cache: bool = False,
         dataset: bool | None = None,
         cache: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
     ) -> Any:
         """Decode the value stored at ``key``; ``format="csv"`` forces a format.
 
         A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
         polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
         ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
+        A Delta table folder reads as ``pl.scan_delta`` of its latest version.
+
+        ``version=`` (an object's version id; a Delta table's version number) or ``as_of=`` (a
+        datetime or ISO text: the version current at that moment) read the key as it was; see
+        :mod:`autostore.versions`.
         """
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
+            return pinned.read(format, ignore_cache=ignore_cache)
         backend, full = self._target(key)
         if dataset or full.endswith("/") or full == "":
             if dataset is False:
@@ -375,6 +391,12 @@ class AutoStore:
     def _read_dataset(
         self, backend: Backend, prefix: str, format: str | None = None, *, cache: bool = False, fresh: bool = False
     ) -> Any:
+        from .delta import is_table
+
+        if format in (None, "delta") and is_table(backend, prefix):  # never the plain scan: wrong rows
+            from .delta import scan_table
+
+            return scan_table(self, backend, prefix, cache=cache)
         from .datasets import scan_dataset
 
         return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
@@ -391,6 +413,7 @@ class AutoStore:
         *,
         partition_by: str | list[str] | None = None,
         mode: str = "overwrite",
+        on: str | list[str] | None = None,
     ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
@@ -398,8 +421,20 @@ class AutoStore:
         value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
         A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
         :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
+        ``format="delta"`` (or a folder that already is a Delta table) writes one Delta commit:
+        ``mode`` is "overwrite", "append", "error", "ignore" or "merge" (upsert by ``on=[...]``);
+        see :func:`autostore.delta.write_table`.
         """
         backend, full = self._target(key)
+        folder_write = full.endswith("/") or full == "" or partition_by is not None
+        if folder_write or format == "delta" or on is not None or mode == "merge":
+            from .delta import write_wanted
+
+            if write_wanted(backend, full, format, mode, on):
+                from .delta import write_table
+
+                folder = full.rstrip("/") + "/" if full.rstrip("/") else ""
+                return write_table(self, backend, folder, value, mode=mode, partition_by=partition_by, on=on)
         if full.endswith("/") or full == "" or partition_by is not None:
             from .datasets import write_dataset
 
@@ -788,6 +823,34 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+
+    # -- versions and Delta tables ----------------------------------------------------------------
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Every version of the object at ``key``, newest first (delete markers included), with
+        ``version_id``, ``modified_time``, ``size``, ``etag``, ``is_latest``, ``is_delete_marker``.
+        Extensionless keys resolve as reads do (also a key deleted since). S3-compatible stores;
+        a bucket without versioning lists the current object only (``version_id`` None); other
+        backends raise UnsupportedOperation. See :mod:`autostore.versions`."""
+        from .versions import list_versions
+
+        return list_versions(self, key)
+
+    def restore(self, key: str, version: str | int) -> str | int | None:
+        """Make an old version current again: for an object, a server-side copy of ``version``
+        onto ``key`` (the versions in between stay) - returns the new version id; for a Delta
+        table folder, one RESTORE commit - returns the new table version."""
+        from .versions import restore_version
+
+        return restore_version(self, key, version)
+
+    def history(self, key: str) -> list[TableVersion]:
+        """The versions (commits) of the Delta table in the folder ``key``, newest first: version,
+        timestamp, operation, rows added/updated/removed where the log has them."""
+        from .delta import table_history
+
+        backend, full = self._target(key)
+        return table_history(self, backend, full.rstrip("/") + "/" if full.rstrip("/") else "")
 
 
 def _rebuild_store(

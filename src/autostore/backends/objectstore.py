@@ -289,9 +289,10 @@ def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
 
 
-def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import AzureStore
-
+def azure_config(bucket: str, opts: Options) -> tuple[str, dict[str, Any], list[str], str | None]:
+    """(container, object_store Azure config, secrets, endpoint) for ``bucket`` (``container`` or
+    ``container@account.dfs.core.windows.net``). The config keys are object_store's, which
+    deltalake and polars accept too (``storage_options(engine="delta")``)."""
     a = opts if isinstance(opts, AzureOptions) else AzureOptions(scheme=opts.scheme).inherit(opts)
     assert isinstance(a, AzureOptions)
     a = a.resolved()
@@ -329,7 +330,15 @@ def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
         config["use_azure_cli"] = True
     if endpoint:
         config["endpoint"] = endpoint.rstrip("/")
-    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(a, endpoint))
+    return container, config, secrets, endpoint
+
+
+def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
+    from obstore.store import AzureStore
+
+    container, config, secrets, endpoint = azure_config(bucket, opts)
+    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(opts, endpoint))
+    account = config.get("account_name")
     return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
 
 
@@ -762,7 +771,7 @@ class ObjectStoreBackend(Backend):
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
 
-        return engine_options(self.options, self.kind, engine)
+        return engine_options(self.options, self.kind, engine, self.bucket)
 
     # -- folders --------------------------------------------------------------------------
     @_fork_routed
