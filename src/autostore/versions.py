@@ -53,7 +53,8 @@ LISTING_KINDS = ("s3",)
 #: Backend kinds whose service reads a given version id (through obstore).
 READING_KINDS = ("s3", "az", "gs")
 _MAX_COPY = 5 * 1024**3  # largest single-request CopyObject; bigger objects are copied in parts
-_MAX_PAGES = 1_000_000  # listing pages of one key's versions (1000 each): a bound, never reached
+_PAGE = 1000  # versions per listing request (S3's maximum)
+_MAX_PAGES = 1_000_000  # listing pages of one key's versions: a bound, never reached
 _CHUNK = 8 * 1024 * 1024
 _ORDER = "AutostoreOrder"
 _WHERE_VERSIONS_LIVE = (
@@ -229,7 +230,7 @@ def _list_entries(backend: ObjectStoreBackend, prefix: str, *, folder_only: bool
     (``folder_only``: not below sub-folders of the prefix's folder)."""
     transport = _boto(backend)
     client = _client(transport)
-    kwargs: dict[str, Any] = {"Bucket": backend.bucket, "Prefix": prefix}
+    kwargs: dict[str, Any] = {"Bucket": backend.bucket, "Prefix": prefix, "MaxKeys": _PAGE}
     if folder_only:
         kwargs["Delimiter"] = "/"
     out: list[_Entry] = []
