@@ -814,8 +814,8 @@ def versions_command(
         return
     for row in found:
         row["state"] = "deleted" if row["is_delete_marker"] else ("current" if row["is_latest"] else "")
-    columns = ("version_id", "modified_time", "size", "state", "etag")
-    _print_table(t.uri(str(found[0]["key"])) if found else t.text, columns, found)
+    shown = ("version_id", "modified_time", "size", "state", "etag")
+    _print_table(t.uri(str(found[0]["key"])) if found else t.text, shown, found)
 
 
 def _print_table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
