@@ -93,7 +93,7 @@ class TableVersion:
 
 
 def _deltalake() -> Any:
-    return require("deltalake", "delta", "Delta tables")
+    return require("deltalake", "delta", "Reading or writing a Delta table")
 
 
 def _folder(prefix: str) -> str:
@@ -172,6 +172,11 @@ def _translate(exc: Exception, uri: str, action: str, options: dict[str, str] | 
         return FormatError(
             f"Cannot {action} {uri}: the frame does not match the table's schema ({first}). Cast the columns, "
             "or replace the table with mode='overwrite'."
+        )
+    if "cast error" in lowered or "arrow schema" in lowered or "schema error" in lowered:
+        return FormatError(
+            f"Cannot {action} {uri}: a column does not fit the Delta table ({first}). Delta has no unsigned "
+            "integer types; cast such columns (e.g. pl.col(c).cast(pl.Int64)) first."
         )
     if name == "CommitFailedError":
         return BackendError(

@@ -397,6 +397,8 @@ class AutoStore:
             from .delta import scan_table
 
             return scan_table(self, backend, prefix, cache=cache)
+        if format == "delta":
+            raise NotFound(f"No Delta table at {backend.uri(prefix)} (no _delta_log/ folder).")
         from .datasets import scan_dataset
 
         return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
