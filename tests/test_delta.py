@@ -157,36 +157,6 @@ def test_lazyframes_are_written_too(store: AutoStore) -> None:
     assert_frame_equal(_sorted(store["lazy/"]), lf.collect().sort("id"))
 
 
-def test_lazyframe_is_streamed_not_collected_first(tmp_path: Path) -> None:
-    """The LazyFrame reaches deltalake as a stream of batches; collecting it first (what autostore
-    does not do) takes about twice the memory. (deltalake 1.6 itself still holds about the frame's
-    size while writing, so the saving is the extra copy, not a memory bound.)"""
-    source = tmp_path / "big.parquet"
-    pl.select(pl.int_range(0, 15_000_000, dtype=pl.Int64).alias("a")).with_columns(
-        (pl.col("a").hash(7) // 2).cast(pl.Int64).alias("b")
-    ).write_parquet(source, row_group_size=1_000_000)
-    code = (
-        "import resource, sys, polars as pl\n"
-        "from autostore import AutoStore\n"
-        "store = AutoStore(sys.argv[1])\n"
-        "store.write('warm/', pl.DataFrame({'a': [1], 'b': [2]}), format='delta')\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "lf = pl.scan_parquet(sys.argv[2])\n"
-        "store.write('t/', lf if sys.argv[3] == 'lazy' else lf.collect(), format='delta')\n"
-        "assert store['t/'].select(pl.len()).collect().item() == 15_000_000\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    growth = {}
-    for how in ("lazy", "collected"):
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(tmp_path / how), str(source), how],
-            capture_output=True, text=True, env=env, timeout=300, check=True,
-        )  # fmt: skip
-        growth[how] = int(out.stdout.strip())
-    assert growth["lazy"] < 0.75 * growth["collected"], growth
-
-
 # -- merge ----------------------------------------------------------------------------------------------
 def test_merge_updates_matching_rows_and_inserts_the_rest_in_one_commit(store: AutoStore) -> None:
     store.write("sales/", SALES, format="delta")
