@@ -188,15 +188,8 @@ def _record_order(http_response: Any = None, parsed: Any = None, **_: Any) -> No
     parsed[_ORDER] = order
 
 
-@dataclass(frozen=True)
-class _Entry:
-    key: str
-    version_id: str | None
-    modified_time: datetime | None
-    size: int | None
-    etag: str | None
-    is_latest: bool
-    is_delete_marker: bool
+# Listing entries are ObjectVersions whose key is the full key in the bucket.
+_Entry = ObjectVersion
 
 
 def _entries(response: dict[str, Any]) -> list[_Entry]:
@@ -318,11 +311,7 @@ def list_versions(store: AutoStore, key: str) -> list[ObjectVersion]:
     if entries is None:
         entries = _list_entries(ob, stored)
     shown = store._display_key(ob, stored)
-    mine = [
-        ObjectVersion(shown, e.version_id, e.modified_time, e.size, e.etag, e.is_latest, e.is_delete_marker)
-        for e in entries
-        if e.key == stored
-    ]
+    mine = [dataclasses.replace(e, key=shown) for e in entries if e.key == stored]
     if not mine:
         raise NotFound(f"No object and no versions at {ob.uri(stored)}; check the key (store.keys()).")
     return mine

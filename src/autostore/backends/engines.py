@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import AuthError, ConfigError, MissingDependency
+from ..errors import AuthError, ConfigError
 from ..options import Options, S3Options, read_env
 
 __all__ = ["ENGINES", "engine_options"]
@@ -134,16 +134,13 @@ def _delta_s3(s3: S3Options, endpoint: str | None, region: str) -> dict[str, Any
 
 def _profile_keys(profile: str) -> tuple[str, str, str | None]:
     """(key id, secret, session token) the AWS profile gives now (boto3 reads the profile)."""
+    from .objectstore import profile_session
+
+    session = profile_session(profile)
     try:
-        import boto3
-    except ImportError as exc:
-        raise MissingDependency(
-            f'profile_name={profile!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
-        ) from exc
-    try:
-        creds = boto3.Session(profile_name=profile).get_credentials()
+        creds = session.get_credentials()
         frozen = creds.get_frozen_credentials() if creds is not None else None
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound, SSO token expired, ...
+    except Exception as exc:  # an SSO token expired, a credential process failed, ...
         raise AuthError(
             f"AWS profile {profile!r} gives no usable credentials ({type(exc).__name__}); check ~/.aws/config "
             "or pass aws_access_key_id/aws_secret_access_key."

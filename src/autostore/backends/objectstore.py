@@ -226,22 +226,29 @@ def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     return store, identity, [s for s in secrets if s]
 
 
-def _profile_credentials(profile: str) -> tuple[Any, str | None, str | None]:
-    """Credentials, endpoint and region of an AWS config profile (boto3 is used only here)."""
+def profile_session(profile: str) -> Any:
+    """A boto3 Session of an AWS config profile (MissingDependency without boto3, AuthError when
+    the profile cannot be loaded)."""
     try:
         import boto3
-        from obstore.auth.boto3 import Boto3CredentialProvider
     except ImportError as exc:
         raise MissingDependency(
             f'profile_name={profile!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
         ) from exc
     try:
-        session = boto3.Session(profile_name=profile)
+        return boto3.Session(profile_name=profile)
     except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
         raise AuthError(
             f"AWS profile {profile!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
             "or pass aws_access_key_id/aws_secret_access_key."
         ) from None
+
+
+def _profile_credentials(profile: str) -> tuple[Any, str | None, str | None]:
+    """Credentials, endpoint and region of an AWS config profile (boto3 is used only here)."""
+    session = profile_session(profile)
+    from obstore.auth.boto3 import Boto3CredentialProvider
+
     scoped = session._session.get_scoped_config()  # the profile's own settings
     endpoint = scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
     return Boto3CredentialProvider(session), endpoint, session.region_name
