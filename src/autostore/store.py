@@ -781,8 +781,8 @@ class AutoStore:
 
     def storage_options(self, uri: str | None = None, engine: str = "polars") -> dict[str, Any]:
         """Credentials and endpoint of the store (or of ``uri``'s backend) spelled for another
-        engine: ``"polars"`` (object_store keys) or ``"fsspec"`` (s3fs keys: Dask, PyArrow).
-        Empty for local paths."""
+        engine: ``"polars"`` (object_store keys), ``"fsspec"`` (s3fs keys: Dask, PyArrow) or
+        ``"delta"`` (deltalake: S3 and Azure, with safe concurrent commits). Empty for local paths."""
         backend = self._primary if uri is None else self._target(uri)[0]
         return backend.storage_options(engine)
 
