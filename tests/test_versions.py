@@ -248,6 +248,28 @@ def test_as_of_naive_times_are_local_time(vstore: AutoStore) -> None:
         vstore.read("cfg", as_of=naive_local - timedelta(seconds=2))
 
 
+def test_versions_of_files_read_through_a_local_file(
+    s3_server: S3Server, proxy: CountingProxy, vstore: AutoStore, tmp_path: Path
+) -> None:
+    """Parquet is decoded from a file: the version is streamed to a temporary file, or to the cache."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    frames = [pl.DataFrame({"i": list(range(n)), "s": [str(n)] * n}) for n in (3, 5)]
+    ids = []
+    for frame in frames:
+        vstore["table.parquet"] = frame
+        ids.append(vstore.versions("table")[0].version_id)
+    for frame, vid in zip(frames, ids, strict=True):
+        assert_frame_equal(vstore.read("table", version=vid), frame)
+    cached = _cached_store(s3_server, proxy, vstore.uri, tmp_path / "cache")
+    assert_frame_equal(cached.read("table.parquet", version=ids[0]), frames[0])
+    proxy.reset()
+    assert_frame_equal(cached.read("table.parquet", version=ids[0]), frames[0])
+    assert proxy.exchanges == []
+    cached.close()
+
+
 # -- the download cache ---------------------------------------------------------------------------
 def _cached_store(server: S3Server, proxy: CountingProxy, root: str, cache_dir: Path, **extra: Any) -> AutoStore:
     opts = S3Options(**server.options_kwargs()).replace(  # type: ignore[arg-type]
