@@ -711,6 +711,56 @@ def mmap(ctx: Ctx) -> list[Workload]:
     ]
 
 
+def delta(ctx: Ctx) -> list[Workload]:
+    """What a Delta table costs next to a plain parquet dataset, both through autostore on S3:
+    appending 1 M rows (one commit vs one more file) and scanning 1 M rows back."""
+    import numpy as np
+    import polars as pl
+
+    rows = 100_000 if ctx.quick else 1_000_000
+    rng = np.random.default_rng(3)
+    frame = pl.DataFrame({"id": np.arange(rows), "x": rng.random(rows), "g": rng.integers(0, 100, rows)})
+    store = ctx.store("")
+    store.write("delta-scan/", frame, format="delta")
+    store.write("plain-scan/", frame)
+
+    def delta_append() -> None:
+        store.write("delta-append/", frame, format="delta", mode="append")
+
+    def plain_append() -> None:
+        store.write("plain-append/", frame, mode="append")
+
+    def delta_scan() -> Any:
+        return store["delta-scan/"].collect()
+
+    def plain_scan() -> Any:
+        return store["plain-scan/"].collect()
+
+    def check_scan(name: str, result: Any) -> None:
+        assert result.height == rows and result["id"].sum() == rows * (rows - 1) // 2, name
+
+    label = f"{rows // 1000}k" if rows < 1_000_000 else f"{rows // 1_000_000} M"
+    return [
+        Workload(
+            f"append {label} rows to a dataset on S3",
+            "delta",
+            "plain dataset",
+            None,
+            {"delta": delta_append, "plain dataset": plain_append},
+            note="format='delta' mode='append' (one commit) vs mode='append' (one more parquet file)",
+        ),
+        Workload(
+            f"scan {label} rows from S3 (collect)",
+            "delta",
+            "plain dataset",
+            None,
+            {"delta": delta_scan, "plain dataset": plain_scan},
+            check=check_scan,
+            note="store['t/'] of a Delta table (pl.scan_delta) vs of a plain folder (pl.scan_parquet)",
+        ),
+    ]
+
+
 WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
     "small": small_json,
     "many": many,
@@ -720,6 +770,7 @@ WORKLOADS: dict[str, Callable[[Ctx], list[Workload]]] = {
     "transfers": transfers,
     "cache": cache_hit,
     "dataset": dataset,
+    "delta": delta,
     "import": import_time,
     "ipc": ipc,
     "mmap": mmap,

@@ -29,6 +29,7 @@ HEAVY = (
     "xlsxwriter",
     "openpyxl",
     "pyarrow",
+    "deltalake",
 )
 
 

@@ -27,6 +27,7 @@ from .errors import (
     NotFound,
     UnsafeLoad,
     UnsupportedFormat,
+    UnsupportedOperation,
 )
 from .formats.base import DataHandler
 from .options import AzureOptions, GCSOptions, Options, S3Options
@@ -62,6 +63,7 @@ __all__ = [
     "S3Options",
     "UnsafeLoad",
     "UnsupportedFormat",
+    "UnsupportedOperation",
     "__version__",
     "register_scheme",
 ]

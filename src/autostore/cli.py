@@ -39,6 +39,7 @@ from .errors import (
     NotFound,
     UnsafeLoad,
     UnsupportedFormat,
+    UnsupportedOperation,
 )
 from .formats import default_registry
 from .options import Options, options_class_for_kind
@@ -61,6 +62,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, 10),
     (FormatError, 11),
     (MissingDependency, 12),
+    (UnsupportedOperation, 13),
     (AutoStoreError, 1),
 )
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # transfers below this finish before a bar is worth drawing
@@ -358,6 +360,8 @@ def cat_command(
             help="Also load pickle files and whole torch modules, which run code when loaded: only for trusted files.",
         ),
     ] = False,
+    version: VersionOpt = None,
+    as_of: AsOfOpt = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
@@ -366,8 +370,12 @@ def cat_command(
     """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode.
 
     Pickle files and whole torch modules are refused unless --allow-pickle is given (loading
-    them runs code); --raw prints any file's bytes without loading it."""
+    them runs code); --raw prints any file's bytes without loading it. --version ID / --as-of TIME
+    show an older version (S3 with versioning; Delta tables)."""
     s = _apply(json_out, profile, endpoint_url, debug)
+    if version is not None or as_of is not None:
+        _cat_version(uri, version, as_of, rows, raw, s, allow_pickle=allow_pickle)
+        return
     with _session(allow_pickle=allow_pickle) as session:
         t = session.open(uri)
         meta = _stat(t)
@@ -810,6 +818,114 @@ def _migration_row(t: Target, item: migrate.Rename, applied: bool, done: set[str
         "action": action,
         "reason": reason,
     }
+
+
+# -- versions -----------------------------------------------------------------------------------
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="A version id (S3 with bucket versioning) or a Delta table version number.",
+        show_default=False,
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The version current at this moment: ISO 8601, e.g. 2026-01-31T12:00 (local time) or ...+00:00.",
+        show_default=False,
+    ),
+]
+
+
+def _cat_version(
+    uri: str, version: str | None, as_of: str | None, rows: int, raw: bool, s: Settings, *, allow_pickle: bool
+) -> None:
+    """``cat --version`` / ``--as-of``: the key pinned to one version, then shown as ``cat`` does."""
+    from .versions import pin
+
+    with _session(allow_pickle=allow_pickle) as session:
+        t = session.open(uri)
+        pinned = pin(t.store, t.key, version=version, as_of=as_of)
+        if raw:
+            sys.stdout.buffer.write(pinned.read_bytes())
+            sys.stdout.flush()
+            return
+        fmt = "delta" if pinned.table else _format_of(pinned.key)
+        if fmt is None:
+            _show_unknown(pinned.uri, pinned.read_bytes(), s)
+            return
+        _show_value(pinned.uri, fmt, pinned.read(), rows, s)
+
+
+@app.command("versions")
+def versions_command(
+    uri: Annotated[str, typer.Argument(help="A file (extension optional), or a Delta table folder.")],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the versions of a file, newest first (S3 with bucket versioning), or of a Delta table."""
+    from .delta import is_table
+
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        body = t.key.rstrip("/")
+        if t.key.endswith("/") or not body or is_table(t.backend, body + "/"):
+            commits = [v.as_dict() for v in t.store.history(_folder(body))]
+            if s.json:
+                _emit_json(commits)
+                return
+            columns = ("version", "timestamp", "operation", "rows_added", "rows_updated", "rows_removed")
+            _print_table(t.uri(_folder(body)) + " (Delta table)", columns, commits)
+            return
+        found = [v.as_dict() for v in t.store.versions(t.key)]
+    if s.json:
+        _emit_json(found)
+        return
+    for row in found:
+        row["state"] = "deleted" if row["is_delete_marker"] else ("current" if row["is_latest"] else "")
+    shown = ("version_id", "modified_time", "size", "state", "etag")
+    _print_table(t.uri(str(found[0]["key"])) if found else t.text, shown, found)
+
+
+def _print_table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*("-" if row.get(c) is None else str(row[c]) for c in columns))
+    console = _stdout_console()
+    console.print(title)
+    console.print(table)
+
+
+@app.command("restore")
+def restore_command(
+    uri: Annotated[str, typer.Argument(help="A file (extension optional), or a Delta table folder.")],
+    version: Annotated[
+        str, typer.Option("--version", help="The version id (or Delta table version number) to make current again.")
+    ],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Make an old version current again (a server-side copy; the versions in between stay)."""
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        new = t.store.restore(t.key, version)
+        shown = t.uri()
+    if s.json:
+        _emit_json({"uri": shown, "restored": version, "new_version": new})
+    else:
+        sys.stdout.write(f"restored: {shown} version {version} -> current (new version {new})\n")
 
 
 # -- cache --------------------------------------------------------------------------------------

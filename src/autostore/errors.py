@@ -19,6 +19,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     │   ├── CorruptData                            file cannot be decoded
     │   └── UnsafeLoad                             pickle refused by allow_pickle=False
     ├── MissingDependency      (ImportError)       optional library not installed
+    ├── UnsupportedOperation   (NotImplementedError) the backend cannot do this (e.g. versions on local disk)
     └── BatchError                                 some keys of get_many/put_many failed
 
 Catching the builtin parent works as pathlib/dict users expect: ``except KeyError`` catches a
@@ -48,6 +49,7 @@ __all__ = [
     "NotFound",
     "UnsafeLoad",
     "UnsupportedFormat",
+    "UnsupportedOperation",
 ]
 
 
@@ -129,6 +131,12 @@ class UnsafeLoad(FormatError):
 
 class MissingDependency(AutoStoreError, ImportError):
     """An optional library needed for this format or backend is not installed."""
+
+
+class UnsupportedOperation(AutoStoreError, NotImplementedError):
+    """The backend cannot do this at all (not a transient failure): object versions on local disk
+    or ``memory://``, listing versions where only S3 lists them. The message names the backends
+    that can (``NotImplementedError``, as ``pathlib.UnsupportedOperation`` in Python 3.13)."""
 
 
 class BatchError(AutoStoreError):

@@ -36,6 +36,7 @@ from .uri import backend_kind, has_scheme, parse_location, validate_key
 
 if TYPE_CHECKING:
     from .store import AutoStore
+    from .versions import ObjectVersion
 
 __all__ = ["AutoPath"]
 
@@ -452,7 +453,13 @@ class AutoPath:
         return self == self._coerce(other)
 
     # -- reading and writing ------------------------------------------------------------------
-    def read_bytes(self) -> bytes:
+    def read_bytes(self, *, version: str | None = None, as_of: datetime | str | None = None) -> bytes:
+        """The file's bytes; ``version=`` (a version id) or ``as_of=`` (a moment) read an older
+        version (S3 with bucket versioning; see ``AutoStore.versions``)."""
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            return pin(self._store, self._store_uri(), version=version, as_of=as_of, dataset=False).read_bytes()
         backend, key = self._io()
         if not key:
             self._raise_missing("read")
@@ -825,13 +832,18 @@ class AutoPath:
         ignore_cache: bool = False,
         compression: str | None = None,
         mmap: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
         **options: Any,
     ) -> Any:
         """Decode the file with the store's formats (by extension, or ``format="csv"``); a folder
         loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``.
         ``mmap=True`` memory-maps it (``.npy`` gives a read-only ``np.memmap``); ``compression``
-        and other keywords (``sheet=``) as in ``AutoStore.read``."""
+        and other keywords (``sheet=``) as in ``AutoStore.read``. ``version=`` / ``as_of=`` load
+        an older version (an object's version id, a Delta table's version number)."""
         uri = self._store_uri()
+        if version is not None or as_of is not None:
+            return self._store.read(uri, format, ignore_cache=ignore_cache, version=version, as_of=as_of)
         kwargs = dict(options, ignore_cache=ignore_cache, compression=compression, mmap=mmap)
         try:
             return self._store.read(uri, format, **kwargs)
@@ -861,6 +873,11 @@ class AutoPath:
                 self._raise_missing("read")
                 raise  # pragma: no cover
             yield path
+
+    # -- versions -----------------------------------------------------------------------------
+    def versions(self) -> list[ObjectVersion]:
+        """Every version of this file, newest first (``AutoStore.versions``)."""
+        return self._store.versions(self._store_uri())
 
 
 def _rebuild(uri: str, store: AutoStore | None) -> AutoPath:

@@ -58,7 +58,11 @@ from .uri import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .cache import CacheInfo, DownloadCache
+    from .delta import TableVersion
+    from .versions import ObjectVersion
 
 __all__ = ["AutoStore"]
 
@@ -291,6 +295,8 @@ class AutoStore:
         cache: bool = False,
         compression: str | None = None,
         mmap: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
         **options: Any,
     ) -> Any:
         """Decode the value stored at ``key``; ``format="csv"`` forces a format.
@@ -300,8 +306,18 @@ class AutoStore:
         ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
         ``compression="zstd"`` reads a file compressed under a name without the codec's suffix;
         ``mmap=True`` memory-maps a local file or cache entry (``.npy``, ``.safetensors``, Arrow
-        IPC); other keywords go to the format (``sheet=`` for ``.xlsx``).
+        IPC); other keywords go to the format (``sheet=`` for ``.xlsx``). A Delta table folder
+        reads as ``pl.scan_delta`` of its latest version.
+
+        ``version=`` (an object's version id; a Delta table's version number) or ``as_of=`` (a
+        datetime or ISO text: the version current at that moment) read the key as it was; see
+        :mod:`autostore.versions`.
         """
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
+            return pinned.read(format, ignore_cache=ignore_cache)
         if mmap:
             options["mmap"] = True
         backend, full = self._target(key)
@@ -483,6 +499,14 @@ class AutoStore:
         fresh: bool = False,
         options: dict[str, Any] | None = None,
     ) -> Any:
+        from .delta import is_table
+
+        if format in (None, "delta") and is_table(backend, prefix):  # never the plain scan: wrong rows
+            from .delta import scan_table
+
+            return scan_table(self, backend, prefix, cache=cache)
+        if format == "delta":
+            raise NotFound(f"No Delta table at {backend.uri(prefix)} (no _delta_log/ folder).")
         from .datasets import scan_dataset
 
         if options:
@@ -507,6 +531,7 @@ class AutoStore:
         partition_by: str | list[str] | None = None,
         mode: str = "overwrite",
         compression: str | None = None,
+        on: str | list[str] | None = None,
     ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
@@ -516,8 +541,20 @@ class AutoStore:
         codec's suffix too (``key.json.zst``), a named file keeps its name (as pandas does).
         A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
         :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
+        ``format="delta"`` (or a folder that already is a Delta table) writes one Delta commit:
+        ``mode`` is "overwrite", "append", "error", "ignore" or "merge" (upsert by ``on=[...]``);
+        see :func:`autostore.delta.write_table`.
         """
         backend, full = self._target(key)
+        folder_write = full.endswith("/") or full == "" or partition_by is not None
+        if folder_write or format == "delta" or on is not None or mode == "merge":
+            from .delta import write_wanted
+
+            if write_wanted(backend, full, format, mode, on):
+                from .delta import write_table
+
+                folder = full.rstrip("/") + "/" if full.rstrip("/") else ""
+                return write_table(self, backend, folder, value, mode=mode, partition_by=partition_by, on=on)
         if full.endswith("/") or full == "" or partition_by is not None:
             from .datasets import write_dataset
 
@@ -874,8 +911,8 @@ class AutoStore:
 
     def storage_options(self, uri: str | None = None, engine: str = "polars") -> dict[str, Any]:
         """Credentials and endpoint of the store (or of ``uri``'s backend) spelled for another
-        engine: ``"polars"`` (object_store keys) or ``"fsspec"`` (s3fs keys: Dask, PyArrow).
-        Empty for local paths."""
+        engine: ``"polars"`` (object_store keys), ``"fsspec"`` (s3fs keys: Dask, PyArrow) or
+        ``"delta"`` (deltalake: S3 and Azure, with safe concurrent commits). Empty for local paths."""
         backend = self._primary if uri is None else self._target(uri)[0]
         return backend.storage_options(engine)
 
@@ -905,6 +942,33 @@ class AutoStore:
                 shutil.rmtree(self._tmp_dir, ignore_errors=True)
                 self._tmp_dir = None
 
+    # -- versions and Delta tables ----------------------------------------------------------------
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Every version of the object at ``key``, newest first (delete markers included), with
+        ``version_id``, ``modified_time``, ``size``, ``etag``, ``is_latest``, ``is_delete_marker``.
+        Extensionless keys resolve as reads do (also a key deleted since). S3-compatible stores;
+        a bucket without versioning lists the current object only (``version_id`` None); other
+        backends raise UnsupportedOperation. See :mod:`autostore.versions`."""
+        from .versions import list_versions
+
+        return list_versions(self, key)
+
+    def restore(self, key: str, version: str | int) -> str | int | None:
+        """Make an old version current again: for an object, a server-side copy of ``version``
+        onto ``key`` (the versions in between stay) - returns the new version id; for a Delta
+        table folder, one RESTORE commit - returns the new table version."""
+        from .versions import restore_version
+
+        return restore_version(self, key, version)
+
+    def history(self, key: str) -> list[TableVersion]:
+        """The versions (commits) of the Delta table in the folder ``key``, newest first: version,
+        timestamp, operation, rows added/updated/removed where the log has them."""
+        from .delta import table_history
+
+        backend, full = self._target(key)
+        return table_history(self, backend, full.rstrip("/") + "/" if full.rstrip("/") else "")
+
     def __enter__(self) -> AutoStore:
         return self
 
@@ -920,6 +984,15 @@ class AutoStore:
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
 
 
+def _rebuild_store(
+    uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
+) -> AutoStore:
+    store = AutoStore(uri, options=option_list or None, **kwargs)
+    for handler in handlers:
+        store.register_handler(handler)
+    return store
+
+
 def _read_error(exc: Exception, uri: str, ext: str) -> Exception:
     """What a handler's unexpected exception means: the file vanished (NotFound), the system
     failed (an OSError of the same kind, naming the URI), or the bytes are not ``ext``."""
@@ -929,12 +1002,3 @@ def _read_error(exc: Exception, uri: str, ext: str) -> Exception:
             return NotFound(f"{uri} disappeared while it was being read (removed by another writer?); read it again.")
         return error
     return CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}")
-
-
-def _rebuild_store(
-    uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
-) -> AutoStore:
-    store = AutoStore(uri, options=option_list or None, **kwargs)
-    for handler in handlers:
-        store.register_handler(handler)
-    return store

@@ -226,22 +226,29 @@ def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     return store, identity, [s for s in secrets if s]
 
 
-def _profile_credentials(profile: str) -> tuple[Any, str | None, str | None]:
-    """Credentials, endpoint and region of an AWS config profile (boto3 is used only here)."""
+def profile_session(profile: str) -> Any:
+    """A boto3 Session of an AWS config profile (MissingDependency without boto3, AuthError when
+    the profile cannot be loaded)."""
     try:
         import boto3
-        from obstore.auth.boto3 import Boto3CredentialProvider
     except ImportError as exc:
         raise MissingDependency(
             f'profile_name={profile!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
         ) from exc
     try:
-        session = boto3.Session(profile_name=profile)
+        return boto3.Session(profile_name=profile)
     except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
         raise AuthError(
             f"AWS profile {profile!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
             "or pass aws_access_key_id/aws_secret_access_key."
         ) from None
+
+
+def _profile_credentials(profile: str) -> tuple[Any, str | None, str | None]:
+    """Credentials, endpoint and region of an AWS config profile (boto3 is used only here)."""
+    session = profile_session(profile)
+    from obstore.auth.boto3 import Boto3CredentialProvider
+
     scoped = session._session.get_scoped_config()  # the profile's own settings
     endpoint = scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
     return Boto3CredentialProvider(session), endpoint, session.region_name
@@ -289,9 +296,10 @@ def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
 
 
-def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import AzureStore
-
+def azure_config(bucket: str, opts: Options) -> tuple[str, dict[str, Any], list[str], str | None]:
+    """(container, object_store Azure config, secrets, endpoint) for ``bucket`` (``container`` or
+    ``container@account.dfs.core.windows.net``). The config keys are object_store's, which
+    deltalake and polars accept too (``storage_options(engine="delta")``)."""
     a = opts if isinstance(opts, AzureOptions) else AzureOptions(scheme=opts.scheme).inherit(opts)
     assert isinstance(a, AzureOptions)
     a = a.resolved()
@@ -329,7 +337,15 @@ def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
         config["use_azure_cli"] = True
     if endpoint:
         config["endpoint"] = endpoint.rstrip("/")
-    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(a, endpoint))
+    return container, config, secrets, endpoint
+
+
+def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
+    from obstore.store import AzureStore
+
+    container, config, secrets, endpoint = azure_config(bucket, opts)
+    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(opts, endpoint))
+    account = config.get("account_name")
     return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
 
 
@@ -762,7 +778,7 @@ class ObjectStoreBackend(Backend):
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
 
-        return engine_options(self.options, self.kind, engine)
+        return engine_options(self.options, self.kind, engine, self.bucket)
 
     # -- folders --------------------------------------------------------------------------
     @_fork_routed
