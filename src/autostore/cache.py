@@ -107,10 +107,10 @@ def cacheable(backend: Backend) -> bool:
 
 
 def _identity(backend: Backend) -> str:
-    # The object-store backend completes its identity (endpoint included) when its client is
-    # built; building it sends no request.
-    getattr(backend, "store", None)
-    return backend.identity
+    # Works in a child forked after obstore was used too: there the backend answers through its
+    # fork-safe transport, whose identity names the same service, so parent and children share
+    # entries.
+    return backend.settled_identity()
 
 
 def _warn_once(directory: Path | str, message: str) -> None:

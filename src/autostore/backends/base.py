@@ -282,5 +282,11 @@ class Backend(ABC):
         keys) or ``"fsspec"`` (s3fs keys, for Dask and PyArrow). Empty for local files."""
         return {}
 
+    def settled_identity(self) -> str:
+        """``identity`` once everything that names the service is known (an object-store client
+        learns its endpoint when it is built; no request is sent). Cache entries are named by it,
+        so it must work in every process, a forked child included."""
+        return self.identity
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""

@@ -112,6 +112,12 @@ class Boto3Backend(Backend):
                     self._client = self._make_client()
         return self._client
 
+    def settled_identity(self) -> str:
+        # Only a profile can add an endpoint the options do not name; reading it builds the client.
+        if self.options.resolved().aws_access_key_id is None and self.options.resolved().profile_name is not None:
+            self.client  # noqa: B018
+        return self.identity
+
     def _make_client(self) -> Any:
         boto3 = _boto3()
         from botocore.config import Config

@@ -408,6 +408,12 @@ class ObjectStoreBackend(Backend):
                     self._store = store
         return self._store
 
+    def settled_identity(self) -> str:
+        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
+            return self._fork_transport().settled_identity()  # never touch obstore here
+        self.store  # noqa: B018 - building the client completes the identity (no request)
+        return self.identity
+
     def _fork_transport(self) -> Backend:
         """This process's replacement transport (built here; a grandchild builds its own)."""
         pid = os.getpid()

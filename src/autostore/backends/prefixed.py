@@ -32,6 +32,9 @@ class PrefixedBackend(Backend):
     def identity(self, value: str) -> None:
         raise AttributeError("The identity of a prefixed view follows its backend's.")
 
+    def settled_identity(self) -> str:
+        return f"{self.inner.settled_identity()}|{self.prefix}"
+
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (unpickling): avoid recursing
             raise AttributeError(name)
