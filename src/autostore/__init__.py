@@ -25,6 +25,7 @@ from .errors import (
     MissingDependency,
     NotADirectory,
     NotFound,
+    SourceChanged,
     UnsafeLoad,
     UnsupportedFormat,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "NotFound",
     "Options",
     "S3Options",
+    "SourceChanged",
     "UnsafeLoad",
     "UnsupportedFormat",
     "__version__",

@@ -415,8 +415,9 @@ class AutoPath:
         self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
 
     def _deleted(self, backend: Backend, key: str) -> None:
-        self._store._after_delete(backend, key)
-        self._store._forget(backend, key, key)
+        from .transfer import removed
+
+        removed(self._store, backend, key)
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:
@@ -758,7 +759,7 @@ class AutoPath:
         return Path(str(target))
 
     def _transfer(self, target: AutoPath, progress: Progress, *, move: bool) -> AutoPath:
-        from .transfer import copy_object
+        from .transfer import transfer_object
 
         src_backend, src_key = self._io()
         dst_backend, dst_key = target._io()
@@ -768,20 +769,10 @@ class AutoPath:
                 return target
             target._check_writable()
             with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}") as report:
-                if move and src_backend is dst_backend and hasattr(src_backend, "rename"):
-                    src_backend.rename(src_key, dst_key)
-                    if report is not None:
-                        report(meta.size, meta.size)
-                else:
-                    copy_object(
-                        src_backend, src_key, dst_backend, dst_key,
-                        size=meta.size, tmp_dir=self._store._tmp(), progress=report,
-                    )  # fmt: skip
-                    if move:
-                        src_backend.delete(src_key)
-            target._wrote(dst_backend, dst_key)
-            if move:
-                self._deleted(src_backend, src_key)
+                transfer_object(
+                    self._store, src_backend, src_key, target._store, dst_backend, dst_key,
+                    move=move, size=meta.size, progress=report,
+                )  # fmt: skip
             return target
         if not src_key or not self._dir_exists():
             raise NotFound(f"No file or folder {self} to {'move' if move else 'copy'}; check the path.")
@@ -804,17 +795,29 @@ class AutoPath:
         with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}/") as report:
             for rel, m in files:
                 dst_file = target._with_parts((*target._parts, *rel.split("/")))
-                copy_object(
-                    src_backend, m.key, dst_backend, dst_file.key,
-                    size=m.size, tmp_dir=self._store._tmp(), progress=scaled(report, done, total),
+                transfer_object(
+                    self._store, src_backend, m.key, target._store, dst_backend, dst_file.key,
+                    move=move, size=m.size, progress=scaled(report, done, total),
                 )  # fmt: skip
                 done += m.size
-                target._wrote(dst_backend, dst_file.key)
             if report is not None:
                 report(total, total)
         if move:
-            self.delete()
+            self._remove_emptied_folder()
         return target
+
+    def _remove_emptied_folder(self) -> None:
+        """After a folder move: remove the folders (and folder markers) it left, but no file
+        written into it meanwhile (each moved file was removed by its own checked move)."""
+        backend, key = self._io()
+        if self.is_local:
+            from .transfer import remove_empty_folders
+
+            remove_empty_folders(str(self))
+            return
+        left = list(backend.list_objects(key + "/"))
+        if all(m.size == 0 and self._is_marker(backend, m.key) for m in left):
+            backend.remove_dir(key + "/", recursive=True)
 
     # -- typed data ---------------------------------------------------------------------------
     def load(self, format: str | None = None, *, ignore_cache: bool = False) -> Any:

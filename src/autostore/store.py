@@ -703,19 +703,15 @@ class AutoStore:
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
-        same = sb is db and stored_src == stored_dst
-        if not same:
-            if sb is db:
-                sb.copy(stored_src, stored_dst)
-            else:
-                with self._local_file(sb, stored_src, ignore_cache=False) as path:
-                    db.upload(stored_dst, path)
-            self._after_write(db, stored_dst)
+        if not (sb is db and stored_src == stored_dst):
+            from .transfer import transfer_object
+
+            # Shared with AutoPath and the CLI: reads the source fresh (never a stale cache
+            # entry) and deletes a moved source only if it is still what was copied.
+            transfer_object(self, sb, stored_src, self, db, stored_dst, move=move)
             if explicit is None:
                 self._replace_siblings(db, dfull, stored_dst)
             if move:
-                sb.delete(stored_src)
-                self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
         return self._display_key(db, stored_dst)
 

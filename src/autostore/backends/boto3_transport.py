@@ -374,6 +374,29 @@ class Boto3Backend(Backend):
         meta = self.head(key)
         return io.BufferedReader(_RangeReader(self, key, meta), buffer_size=_READ_BUFFER)
 
+    def read_stream(self, key: str, chunk_size: int = _READ_BUFFER) -> tuple[ObjectMeta, Iterator[bytes]]:
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key)
+        meta = _meta(key, r)
+        body = r["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            try:
+                while True:
+                    with self._errors(key, "read"):
+                        chunk = body.read(chunk_size)
+                    if not chunk:
+                        break
+                    done += len(chunk)
+                    yield chunk
+            finally:
+                body.close()
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
+
     def open_write(self, key: str) -> IO[bytes]:
         return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]
 

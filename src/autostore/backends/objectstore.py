@@ -756,6 +756,28 @@ class ObjectStoreBackend(Backend):
         return reader  # type: ignore[no-any-return]
 
     @_fork_routed
+    def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
+        ob = _obstore()
+        with self._errors(key, "read"):
+            result = ob.get(self.store, key)
+            stream = iter(result.stream(min_chunk_size=chunk_size))
+        meta = _meta(result.meta)
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            while True:
+                with self._errors(key, "read"):
+                    chunk = next(stream, None)
+                if chunk is None:
+                    break
+                done += len(chunk)
+                yield bytes(chunk)
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
+
+    @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
         self._writable(key)
         ob = _obstore()
