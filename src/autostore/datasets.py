@@ -8,18 +8,22 @@ column selections reach the files (only the needed row groups and columns are fe
 Hive folders (``year=2024/month=01/``) below the dataset folder become columns.
 
 Writing stages the files polars produces in a temporary folder, then moves (local) or uploads
-(object stores) each file to its final key, so every file appears atomically.
+(object stores) each file to its final key, so every file appears atomically. Every write names
+its files ``part-<write id>-<n>`` with a write id no earlier write used (time-ordered), so a new
+file never replaces an old one: an overwrite removes the old files only once every new one is in
+place, and a write that fails while placing its files removes those it placed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -288,9 +292,10 @@ def write_dataset(
 ) -> str:
     """Write the frame ``value`` as data files below the folder ``prefix``; returns the folder key.
 
-    ``partition_by`` writes hive folders (``name=value/part-0.parquet``, the columns are not
-    repeated inside the files). ``mode="overwrite"`` then removes the folder's other data files,
-    so the folder holds exactly ``value``; ``mode="append"`` adds uniquely named files.
+    ``partition_by`` writes hive folders (``name=value/part-<write id>-0.parquet``, the columns
+    are not repeated inside the files). ``mode="overwrite"`` then removes the folder's other data
+    files, once every new one is in place, so the folder holds exactly ``value``;
+    ``mode="append"`` only adds files. A write that fails removes the files it placed.
     """
     pl = require("polars", None, "Writing a dataset")
     key, uri = _shown(store, backend, prefix)
@@ -315,7 +320,7 @@ def write_dataset(
             raise ConfigError(
                 f"partition_by column(s) {missing} not in the frame written to {uri} (columns: {columns})."
             )
-    write_id = uuid.uuid4().hex[:8]
+    write_id = _write_id()
     local = backend.local_path(prefix)
     # Local: stage inside the target folder (same filesystem, so each file is moved in with an
     # atomic rename; hidden from listings). Object stores: stage in the store's temp folder.
@@ -324,7 +329,7 @@ def write_dataset(
     staging = local / f"{TEMP_MARKER}{write_id}" if local is not None else store._temp_path(f"dataset-{write_id}")
     try:
         _sink(pl, lf, family, staging, keys, ext)
-        placed = _place(store, backend, prefix, staging, ext, write_id if mode == "append" else None)
+        placed = _place(store, backend, prefix, staging, ext, write_id)
     except BaseException:
         _remove_late(staging)
         raise
@@ -339,11 +344,25 @@ def write_dataset(
         ]
         if stale:
             log.debug("removing %d old data files below %s", len(stale), uri)
-            backend.delete_many(stale)
-            for k in stale:
-                store._after_delete(backend, k)
-                store._index.removed(backend, _stem(store, k), k)
+            try:
+                backend.delete_many(stale)
+            except BaseException as exc:
+                exc.add_note(
+                    f"autostore: every new file of the write to {uri} is in place, but some of its "
+                    f"{len(stale)} old files may remain; repeat the write to finish replacing them."
+                )
+                raise
+            finally:
+                for k in stale:
+                    store._after_delete(backend, k)
+                    store._index.removed(backend, _stem(store, k), k)
     return key
+
+
+def _write_id() -> str:
+    """16 hex digits no other write uses: milliseconds since 1970, then 16 random bits, so that
+    file names sort in write order (appended files are scanned in the order they were written)."""
+    return f"{time.time_ns() // 1_000_000:012x}{uuid.uuid4().hex[:4]}"
 
 
 def _remove_late(staging: Path, *, checks: int = 4, pause: float = 0.05) -> None:
@@ -375,8 +394,9 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
         raise FormatError(f"Cannot write the frame as {family}: {type(exc).__name__}: {first[:300]}") from exc
 
 
-def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: str, append_id: str | None) -> set[str]:
-    """Move/upload every staged file to its final key; returns the keys written."""
+def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: str, write_id: str) -> set[str]:
+    """Move/upload every staged file to its final key; returns the keys written. If any fails
+    (or the write is interrupted), the files already placed are removed before the error goes on."""
     moves: list[tuple[Path, str]] = []
     for dirpath, _dirs, names in os.walk(staging):
         for name in names:
@@ -384,21 +404,68 @@ def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: 
             folder = path.parent.relative_to(staging).as_posix()
             stem = name[: -len(ext)] if name.endswith(ext) else name
             number = int(stem) if stem.isdigit() else stem.removeprefix("part-")
-            final = f"part-{append_id}-{number}{ext}" if append_id else f"part-{number}{ext}"
+            final = f"part-{write_id}-{number}{ext}"
             moves.append((path, prefix + ("" if folder == "." else folder + "/") + final))
     moves.sort(key=lambda m: m[1])
+    placed: list[str] = []
+    created: list[Path] = []  # local folders this write made, removed again if it fails
     from .backends.local import LocalBackend
 
-    if isinstance(backend, LocalBackend):
-        for path, target in moves:
-            backend.rename(path.relative_to(backend.root).as_posix(), target)
-    elif moves:
-        with ThreadPoolExecutor(max_workers=min(8, len(moves))) as pool:
-            list(pool.map(lambda m: backend.upload(m[1], m[0]), moves))
-    for _, target in moves:
+    try:
+        if isinstance(backend, LocalBackend):
+            for path, target in moves:
+                parent = Path(backend.path(target)).parent
+                missing = [p for p in (parent, *parent.parents) if not p.exists()]
+                backend.rename(path.relative_to(backend.root).as_posix(), target)
+                created.extend(missing)
+                placed.append(target)
+        elif moves:
+            _upload_all(backend, moves, placed)
+    except BaseException:
+        _unplace(store, backend, placed, created)
+        raise
+    for target in placed:
         store._after_write(backend, target)
         store._index.resolved(backend, _stem(store, target), target)
-    return {target for _, target in moves}
+    return set(placed)
+
+
+def _upload_all(backend: Backend, moves: list[tuple[Path, str]], placed: list[str]) -> None:
+    """Upload in parallel; ``placed`` gets each key whose upload completed, also when another
+    failed (the uploads not started yet are cancelled, those running are waited for)."""
+    pool = ThreadPoolExecutor(max_workers=min(8, len(moves)))
+    try:
+        futures = {pool.submit(backend.upload, target, path): target for path, target in moves}
+        error: BaseException | None = None
+        try:
+            for future in as_completed(futures):
+                future.result()
+                placed.append(futures[future])
+        except BaseException as exc:
+            error = exc
+        if error is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, target in futures.items():
+                if future.done() and not future.cancelled() and future.exception() is None and target not in placed:
+                    placed.append(target)
+            raise error
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _unplace(store: AutoStore, backend: Backend, placed: list[str], created: list[Path]) -> None:
+    """Remove what a failed write placed (best effort: the original error is what matters)."""
+    if placed:
+        log.debug("write failed: removing the %d files it placed", len(placed))
+        try:
+            backend.delete_many(placed)
+        except Exception as exc:  # reported; the write's own error is the one raised
+            log.warning("could not remove %d files of a failed write (%s): %s", len(placed), exc, placed[:5])
+        for key in placed:
+            store._after_delete(backend, key)
+    for folder in sorted(set(created), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _stem(store: AutoStore, key: str) -> str:
