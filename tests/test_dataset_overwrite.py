@@ -35,14 +35,14 @@ def _sorted(lf: Any) -> pl.DataFrame:
 
 
 def _snapshot(raw: Raw, folder: str) -> dict[str, bytes]:
-    return {k: raw.read(k) for k in raw.keys() if k.startswith(folder)}
+    return {k: raw.read(k) for k in raw.keys() if k.startswith(folder)}  # noqa: SIM118 - Raw is not a dict
 
 
 def test_overwrites_use_new_names_every_time(store: AutoStore, raw: Raw) -> None:
     seen: list[set[str]] = []
     for frame in (OLD, NEW, OLD):
         store.write("ds/", frame, partition_by="k")
-        names = {k for k in raw.keys() if k.startswith("ds/")}
+        names = {k for k in raw.keys() if k.startswith("ds/")}  # noqa: SIM118 - Raw is not a dict
         assert all(PART.fullmatch(k.rpartition("/")[2]) for k in names), names
         seen.append(names)
         assert_frame_equal(_sorted(store["ds/"]), _sorted(frame))
@@ -50,7 +50,7 @@ def test_overwrites_use_new_names_every_time(store: AutoStore, raw: Raw) -> None
     store["flat/"] = OLD
     first = set(raw.keys()) - set().union(*seen)
     store["flat/"] = NEW
-    second = {k for k in raw.keys() if k.startswith("flat/")}
+    second = {k for k in raw.keys() if k.startswith("flat/")}  # noqa: SIM118 - Raw is not a dict
     assert len(first) == len(second) == 1 and first != second
 
 
@@ -104,7 +104,7 @@ def test_failed_placement_on_local_disk_leaves_exactly_the_old_dataset(tmp_path:
 def test_append_names_never_collide_and_keep_write_order(store: AutoStore, raw: Raw) -> None:
     for i in range(3):
         store.write("log/", pl.DataFrame({"k": ["x"], "v": [i]}), mode="append")
-    names = sorted(k for k in raw.keys() if k.startswith("log/"))
+    names = sorted(k for k in raw.keys() if k.startswith("log/"))  # noqa: SIM118 - Raw is not a dict
     assert len(names) == 3 and all(PART.fullmatch(n.rpartition("/")[2]) for n in names)
     assert store["log/"].collect()["v"].to_list() == [0, 1, 2]  # ids sort in write order
     one = pl.read_parquet(io.BytesIO(raw.read(names[0])))

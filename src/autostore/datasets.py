@@ -229,30 +229,80 @@ def _sources(
     return _mirror(store, backend, prefix, files, None, fresh)
 
 
+#: Local mirrors (``read(folder, cache=True)``, or backends polars cannot scan) kept per store; a
+#: new version of a dataset beyond these removes the least recently used mirror.
+MAX_MIRRORS = 8
+
+
 def _mirror(
     store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], cache: DownloadCache | None, fresh: bool
 ) -> tuple[str, list[str], dict[str, Any] | None]:
-    """Local copies of the files in the store's temporary folder (removed by ``store.close()``),
-    taken from the download cache when given (hard links: no copy), else downloaded."""
-    folder = store._temp_path("dataset")
-    targets = [folder / m.key[len(prefix) :] for m in files]
+    """Local copies of the files in the store's temporary folder, taken from the download cache
+    when given (hard links: no copy), else downloaded. One mirror per version of the dataset: a
+    read of an unchanged dataset reuses it (``mirror-<digest of the files' versions>``), and at
+    most ``MAX_MIRRORS`` are kept; ``store.close()`` removes them all."""
+    rels = [m.key[len(prefix) :] for m in files]
+    if cache is None and all(m.etag for m in files):
+        # Versions known from the listing: an unchanged dataset needs no download at all.
+        known = _mirror_path(store, backend, prefix, [(r, m.etag, m.size) for r, m in zip(rels, files, strict=True)])
+        if known.is_dir():
+            return _use_mirror(store, known, rels)
+    staging = store._temp_path("mirror")
+    targets = [staging / rel for rel in rels]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
 
-    def fetch(meta: ObjectMeta, target: Path) -> None:
+    def fetch(meta: ObjectMeta, target: Path) -> tuple[str, Any, int]:
+        rel = meta.key[len(prefix) :]
         if cache is None:
-            backend.download(meta.key, target)
-            return
+            got = backend.download(meta.key, target)
+            return rel, (got.etag if got is not None else None) or meta.etag, meta.size
         with cache.local_file(backend, meta.key, fresh=fresh) as path:
             # The cache never rewrites an entry's file in place, so a second link is a stable copy.
             try:
                 os.link(path, target)
             except OSError:  # another filesystem, or no hard links
                 shutil.copyfile(path, target)
+            st = os.stat(path)
+            return rel, (st.st_ino, st.st_mtime_ns), st.st_size  # the version of the cache entry
 
-    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        list(pool.map(fetch, files, targets))
-    return str(folder), [str(t) for t in targets], None
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+            versions = list(pool.map(fetch, files, targets))
+        final = _mirror_path(store, backend, prefix, versions)
+        try:
+            os.rename(staging, final)  # fails if another read built this version first: use it
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _use_mirror(store, final, rels)
+
+
+def _mirror_path(store: AutoStore, backend: Backend, prefix: str, versions: list[tuple[str, Any, int]]) -> Path:
+    import hashlib
+    import json
+
+    text = json.dumps([backend.settled_identity(), prefix, sorted(versions, key=lambda v: v[0])], default=str)
+    return store._tmp() / f"mirror-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def _use_mirror(store: AutoStore, folder: Path, rels: list[str]) -> tuple[str, list[str], dict[str, Any] | None]:
+    os.utime(folder)  # last use, for the LRU below
+    mirrors = [p for p in store._tmp().iterdir() if p.name.startswith("mirror-") and p != folder]
+    if len(mirrors) >= MAX_MIRRORS:
+        by_use = sorted(mirrors, key=_last_use)
+        for old in by_use[: len(mirrors) - MAX_MIRRORS + 1]:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(folder), [str(folder / rel) for rel in rels], None
+
+
+def _last_use(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except FileNotFoundError:  # removed by another thread meanwhile
+        return 0.0
 
 
 def _hive_columns(

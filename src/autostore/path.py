@@ -9,11 +9,13 @@ use the same scheme, bucket and settings, so creating AutoPaths stays cheap.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import io
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -39,8 +41,12 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoPath"]
 
-_DEFAULT_STORES: dict[tuple[Any, ...], AutoStore] = {}
+#: Default stores kept for reuse; the least recently used beyond this are let go (a path still
+#: holding one keeps using it; its temporary folder goes with it), the rest are closed at exit.
+MAX_DEFAULT_STORES = 64
+_DEFAULT_STORES: OrderedDict[tuple[Any, ...], AutoStore] = OrderedDict()
 _DEFAULT_LOCK = threading.Lock()
+_CLOSE_AT_EXIT: list[Any] = []  # holds the atexit hook once it is registered
 
 
 def default_store(scheme: str, bucket: str) -> AutoStore:
@@ -58,13 +64,26 @@ def default_store(scheme: str, bucket: str) -> AutoStore:
         settings = dataclasses.astuple(opts.resolved()) if isinstance(opts, S3Options) else ()
         ident = (scheme, bucket, settings)
         location = f"{scheme}://{bucket}/"
-    store = _DEFAULT_STORES.get(ident)
-    if store is None:
-        with _DEFAULT_LOCK:
-            store = _DEFAULT_STORES.get(ident)
-            if store is None:
-                store = _DEFAULT_STORES[ident] = AutoStore(location)
+    with _DEFAULT_LOCK:
+        store = _DEFAULT_STORES.get(ident)
+        if store is None:
+            if not _DEFAULT_STORES and not _CLOSE_AT_EXIT:
+                _CLOSE_AT_EXIT.append(atexit.register(_close_default_stores))
+            store = _DEFAULT_STORES[ident] = AutoStore(location)
+            while len(_DEFAULT_STORES) > MAX_DEFAULT_STORES:
+                _DEFAULT_STORES.popitem(last=False)
+        else:
+            _DEFAULT_STORES.move_to_end(ident)
     return store
+
+
+def _close_default_stores() -> None:
+    with _DEFAULT_LOCK:
+        stores = list(_DEFAULT_STORES.values())
+        _DEFAULT_STORES.clear()
+    for store in stores:
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 def _is_local_text(text: str) -> bool:

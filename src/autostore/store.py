@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +102,7 @@ class AutoStore:
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
         self._tmp_dir: Path | None = None
+        self._tmp_finalizer: weakref.finalize[Any, Any] | None = None  # removes it if close() never comes
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
@@ -370,6 +373,9 @@ class AutoStore:
                     import tempfile
 
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
+                    # Removed when the store is garbage collected or the interpreter exits, even
+                    # without close(); never by a forked child (the folder is its parent's).
+                    self._tmp_finalizer = weakref.finalize(self, _remove_tmp_dir, str(self._tmp_dir), os.getpid())
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
     def _read_dataset(
@@ -767,9 +773,10 @@ class AutoStore:
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
-            if self._tmp_dir is not None:
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)
-                self._tmp_dir = None
+            if self._tmp_finalizer is not None:
+                self._tmp_finalizer()  # removes the folder (once; a later GC does nothing)
+                self._tmp_finalizer = None
+            self._tmp_dir = None
 
     def __enter__(self) -> AutoStore:
         return self
@@ -784,6 +791,11 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+
+def _remove_tmp_dir(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _rebuild_store(
