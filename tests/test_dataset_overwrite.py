@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+import signal
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,32 @@ def test_failed_upload_midway_leaves_exactly_the_old_dataset(
     fault_proxy.plan = None
     assert _snapshot(raw, "ds/") == before  # byte for byte: no new file left, no old one lost
     assert_frame_equal(_sorted(store.read("ds/", format="parquet")), _sorted(OLD))
+    store.close()
+
+
+def test_ctrl_c_during_the_upload_leaves_exactly_the_old_dataset(
+    s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy
+) -> None:
+    kwargs: dict[str, Any] = dict(s3_server.options_kwargs(), endpoint_url=fault_proxy.endpoint_url)
+    store = AutoStore(f"s3://{shared_bucket}/int-{uuid.uuid4().hex[:8]}/", options=S3Options(**kwargs))
+    raw = Raw(store, s3_server)
+    store.write("ds/", OLD, partition_by="k")
+    before = _snapshot(raw, "ds/")
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread().ident == main
+
+    def interrupt_on_partition_d(req: Request) -> str | None:
+        if req.method == "PUT" and "/ds/k=d/" in unquote(req.path):
+            signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C while the uploads are in flight
+            return "delay"  # this upload is still running when the interrupt lands
+        return None
+
+    fault_proxy.plan = interrupt_on_partition_d
+    with pytest.raises(KeyboardInterrupt):
+        store.write("ds/", NEW, partition_by="k")
+    fault_proxy.plan = None
+    assert _snapshot(raw, "ds/") == before
+    assert_frame_equal(_sorted(store["ds/"]), _sorted(OLD))
     store.close()
 
 

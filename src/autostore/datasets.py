@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -377,35 +378,41 @@ def write_dataset(
     from .backends.local import TEMP_MARKER
 
     staging = local / f"{TEMP_MARKER}{write_id}" if local is not None else store._temp_path(f"dataset-{write_id}")
+    placed: list[str] = []  # keys this write has put in place so far
+    created: list[Path] = []  # local folders it made
+    stale: list[str] = []
     try:
         _sink(pl, lf, family, staging, keys, ext)
-        placed = _place(store, backend, prefix, staging, ext, write_id)
+        _place(store, backend, prefix, staging, ext, write_id, placed, created)
+        if mode == "overwrite":
+            done = set(placed)
+            stale = [
+                m.key
+                for m in backend.list_objects(prefix)
+                if m.key not in done
+                and m.key[len(prefix) :].lower().endswith(TABULAR_EXTENSIONS)
+                and not is_hidden(m.key[len(prefix) :])
+            ]
     except BaseException:
+        # Until the first old file is removed, a failure (or Ctrl-C) takes the new files back.
+        _unplace(store, backend, placed, created)
         _remove_late(staging)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    if mode == "overwrite":
-        stale = [
-            m.key
-            for m in backend.list_objects(prefix)
-            if m.key not in placed
-            and m.key[len(prefix) :].lower().endswith(TABULAR_EXTENSIONS)
-            and not is_hidden(m.key[len(prefix) :])
-        ]
-        if stale:
-            log.debug("removing %d old data files below %s", len(stale), uri)
-            try:
-                backend.delete_many(stale)
-            except BaseException as exc:
-                exc.add_note(
-                    f"autostore: every new file of the write to {uri} is in place, but some of its "
-                    f"{len(stale)} old files may remain; repeat the write to finish replacing them."
-                )
-                raise
-            finally:
-                for k in stale:
-                    store._after_delete(backend, k)
-                    store._index.removed(backend, _stem(store, k), k)
+    if stale:
+        log.debug("removing %d old data files below %s", len(stale), uri)
+        try:
+            backend.delete_many(stale)
+        except BaseException as exc:
+            exc.add_note(
+                f"autostore: every new file of the write to {uri} is in place, but some of its "
+                f"{len(stale)} old files may remain; repeat the write to finish replacing them."
+            )
+            raise
+        finally:
+            for k in stale:
+                store._after_delete(backend, k)
+                store._index.removed(backend, _stem(store, k), k)
     return key
 
 
@@ -444,9 +451,19 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
         raise FormatError(f"Cannot write the frame as {family}: {type(exc).__name__}: {first[:300]}") from exc
 
 
-def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: str, write_id: str) -> set[str]:
-    """Move/upload every staged file to its final key; returns the keys written. If any fails
-    (or the write is interrupted), the files already placed are removed before the error goes on."""
+def _place(
+    store: AutoStore,
+    backend: Backend,
+    prefix: str,
+    staging: Path,
+    ext: str,
+    write_id: str,
+    placed: list[str],
+    created: list[Path],
+) -> None:
+    """Move/upload every staged file to its final key. ``placed`` gets each key once its file is
+    in place and ``created`` each local folder made for one, also when a later one fails or the
+    write is interrupted, so that the caller can take them back."""
     moves: list[tuple[Path, str]] = []
     for dirpath, _dirs, names in os.walk(staging):
         for name in names:
@@ -457,48 +474,37 @@ def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: 
             final = f"part-{write_id}-{number}{ext}"
             moves.append((path, prefix + ("" if folder == "." else folder + "/") + final))
     moves.sort(key=lambda m: m[1])
-    placed: list[str] = []
-    created: list[Path] = []  # local folders this write made, removed again if it fails
     from .backends.local import LocalBackend
 
-    try:
-        if isinstance(backend, LocalBackend):
-            for path, target in moves:
-                parent = Path(backend.path(target)).parent
-                missing = [p for p in (parent, *parent.parents) if not p.exists()]
-                backend.rename(path.relative_to(backend.root).as_posix(), target)
-                created.extend(missing)
-                placed.append(target)
-        elif moves:
-            _upload_all(backend, moves, placed)
-    except BaseException:
-        _unplace(store, backend, placed, created)
-        raise
+    if isinstance(backend, LocalBackend):
+        for path, target in moves:
+            parent = Path(backend.path(target)).parent
+            created.extend(p for p in (parent, *parent.parents) if not p.exists())
+            backend.rename(path.relative_to(backend.root).as_posix(), target)
+            placed.append(target)
+    elif moves:
+        _upload_all(backend, moves, placed)
     for target in placed:
         store._after_write(backend, target)
         store._index.resolved(backend, _stem(store, target), target)
-    return set(placed)
 
 
 def _upload_all(backend: Backend, moves: list[tuple[Path, str]], placed: list[str]) -> None:
-    """Upload in parallel; ``placed`` gets each key whose upload completed, also when another
-    failed (the uploads not started yet are cancelled, those running are waited for)."""
+    """Upload in parallel. Each upload records its key in ``placed`` itself once it succeeded,
+    and on any failure (or interrupt) the uploads not started are cancelled and those running are
+    waited for before the error goes on, so ``placed`` then lists exactly what was uploaded."""
+    lock = threading.Lock()
+
+    def upload(path: Path, target: str) -> None:
+        backend.upload(target, path)
+        with lock:
+            placed.append(target)
+
     pool = ThreadPoolExecutor(max_workers=min(8, len(moves)))
     try:
-        futures = {pool.submit(backend.upload, target, path): target for path, target in moves}
-        error: BaseException | None = None
-        try:
-            for future in as_completed(futures):
-                future.result()
-                placed.append(futures[future])
-        except BaseException as exc:
-            error = exc
-        if error is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-            for future, target in futures.items():
-                if future.done() and not future.cancelled() and future.exception() is None and target not in placed:
-                    placed.append(target)
-            raise error
+        futures = [pool.submit(upload, path, target) for path, target in moves]
+        for future in as_completed(futures):
+            future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -508,11 +514,12 @@ def _unplace(store: AutoStore, backend: Backend, placed: list[str], created: lis
     if placed:
         log.debug("write failed: removing the %d files it placed", len(placed))
         try:
-            backend.delete_many(placed)
+            backend.delete_many(list(placed))
         except Exception as exc:  # reported; the write's own error is the one raised
             log.warning("could not remove %d files of a failed write (%s): %s", len(placed), exc, placed[:5])
         for key in placed:
             store._after_delete(backend, key)
+            store._index.removed(backend, _stem(store, key), key)
     for folder in sorted(set(created), key=lambda p: -len(p.parts)):
         with contextlib.suppress(OSError):
             folder.rmdir()
