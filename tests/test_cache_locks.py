@@ -89,11 +89,11 @@ def _read_beside_a_stalled_download(
 
     reader1 = threading.Thread(target=read_key1, daemon=True)
     reader1.start()
-    deadline = threading.Event()
+    pause = threading.Event()  # never set: a bounded sleep
     for _ in range(600):  # the stalled GET reaches the proxy: key1's fill holds its lock now
         if any(entry[3] == "stall" for entry in fault_proxy.log):
             break
-        deadline.wait(0.05)
+        pause.wait(0.05)
     assert any(entry[3] == "stall" for entry in fault_proxy.log)
 
     got: list[Any] = []
@@ -149,7 +149,6 @@ def test_a_write_during_a_fill_of_old_content_never_leaves_a_stale_entry(
     filler.join(60)
     assert not filler.is_alive()
     assert filled == [b"old"]  # that read began before the write: old is a correct answer
-    backend.release.set()
     assert cache.read_bytes(backend, key) == b"new"  # never the stale entry
     store.close()
 

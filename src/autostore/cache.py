@@ -64,6 +64,7 @@ _FORMAT = 1
 VERIFY_MAX = 1 << 20
 _LOCK_TIMEOUT = 600.0  # a read waits this long for another fill of the same key, then downloads uncached
 _DROP_TIMEOUT = 5.0  # a writer waits this long for its entry's lock, then invalidates it without the lock
+_CLEAR_WAIT = 120.0  # clear() waits this long for a fill in progress before skipping its entry
 _POLL_MAX = 0.05  # longest pause between two attempts to take a busy lock
 _LEFTOVER_AGE = 3600.0  # readers' hard links older than this are removed by cleanup()
 _META_SUFFIX = ".meta.json"
@@ -294,7 +295,7 @@ class DownloadCache:
     def clear(self) -> int:
         """Remove every entry (waiting for fills in progress). Returns the count. Files that
         readers are using stay valid for them."""
-        removed = sum(1 for group in self._scan() if self._remove_group(group, wait=_DROP_TIMEOUT))
+        removed = sum(1 for group in self._scan() if self._remove_group(group, wait=_CLEAR_WAIT))
         self._remove_leftovers()
         self._remove_orphan_locks()
         return removed
