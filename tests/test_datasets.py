@@ -40,6 +40,21 @@ def _parquet(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+_WRITE_ID = re.compile(r"part-[0-9a-f]{16}-")
+
+
+def _plain(keys: list[str]) -> list[str]:
+    """Stored names without the write id every dataset write puts in them (``part-<id>-0`` ->
+    ``part-0``; tests/test_dataset_overwrite.py checks the ids themselves)."""
+    return [_WRITE_ID.sub("part-", k) for k in keys]
+
+
+def _named(raw: Raw, plain: str) -> str:
+    """The stored key whose name without its write id is ``plain``."""
+    (key,) = [k for k in raw.keys() if _WRITE_ID.sub("part-", k) == plain]  # noqa: SIM118 - Raw is not a dict
+    return key
+
+
 def _sorted(df: pl.DataFrame | pl.LazyFrame, *by: str) -> pl.DataFrame:
     frame = df.collect() if isinstance(df, pl.LazyFrame) else df
     return frame.sort(list(by) or frame.columns)
@@ -276,14 +291,14 @@ def test_cache_true_mirrors_through_the_download_cache(
         assert store.cache_info().entries == 2
         object_gets = [e for e in proxy.exchanges if e.method == "GET" and "list-type" not in e.query]
         assert len(object_gets) == 2 and all(e.status == 200 for e in object_gets)
-        assert "dataset" in first.explain() and s3_store.uri not in first.explain()  # local copies
+        assert "mirror-" in first.explain() and s3_store.uri not in first.explain()  # local copies
 
         proxy.reset()
         again = store.read("cds/", cache=True)
         assert [e for e in proxy.exchanges if "list-type" not in e.query] == []  # served from the cache
         assert_frame_equal(_sorted(again, "v"), _sorted(first, "v"))
 
-        raw_s3.write("cds/k=b/part-0.parquet", _parquet(pl.DataFrame({"v": [30]})))  # changed elsewhere
+        raw_s3.write(_named(raw_s3, "cds/k=b/part-0.parquet"), _parquet(pl.DataFrame({"v": [30]})))  # changed elsewhere
         proxy.reset()
         fresh = store.read("cds/", cache=True, ignore_cache=True)  # fetched anew into the cache
         assert [e.status for e in proxy.exchanges if "list-type" not in e.query] == [200, 200]
@@ -309,7 +324,7 @@ def test_local_scan_reads_the_files_in_place(local_store: AutoStore) -> None:
 def test_memory_backend_is_mirrored_then_scanned() -> None:
     with AutoStore(f"memory://ds-{uuid.uuid4().hex[:8]}/") as store:
         store.write("m/", pl.DataFrame({"k": ["x", "y"], "v": [1, 2]}), partition_by="k")
-        assert sorted(store.list_files("m/**")) == ["m/k=x/part-0.parquet", "m/k=y/part-0.parquet"]
+        assert sorted(_plain(list(store.list_files("m/**")))) == ["m/k=x/part-0.parquet", "m/k=y/part-0.parquet"]
         assert _sorted(store["m/"], "v").rows() == [(1, "x"), (2, "y")]
         tmp = store._tmp_dir
         assert tmp is not None and any(tmp.rglob("*.parquet"))
@@ -320,13 +335,13 @@ def test_memory_backend_is_mirrored_then_scanned() -> None:
 def test_partitioned_write(store: AutoStore, raw: Raw) -> None:
     df = pl.DataFrame({"region": ["eu", "us", "eu", "a b/c"], "year": [2024, 2024, 2025, 2024], "v": [1, 2, 3, 4]})
     assert store.write("sales/", df, partition_by=["region", "year"]) == "sales/"
-    assert raw.keys() == [
+    assert _plain(raw.keys()) == [
         "sales/region=a%20b%2Fc/year=2024/part-0.parquet",
         "sales/region=eu/year=2024/part-0.parquet",
         "sales/region=eu/year=2025/part-0.parquet",
         "sales/region=us/year=2024/part-0.parquet",
     ]
-    one = pl.read_parquet(io.BytesIO(raw.read("sales/region=eu/year=2025/part-0.parquet")))
+    one = pl.read_parquet(io.BytesIO(raw.read(_named(raw, "sales/region=eu/year=2025/part-0.parquet"))))
     assert one.columns == ["v"] and one["v"].to_list() == [3]  # partition columns live in the folder names
     back = store["sales/"]
     assert back.collect_schema().names() == ["v", "region", "year"]
@@ -336,33 +351,35 @@ def test_partitioned_write(store: AutoStore, raw: Raw) -> None:
 
 def test_write_folder_without_partitions_overwrite_and_append(store: AutoStore, raw: Raw) -> None:
     store["table/"] = pl.DataFrame({"a": [1, 2]})
-    assert raw.keys() == ["table/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/part-0.parquet"]
     raw.write("table/README.txt", b"kept")
     store.write("table/", pl.LazyFrame({"a": [5, 6], "p": ["x", "y"]}), partition_by="p")
-    assert raw.keys() == ["table/README.txt", "table/p=x/part-0.parquet", "table/p=y/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/p=x/part-0.parquet", "table/p=y/part-0.parquet"]
+    old_partition = _named(raw, "table/p=x/part-0.parquet").removesuffix(".parquet")
     store["table/"] = pl.LazyFrame({"a": [7]})  # overwrite: the old partitions go, other files stay
-    assert raw.keys() == ["table/README.txt", "table/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/part-0.parquet"]
     assert store.read("table/", format="parquet").collect()["a"].to_list() == [7]
-    assert store["table/part-0"]["a"].to_list() == [7]  # each file is a key of its own
-    assert "table/p=x/part-0" not in store
+    part = _named(raw, "table/part-0.parquet").removesuffix(".parquet")
+    assert store[part]["a"].to_list() == [7]  # each file is a key of its own
+    assert old_partition not in store
     store.write("table/", pl.DataFrame({"a": [8]}), format="csv")  # a new format replaces the old files
-    assert raw.keys() == ["table/README.txt", "table/part-0.csv"]
-    assert store["table/part-0"]["a"].to_list() == [8]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/part-0.csv"]
+    assert store[_named(raw, "table/part-0.csv").removesuffix(".csv")]["a"].to_list() == [8]
 
     store.write("log/", pl.DataFrame({"a": [1]}), mode="append")
     store.write("log/", pl.DataFrame({"a": [2]}), mode="append")
     keys = raw.keys()
-    assert len(keys) == 4 and all(re.fullmatch(r"log/part-[0-9a-f]{8}-0\.parquet", k) for k in keys if "log/" in k)
+    assert len(keys) == 4 and all(re.fullmatch(r"log/part-[0-9a-f]{16}-0\.parquet", k) for k in keys if "log/" in k)
     assert _sorted(store["log/"])["a"].to_list() == [1, 2]
 
 
 def test_write_formats_and_bad_values(store: AutoStore, raw: Raw) -> None:
     df = pl.DataFrame({"g": [1, 1, 2], "s": ["a", "b", "c"]})
     store.write("as_csv/", df, format="csv", partition_by="g")
-    assert raw.read("as_csv/g=1/part-0.csv").decode().splitlines() == ["s", "a", "b"]
+    assert raw.read(_named(raw, "as_csv/g=1/part-0.csv")).decode().splitlines() == ["s", "a", "b"]
     assert _sorted(store["as_csv/"], "s").rows() == [("a", 1), ("b", 1), ("c", 2)]
     store.write("as_jsonl/", df, format="jsonl")
-    assert raw.keys()[-1] == "as_jsonl/part-0.jsonl"
+    assert _plain(raw.keys())[-1] == "as_jsonl/part-0.jsonl"
     assert_frame_equal(store["as_jsonl/"].collect(), df)
 
     with pytest.raises(FormatError, match="only polars DataFrames and LazyFrames"):
@@ -383,7 +400,7 @@ def test_failed_write_leaves_no_partial_files(store: AutoStore, raw: Raw) -> Non
     bad = pl.LazyFrame({"a": ["x"]}).select(pl.col("a").cast(pl.Int64, strict=True))
     with pytest.raises(FormatError, match="Cannot write the frame"):
         store["keep/"] = bad
-    assert raw.keys() == ["keep/part-0.parquet"]
+    assert _plain(raw.keys()) == ["keep/part-0.parquet"]
     assert store["keep/"].collect()["a"].to_list() == [1]
     if store.uri.startswith("/"):
         assert not [p for p in Path(store.uri).rglob("*") if ".autostore-tmp-" in str(p)]

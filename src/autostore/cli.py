@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -44,6 +43,8 @@ from .errors import (
 from .formats import default_registry
 from .options import Options, options_class_for_kind
 from .store import AutoStore
+from .transfer import remove_empty_folders, transfer_object
+from .transfer import removed as forget
 from .uri import Location, parse_location
 
 __all__ = ["EXIT_CODES", "app", "main"]
@@ -621,8 +622,7 @@ def _transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], s: 
     for meta, target in pairs:
         if same and meta.key == target:
             raise AlreadyExists(f"{src.uri(meta.key)} and {dst.uri(target)} are the same file.")
-    phases = 2 if not same and not src.local and not dst.local else 1
-    total = phases * sum(m.size for m, _ in pairs)
+    total = sum(m.size for m, _ in pairs)
     bar = _Bar(total, "move" if move else "copy", _show_progress(s, total))
     done: list[dict[str, Any]] = []
     try:
@@ -644,51 +644,18 @@ def _transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], s: 
 
 
 def _copy_one(src: Target, meta: ObjectMeta, dst: Target, target: str, bar: _Bar, *, move: bool) -> None:
-    sb, db = src.backend, dst.backend
-    if sb is db:
-        rename = getattr(sb, "rename", None)
-        if move and rename is not None:
-            rename(meta.key, target)  # local: one atomic os.replace
-            bar.advance(meta.size)
-            return
-        sb.copy(meta.key, target)  # server-side
-        bar.advance(meta.size)
-    elif src.local:
-        db.upload(target, Path("/" + meta.key), progress=bar.file_callback())
-    elif dst.local:
-        _download_to(sb, meta.key, db, target, bar)
-    else:
-        with tempfile.TemporaryDirectory(prefix="autostore-cp-") as tmp:
-            path = Path(tmp) / "data"
-            sb.download(meta.key, path, progress=bar.file_callback())
-            db.upload(target, path, progress=bar.file_callback())
-    if move:
-        sb.delete(meta.key)
-
-
-def _download_to(sb: Backend, key: str, db: Backend, target: str, bar: _Bar) -> None:
-    from .backends.local import LocalBackend, temp_sibling
-
-    assert isinstance(db, LocalBackend)
-    path = db.path(target)
-    os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-    tmp = temp_sibling(path)
-    try:
-        sb.download(key, Path(tmp), progress=bar.file_callback())
-        os.replace(tmp, path)  # readers never see half a file
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    # The library's implementation: the source is read fresh, a moved source is deleted only if
+    # unchanged, and caches sharing the directory drop what they held for both keys.
+    transfer_object(
+        src.store, src.backend, meta.key, dst.store, dst.backend, target,
+        move=move, size=meta.size, progress=bar.file_callback(),
+    )  # fmt: skip
 
 
 def _prune_empty_dirs(backend: Backend, prefix: str) -> None:
     root = backend.local_path(prefix.rstrip("/"))
-    if root is None or not root.is_dir():
-        return
-    for directory, _subdirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
+    if root is not None and root.is_dir():
+        remove_empty_folders(str(root))
 
 
 @app.command("cp")
@@ -751,24 +718,30 @@ def rm_command(
             items = [m.key for m in t.backend.list_objects(prefix)]
             if not items:
                 if t.key and not t.key.endswith("/"):
-                    meta = _stat(t)
-                    t.backend.delete(meta.key)
-                    removed = [t.uri(meta.key)]
+                    items = [_delete_one(t)]
                 else:
                     raise NotFound(f"Nothing to remove at {t.text}: the folder is empty or does not exist.")
             else:
                 t.backend.delete_many(items)
+                for key in items:
+                    forget(t.store, t.backend, key)  # caches sharing the directory follow
                 if t.local:
                     _prune_empty_dirs(t.backend, prefix)
-                removed = [t.uri(k) for k in items]
+            removed = [t.uri(k) for k in items]
         else:
-            meta = _stat(t)
-            t.backend.delete(meta.key)
-            removed = [t.uri(meta.key)]
+            removed = [t.uri(_delete_one(t))]
     if s.json:
         _emit_json(removed)
     else:
         sys.stdout.write("".join(f"removed: {u}\n" for u in removed))
+
+
+def _delete_one(t: Target) -> str:
+    """Delete the file ``t`` names, as the store does (its cache entry goes too)."""
+    key = _stat(t).key
+    t.backend.delete(key)
+    forget(t.store, t.backend, key)
+    return key
 
 
 # -- migrate ------------------------------------------------------------------------------------

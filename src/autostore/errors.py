@@ -11,6 +11,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     ├── IsADirectory           (IsADirectoryError) a file operation on a folder (AutoPath)
     ├── NotADirectory          (NotADirectoryError) a folder operation on a file (AutoPath)
     ├── DirectoryNotEmpty      (OSError, ENOTEMPTY) rmdir of a folder with content (AutoPath)
+    ├── SourceChanged          (OSError)           a moved source changed after it was copied: kept
     ├── AuthError              (PermissionError)   wrong credentials, access denied
     ├── BackendError           (OSError)           network, timeouts, server errors
     │   └── BucketNotFound                         the bucket/container does not exist
@@ -47,6 +48,7 @@ __all__ = [
     "MissingDependency",
     "NotADirectory",
     "NotFound",
+    "SourceChanged",
     "UnsafeLoad",
     "UnsupportedFormat",
     "UnsupportedOperation",
@@ -99,6 +101,11 @@ class DirectoryNotEmpty(AutoStoreError, OSError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.errno = errno.ENOTEMPTY
+
+
+class SourceChanged(AutoStoreError, OSError):
+    """A move copied its source, but the source changed (another writer) before it could be
+    removed: the source is kept, the destination holds the version that was copied."""
 
 
 class AuthError(AutoStoreError, PermissionError):

@@ -17,7 +17,8 @@ from .backends.base import Backend
 __all__ = ["KeyIndex"]
 
 PAGE = 1000  # one S3 LIST page
-MAX_FOLDERS = 256
+MAX_FOLDERS = 256  # folder listings kept (each at most PAGE keys)
+MAX_KEYS = 10_000  # resolved keys kept; the oldest go first (they are looked up again if needed)
 
 
 class _Folder:
@@ -56,7 +57,8 @@ def _stem(key: str, ext_of: Callable[[str], str | None]) -> str:
 
 
 class KeyIndex:
-    """Resolves extensionless keys for one store; thread-safe, bounded."""
+    """Resolves extensionless keys for one store; thread-safe, bounded (``MAX_KEYS`` resolved
+    keys, ``MAX_FOLDERS`` folder listings)."""
 
     def __init__(self, ext_of: Callable[[str], str | None]) -> None:
         self._ext_of = ext_of  # name -> its registered extension, or None
@@ -139,24 +141,29 @@ class KeyIndex:
 
     # -- updates from this store's own writes ----------------------------------------------
     def resolved(self, backend: Backend, full: str, stored: str) -> None:
-        self._exact[(backend, full)] = stored
+        with self._lock:
+            self._exact[(backend, full)] = stored
+            while len(self._exact) > MAX_KEYS:  # dicts keep insertion order: drop the oldest
+                self._exact.pop(next(iter(self._exact)), None)
         self._update(backend, stored, present=True)
 
     def added(self, backend: Backend, stem: str, stored: str) -> None:
         """``stored`` was written by its explicit name: ``stem`` may now match more files."""
-        self._exact.pop((backend, stem), None)
+        with self._lock:
+            self._exact.pop((backend, stem), None)
         self._update(backend, stored, present=True)
 
     def removed(self, backend: Backend, full: str, stored: str) -> None:
-        self._exact.pop((backend, full), None)
-        self._exact.pop((backend, stored), None)
+        with self._lock:
+            self._exact.pop((backend, full), None)
+            self._exact.pop((backend, stored), None)
         self._update(backend, stored, present=False)
 
     def forget(self, backend: Backend, full: str) -> bool:
         """Drop what is remembered for ``full`` (it proved stale); True if anything was."""
-        stored = self._exact.pop((backend, full), None)
         folder = full.rpartition("/")[0]
         with self._lock:
+            stored = self._exact.pop((backend, full), None)
             dropped = self._folders.pop((backend, folder), None)
         return stored is not None or dropped is not None
 

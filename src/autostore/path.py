@@ -9,11 +9,13 @@ use the same scheme, bucket and settings, so creating AutoPaths stays cheap.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import io
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -40,8 +42,12 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoPath"]
 
-_DEFAULT_STORES: dict[tuple[Any, ...], AutoStore] = {}
+#: Default stores kept for reuse; the least recently used beyond this are let go (a path still
+#: holding one keeps using it; its temporary folder goes with it), the rest are closed at exit.
+MAX_DEFAULT_STORES = 64
+_DEFAULT_STORES: OrderedDict[tuple[Any, ...], AutoStore] = OrderedDict()
 _DEFAULT_LOCK = threading.Lock()
+_CLOSE_AT_EXIT: list[Any] = []  # holds the atexit hook once it is registered
 
 
 def default_store(scheme: str, bucket: str) -> AutoStore:
@@ -59,13 +65,26 @@ def default_store(scheme: str, bucket: str) -> AutoStore:
         settings = dataclasses.astuple(opts.resolved()) if isinstance(opts, S3Options) else ()
         ident = (scheme, bucket, settings)
         location = f"{scheme}://{bucket}/"
-    store = _DEFAULT_STORES.get(ident)
-    if store is None:
-        with _DEFAULT_LOCK:
-            store = _DEFAULT_STORES.get(ident)
-            if store is None:
-                store = _DEFAULT_STORES[ident] = AutoStore(location)
+    with _DEFAULT_LOCK:
+        store = _DEFAULT_STORES.get(ident)
+        if store is None:
+            if not _DEFAULT_STORES and not _CLOSE_AT_EXIT:
+                _CLOSE_AT_EXIT.append(atexit.register(_close_default_stores))
+            store = _DEFAULT_STORES[ident] = AutoStore(location)
+            while len(_DEFAULT_STORES) > MAX_DEFAULT_STORES:
+                _DEFAULT_STORES.popitem(last=False)
+        else:
+            _DEFAULT_STORES.move_to_end(ident)
     return store
+
+
+def _close_default_stores() -> None:
+    with _DEFAULT_LOCK:
+        stores = list(_DEFAULT_STORES.values())
+        _DEFAULT_STORES.clear()
+    for store in stores:
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 def _is_local_text(text: str) -> bool:
@@ -417,8 +436,9 @@ class AutoPath:
         self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
 
     def _deleted(self, backend: Backend, key: str) -> None:
-        self._store._after_delete(backend, key)
-        self._store._forget(backend, key, key)
+        from .transfer import removed
+
+        removed(self._store, backend, key)
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:
@@ -766,7 +786,7 @@ class AutoPath:
         return Path(str(target))
 
     def _transfer(self, target: AutoPath, progress: Progress, *, move: bool) -> AutoPath:
-        from .transfer import copy_object
+        from .transfer import transfer_object
 
         src_backend, src_key = self._io()
         dst_backend, dst_key = target._io()
@@ -776,20 +796,10 @@ class AutoPath:
                 return target
             target._check_writable()
             with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}") as report:
-                if move and src_backend is dst_backend and hasattr(src_backend, "rename"):
-                    src_backend.rename(src_key, dst_key)
-                    if report is not None:
-                        report(meta.size, meta.size)
-                else:
-                    copy_object(
-                        src_backend, src_key, dst_backend, dst_key,
-                        size=meta.size, tmp_dir=self._store._tmp(), progress=report,
-                    )  # fmt: skip
-                    if move:
-                        src_backend.delete(src_key)
-            target._wrote(dst_backend, dst_key)
-            if move:
-                self._deleted(src_backend, src_key)
+                transfer_object(
+                    self._store, src_backend, src_key, target._store, dst_backend, dst_key,
+                    move=move, size=meta.size, progress=report,
+                )  # fmt: skip
             return target
         if not src_key or not self._dir_exists():
             raise NotFound(f"No file or folder {self} to {'move' if move else 'copy'}; check the path.")
@@ -812,17 +822,29 @@ class AutoPath:
         with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}/") as report:
             for rel, m in files:
                 dst_file = target._with_parts((*target._parts, *rel.split("/")))
-                copy_object(
-                    src_backend, m.key, dst_backend, dst_file.key,
-                    size=m.size, tmp_dir=self._store._tmp(), progress=scaled(report, done, total),
+                transfer_object(
+                    self._store, src_backend, m.key, target._store, dst_backend, dst_file.key,
+                    move=move, size=m.size, progress=scaled(report, done, total),
                 )  # fmt: skip
                 done += m.size
-                target._wrote(dst_backend, dst_file.key)
             if report is not None:
                 report(total, total)
         if move:
-            self.delete()
+            self._remove_emptied_folder()
         return target
+
+    def _remove_emptied_folder(self) -> None:
+        """After a folder move: remove the folders (and folder markers) it left, but no file
+        written into it meanwhile (each moved file was removed by its own checked move)."""
+        backend, key = self._io()
+        if self.is_local:
+            from .transfer import remove_empty_folders
+
+            remove_empty_folders(str(self))
+            return
+        left = list(backend.list_objects(key + "/"))
+        if all(m.size == 0 and self._is_marker(backend, m.key) for m in left):
+            backend.remove_dir(key + "/", recursive=True)
 
     # -- typed data ---------------------------------------------------------------------------
     def load(

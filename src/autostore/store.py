@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +115,7 @@ class AutoStore:
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
         self._tmp_dir: Path | None = None
+        self._tmp_finalizer: weakref.finalize[Any, Any] | None = None  # removes it if close() never comes
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
@@ -487,6 +490,9 @@ class AutoStore:
                     import tempfile
 
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
+                    # Removed when the store is garbage collected or the interpreter exits, even
+                    # without close(); never by a forked child (the folder is its parent's).
+                    self._tmp_finalizer = weakref.finalize(self, _remove_tmp_dir, str(self._tmp_dir), os.getpid())
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
     def _read_dataset(
@@ -870,19 +876,15 @@ class AutoStore:
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
-        same = sb is db and stored_src == stored_dst
-        if not same:
-            if sb is db:
-                sb.copy(stored_src, stored_dst)
-            else:
-                with self._local_file(sb, stored_src, ignore_cache=False) as path:
-                    db.upload(stored_dst, path)
-            self._after_write(db, stored_dst)
+        if not (sb is db and stored_src == stored_dst):
+            from .transfer import transfer_object
+
+            # Shared with AutoPath and the CLI: reads the source fresh (never a stale cache
+            # entry) and deletes a moved source only if it is still what was copied.
+            transfer_object(self, sb, stored_src, self, db, stored_dst, move=move)
             if explicit is None:
                 self._replace_siblings(db, dfull, stored_dst)
             if move:
-                sb.delete(stored_src)
-                self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
         return self._display_key(db, stored_dst)
 
@@ -938,9 +940,10 @@ class AutoStore:
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
-            if self._tmp_dir is not None:
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)
-                self._tmp_dir = None
+            if self._tmp_finalizer is not None:
+                self._tmp_finalizer()  # removes the folder (once; a later GC does nothing)
+                self._tmp_finalizer = None
+            self._tmp_dir = None
 
     # -- versions and Delta tables ----------------------------------------------------------------
     def versions(self, key: str) -> list[ObjectVersion]:
@@ -982,6 +985,11 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+
+def _remove_tmp_dir(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _rebuild_store(

@@ -282,6 +282,22 @@ class Backend(ABC):
     def open_write(self, key: str) -> IO[bytes]:
         """A writable binary stream; the object appears atomically on ``close()``."""
 
+    def read_stream(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> tuple[ObjectMeta, Iterator[bytes]]:
+        """The object's metadata and its bytes in chunks, both of one version of it (object
+        stores: one GET, so the ETag is that of the bytes streamed). By default: ``head`` then
+        ``open_read``, which backends override when the two could see different versions."""
+        meta = self.head(key)
+        reader = self.open_read(key)
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while data := reader.read(chunk_size):
+                    yield data
+            finally:
+                reader.close()
+
+        return meta, chunks()
+
     def local_path(self, key: str) -> Path | None:
         """The file holding ``key`` if it is on local disk (handlers can read it in place)."""
         return None
@@ -294,6 +310,12 @@ class Backend(ABC):
         """Options that let another engine read this backend's URIs: ``"polars"`` (object_store
         keys) or ``"fsspec"`` (s3fs keys, for Dask and PyArrow). Empty for local files."""
         return {}
+
+    def settled_identity(self) -> str:
+        """``identity`` once everything that names the service is known (an object-store client
+        learns its endpoint when it is built; no request is sent). Cache entries are named by it,
+        so it must work in every process, a forked child included."""
+        return self.identity
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""

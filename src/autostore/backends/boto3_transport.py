@@ -112,6 +112,12 @@ class Boto3Backend(Backend):
                     self._client = self._make_client()
         return self._client
 
+    def settled_identity(self) -> str:
+        # Only a profile can add an endpoint the options do not name; reading it builds the client.
+        if self.options.resolved().aws_access_key_id is None and self.options.resolved().profile_name is not None:
+            self.client  # noqa: B018
+        return self.identity
+
     def _make_client(self) -> Any:
         boto3 = _boto3()
         from botocore.config import Config
@@ -367,6 +373,29 @@ class Boto3Backend(Backend):
     def open_read(self, key: str) -> IO[bytes]:
         meta = self.head(key)
         return io.BufferedReader(_RangeReader(self, key, meta), buffer_size=_READ_BUFFER)
+
+    def read_stream(self, key: str, chunk_size: int = _READ_BUFFER) -> tuple[ObjectMeta, Iterator[bytes]]:
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key)
+        meta = _meta(key, r)
+        body = r["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            try:
+                while True:
+                    with self._errors(key, "read"):
+                        chunk = body.read(chunk_size)
+                    if not chunk:
+                        break
+                    done += len(chunk)
+                    yield chunk
+            finally:
+                body.close()
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
 
     def open_write(self, key: str) -> IO[bytes]:
         return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]

@@ -424,6 +424,12 @@ class ObjectStoreBackend(Backend):
                     self._store = store
         return self._store
 
+    def settled_identity(self) -> str:
+        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
+            return self._fork_transport().settled_identity()  # never touch obstore here
+        self.store  # noqa: B018 - building the client completes the identity (no request)
+        return self.identity
+
     def _fork_transport(self) -> Backend:
         """This process's replacement transport (built here; a grandchild builds its own)."""
         pid = os.getpid()
@@ -764,6 +770,28 @@ class ObjectStoreBackend(Backend):
         with self._errors(key, "open"):
             reader: Any = ob.open_reader(self.store, key, buffer_size=_STREAM_CHUNK)
         return reader  # type: ignore[no-any-return]
+
+    @_fork_routed
+    def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
+        ob = _obstore()
+        with self._errors(key, "read"):
+            result = ob.get(self.store, key)
+            stream = iter(result.stream(min_chunk_size=chunk_size))
+        meta = _meta(result.meta)
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            while True:
+                with self._errors(key, "read"):
+                    chunk = next(stream, None)
+                if chunk is None:
+                    break
+                done += len(chunk)
+                yield bytes(chunk)
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
 
     @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:

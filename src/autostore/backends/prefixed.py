@@ -32,6 +32,9 @@ class PrefixedBackend(Backend):
     def identity(self, value: str) -> None:
         raise AttributeError("The identity of a prefixed view follows its backend's.")
 
+    def settled_identity(self) -> str:
+        return f"{self.inner.settled_identity()}|{self.prefix}"
+
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (unpickling): avoid recursing
             raise AttributeError(name)
@@ -99,6 +102,10 @@ class PrefixedBackend(Backend):
 
     def open_write(self, key: str) -> IO[bytes]:
         return self.inner.open_write(self.prefix + key)
+
+    def read_stream(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> tuple[ObjectMeta, Iterator[bytes]]:
+        meta, chunks = self.inner.read_stream(self.prefix + key, chunk_size)
+        return self._rel(meta), chunks
 
     def local_path(self, key: str) -> Path | None:
         return self.inner.local_path(self.prefix + key)
