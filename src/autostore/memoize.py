@@ -182,7 +182,8 @@ class _MachineLock:
         log.warning("memoize: %s still locked after %.0fs; computing it here too", self.what, self.timeout)
 
     def committed(self) -> None:
-        """The result is stored: drop the lock file (whoever takes the lock later finds the result)."""
+        """The result is stored: drop the lock file while holding it (whoever locks the path
+        later, on a new file, finds the result; waiters on the old file do too)."""
         if self._lock is not None and self.path is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
@@ -272,7 +273,11 @@ class _Memo(Generic[P, R]):
         self._known_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"<memoized {self.function} in {self.store.uri}{self.folder}/>"
+        return f"<memoized {self.function} in {self._uri('')}>"
+
+    def _uri(self, name: str) -> str:
+        backend, full = self._target(name)
+        return backend.uri(full)
 
     def __reduce__(self) -> str:
         # Pickled by reference, like the function it replaced (multiprocessing, spawn).
@@ -329,8 +334,9 @@ class _Memo(Generic[P, R]):
         if not isinstance(value, str):
             return value  # an AutoPath is tracked by the encoder; anything else by value
         backend, full = self.store._target(value)
-        with contextlib.suppress(NotFound):  # missing, or a folder: backend_state says which
-            full = self.store._resolve(backend, full)
+        if full and not full.endswith("/"):
+            with contextlib.suppress(NotFound):  # missing, or a folder: backend_state says which
+                full = self.store._resolve(backend, full)
         return backend_state(backend, full)
 
     def _digest(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -349,17 +355,23 @@ class _Memo(Generic[P, R]):
     def _target(self, name: str) -> tuple[Backend, str]:
         return self.store._target(f"{self.folder}/{name}")
 
-    def _read_meta(self, digest_: str, *, fresh: bool) -> dict[str, Any] | None:
+    def _read_meta(self, digest_: str, *, fresh: bool, strict: bool = True) -> dict[str, Any] | None:
+        """The metadata of a stored result, None when there is none; CorruptData for an object
+        there that is not ours (with ``strict``; else it counts as none)."""
         key = self._key(digest_) + _META
         try:
             meta = self.store.read(key, ignore_cache=fresh)
         except NotFound:
             return None
+        except CorruptData:
+            meta = None
         if not _valid_meta(meta):
-            backend, full = self.store._target(key)
+            if not strict:
+                return None
             raise CorruptData(
-                f"{backend.uri(full)} is not a memoize metadata object; remove it ({self.func.__name__}.forget(...) or "
-                f"`autostore memo rm {self.store.uri} {self.function}`) and call again."
+                f"{self._uri(digest_ + _META)} is not a memoize metadata object; remove it "
+                f"({self.func.__name__}.forget(...) or `autostore memo rm {self.store.uri} "
+                f"{self.folder.rpartition('/')[2]}`) and call again."
             )
         return meta  # type: ignore[no-any-return]
 
@@ -559,7 +571,7 @@ class _Memo(Generic[P, R]):
                 self._remove(written)
             warnings.warn(
                 f"autostore: {self.function} was computed but its result could not be stored at "
-                f"{self.store.uri}{key} ({exc}); the next call computes it again.",
+                f"{self._uri(digest_)} ({exc}); the next call computes it again.",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -611,11 +623,16 @@ class _Memo(Generic[P, R]):
 
     def _forget(self, digest_: str) -> bool:
         self._forget_known(digest_)
-        meta = self._read_meta(digest_, fresh=True)
-        if meta is None:
+        meta = self._read_meta(digest_, fresh=True, strict=False)
+        backend, full = self._target(digest_ + _META)
+        try:
+            backend.delete(full)  # first: without its metadata the result is gone for everyone
+        except NotFound:
             return False
-        self._remove([digest_ + _META])  # first: without its metadata the result is gone for everyone
-        self._remove(item["file"] for item in meta["value"]["items"] if "file" in item)
+        finally:
+            self.store._after_delete(backend, full)
+        if meta is not None:
+            self._remove(item["file"] for item in meta["value"]["items"] if "file" in item)
         return True
 
     def clear(self) -> int:
@@ -646,6 +663,7 @@ class Memoized(_Memo[P, R]):
         with self._locked(digest_) as lock:
             found, value = self._lookup(digest_)  # computed by another caller while we waited?
             if found:
+                lock.committed()
                 return value  # type: ignore[no-any-return]
             started = time.perf_counter()
             value = self.func(*args, **kwargs)
@@ -683,6 +701,7 @@ class AsyncMemoized(_Memo[P, T]):
         try:
             found, value = await asyncio.to_thread(self._lookup, digest_)
             if found:
+                lock.committed()
                 return value  # type: ignore[no-any-return]
             started = time.perf_counter()
             value = await self.func(*args, **kwargs)
