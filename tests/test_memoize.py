@@ -264,7 +264,7 @@ def test_a_tuple_is_stored_element_by_element_and_returned_as_a_tuple(local_stor
     names = sorted(p.name for p in Path(local_store.uri).rglob("*") if p.is_file())
     digest_ = split.key(3).rpartition("/")[2]
     assert {n.split(".")[0] for n in names} == {digest_}
-    values = sorted((n.split("-")[1] for n in names if not n.endswith(".meta.json")))
+    values = sorted(n.split("-")[1] for n in names if not n.endswith(".meta.json"))
     assert values == ["0.parquet", "1.json", "3.npy"]  # element 2 is None: no file
 
 
@@ -374,6 +374,38 @@ def test_key_is_prefix_module_qualname_digest_defaults_applied_and_ignore_droppe
     features(dt.date(2026, 1, 1), ["a", "b"], verbose=True)
     assert len(calls) == 1
     assert (Path(local_store.uri) / (key + ".meta.json")).is_file()
+
+
+def test_arguments_bind_like_inspect_signature_and_bad_calls_raise_its_type_error(local_store: AutoStore) -> None:
+    import inspect
+
+    def f(day: dt.date, columns: list[str], verbose: bool = False, *, scale: float = 1.0) -> None:
+        return None
+
+    memo = local_store.memoize(f)
+    sig = inspect.signature(f)
+    day, cols = dt.date(2026, 1, 1), ["a"]
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((day, cols), {}),
+        ((day,), {"columns": cols}),
+        ((), {"scale": 2.0, "columns": cols, "day": day}),
+        ((day, cols, True), {"scale": 3.0}),
+        ((np.ones(2), cols), {}),
+    ]
+    for args, kwargs in calls:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        got = memo._bound(args, kwargs)
+        assert list(got) == list(bound.arguments) and all(got[k] is bound.arguments[k] for k in got)
+    for args, kwargs, message in [
+        ((day,), {}, "missing a required argument: 'columns'"),
+        ((day, cols), {"bogus": 1}, "unexpected keyword argument 'bogus'"),
+        ((day, cols), {"day": day}, "multiple values for argument 'day'"),
+        ((day, cols, True, 1.0), {}, "too many positional arguments"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            memo(*args, **kwargs)
+    assert files_below(local_store) == []
 
 
 def test_unknown_ignore_or_track_names_are_config_errors(local_store: AutoStore) -> None:
