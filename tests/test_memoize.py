@@ -282,20 +282,52 @@ def test_a_lazyframe_result_comes_back_lazy_and_a_dataframe_as_a_dataframe(local
     assert isinstance(eager(3), pl.DataFrame)
 
 
-def test_values_json_would_change_are_pickled_not_silently_altered(local_store: AutoStore) -> None:
+def test_values_a_format_would_change_are_pickled_not_silently_altered(local_store: AutoStore) -> None:
     @local_store.memoize
     def value(kind: str) -> Any:
-        return {"int keys": {1: "a", 2: "b"}, "tuples": {"t": (1, 2)}, "dates": {"d": dt.date(2026, 1, 1)}}[kind]
+        return {
+            "int keys": {1: "a", 2: "b"},
+            "tuples": {"t": (1, 2)},
+            "dates": {"d": dt.date(2026, 1, 1)},
+            "str subclass": Shade.DARK,
+            "dataclass": Point3(1, 2, 3),
+        }[kind]
 
-    for kind, want in [
-        ("int keys", {1: "a", 2: "b"}),
-        ("tuples", {"t": (1, 2)}),
-        ("dates", {"d": dt.date(2026, 1, 1)}),
+    for kind, want, ext in [
+        ("int keys", {1: "a", 2: "b"}, ".pkl"),
+        ("tuples", {"t": (1, 2)}, ".pkl"),
+        ("dates", {"d": dt.date(2026, 1, 1)}, ".pkl"),
+        ("str subclass", Shade.DARK, ".pkl"),
+        ("dataclass", Point3(1, 2, 3), ".dataclass.json"),  # importable: its own format
     ]:
         value(kind)
-        assert value(kind) == want
+        got = value(kind)
+        assert got == want and type(got) is type(want), kind
         meta = json.loads((Path(local_store.uri) / (value.key(kind) + ".meta.json")).read_text())
-        assert meta["value"]["items"][0]["file"].endswith(".pkl"), kind
+        assert meta["value"]["items"][0]["file"].endswith(ext), kind
+
+    @dataclasses.dataclass
+    class Local:
+        x: int
+
+    @local_store.memoize
+    def local(x: int) -> Local:
+        return Local(x)
+
+    with pytest.raises(UnsupportedFormat, match=r"Cannot memoize .*local: its result.*Local, cannot be stored"):
+        local(1)  # neither importable again (dataclass file) nor picklable
+    assert [k for k in files_below(local_store) if k.startswith(local.folder + "/")] == []
+
+
+class Shade(enum.StrEnum):
+    DARK = "dark"
+
+
+@dataclasses.dataclass
+class Point3:
+    x: int
+    y: int
+    z: int
 
 
 def test_allow_pickle_false_and_a_result_only_pickle_can_hold_raises_unsupported_format_naming_the_function(
@@ -819,6 +851,34 @@ def test_threads_with_the_same_arguments_compute_once(tmp_path: Path) -> None:
     assert list((tmp_path / "cache" / "memo-locks").rglob("*.lock")) == []  # dropped once the result was stored
 
 
+def test_waiting_for_another_callers_lock_is_bounded_by_lock_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from filelock import FileLock
+
+    store = AutoStore(tmp_path / "data", cache_dir=str(tmp_path / "cache"))
+    calls = Counter()
+
+    @store.memoize(lock_timeout=0.5)
+    def f(x: int) -> dict[str, int]:
+        calls(x)
+        return {"x": x}
+
+    path = f._machine_lock(f.key(1).rpartition("/")[2]).path
+    assert path is not None and path.parent.parent == tmp_path / "cache" / "memo-locks"
+    holder = FileLock(str(path), thread_local=False)
+    holder.acquire()  # another caller, stuck
+    try:
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="autostore"):
+            assert f(1) == {"x": 1}
+        assert time.monotonic() - started >= 0.5
+        assert len(calls) == 1 and "still locked after" in caplog.text
+    finally:
+        holder.release()
+    assert f(1) == {"x": 1} and len(calls) == 1
+
+
 def test_two_machines_racing_both_compute_and_the_first_commit_wins_for_both(
     s3_server: S3Server, root: str, tmp_path: Path
 ) -> None:
@@ -999,7 +1059,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AutoSt
         azurite: Azurite = request.getfixturevalue("azurite")
         container = "memo" + uuid.uuid4().hex[:8]
         azurite.create_container(container)
-        options = AzureOptions(**azurite.options_kwargs(), cache_dir=str(tmp_path / "cache"))  # type: ignore[arg-type]
+        options = AzureOptions(**azurite.options_kwargs(), cache_enabled=True, cache_dir=str(tmp_path / "cache"))  # type: ignore[arg-type]
         store = AutoStore(f"az://{container}/results/", options=options)
     with store:
         yield store

@@ -101,24 +101,41 @@ def _short(name: str, value: Any) -> str:
 
 def _json_exact(value: Any) -> bool:
     """True when JSON gives ``value`` back unchanged (no tuples, no non-str keys, no subclasses)."""
-    try:
-        stack = [value]
-        while stack:
-            v = stack.pop()
-            t = type(v)
-            if v is None or t is str or t is int or t is float or t is bool:
-                continue
-            if t is list:
-                stack.extend(v)
-            elif t is dict:
-                if any(type(k) is not str for k in v):
-                    return False
-                stack.extend(v.values())
-            else:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if v is None or t is str or t is int or t is float or t is bool:
+            continue
+        if t is list:
+            stack.extend(v)
+        elif t is dict:
+            if any(type(k) is not str for k in v):
                 return False
-        return True
-    except RecursionError:  # pragma: no cover - defensive
-        return False
+            stack.extend(v.values())
+        else:
+            return False
+    return True
+
+
+def _faithful(handler: DataHandler, value: Any) -> bool:
+    """Does reading what ``handler`` writes give back ``value``'s type? The built-in formats that
+    can change it: JSON (tuples, int keys, dates), text (str subclasses), and dataclass/pydantic
+    files of a class that cannot be imported again (defined in a function)."""
+    from .formats.classref import class_path, import_class
+    from .formats.dataclass import DataclassHandler
+    from .formats.json import JSONHandler
+    from .formats.jsonl import JSONLHandler
+    from .formats.pydantic import PydanticHandler
+    from .formats.text import TextHandler
+
+    if isinstance(handler, (JSONHandler, JSONLHandler)):
+        return _json_exact(value)
+    if isinstance(handler, TextHandler):
+        return type(value) is str
+    if isinstance(handler, (DataclassHandler, PydanticHandler)):
+        return import_class(class_path(type(value)))[0] is type(value)
+    return True
 
 
 def _folder_name(func: Callable[..., Any]) -> str:
@@ -444,20 +461,21 @@ class _Memo(Generic[P, R]):
             return _MachineLock(None, self.lock_timeout, "")
         h = hashlib.sha256(f"{backend.identity}\x00{full}".encode()).hexdigest()[:32]
         folder = root / h[:2]
-        folder.mkdir(exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("memoize: no lock folder %s (%s); computing without the machine lock", folder, exc)
+            return _MachineLock(None, self.lock_timeout, "")
         return _MachineLock(folder / f"{h}.lock", self.lock_timeout, backend.uri(full))
 
     # -- writing ------------------------------------------------------------------------------
     def _choose(self, value: Any) -> tuple[DataHandler | None, str]:
         """The handler and extension ``store[key] = value`` would use, unless that format would
-        give back something else (a tuple as a list, int dict keys as str): then pickle. Where only
+        give back something else (a tuple as a list, int dict keys as str, ...): then pickle. Where only
         pickle would take the value, numbers go to JSON and bytes to a raw ``.bin`` file (None)."""
-        from .formats.json import JSONHandler
-        from .formats.jsonl import JSONLHandler
-
         registry = self.store._handlers
         handler = registry.for_value(value)
-        if isinstance(handler, (JSONHandler, JSONLHandler)) and not _json_exact(value):
+        if not _faithful(handler, value):
             handler = registry.for_extension(".pkl")
         if handler.unsafe:
             t = type(value)
@@ -490,14 +508,23 @@ class _Memo(Generic[P, R]):
         if handler.unsafe and not allowed:
             raise self._no_safe_format(value, "has no format other than pickle")
         try:
-            self._put_value(name, handler, ext, value)
-        except FormatError as exc:
-            if handler.unsafe or isinstance(exc, UnsupportedFormat):
-                raise
-            if not allowed:
-                raise self._no_safe_format(value, f"cannot be written as {ext} ({exc})") from None
-            name = stem + ".pkl"
-            self._put_value(name, self.store._handlers.for_extension(".pkl"), ".pkl", value)
+            try:
+                self._put_value(name, handler, ext, value)
+            except FormatError as exc:
+                if handler.unsafe or isinstance(exc, UnsupportedFormat):
+                    raise
+                if not allowed:
+                    raise self._no_safe_format(value, f"cannot be written as {ext} ({exc})") from None
+                name = stem + ".pkl"
+                self._put_value(name, self.store._handlers.for_extension(".pkl"), ".pkl", value)
+        except UnsupportedFormat:
+            raise
+        except FormatError as exc:  # not even pickle can hold it
+            cls = type(value)
+            raise UnsupportedFormat(
+                f"Cannot memoize {self.function}: its result, a {cls.__module__}.{cls.__qualname__}, cannot be "
+                f"stored ({exc}). Return a value with a format, or register a handler for the type."
+            ) from None
         item: dict[str, Any] = {"file": name}
         if type(value).__name__ == "LazyFrame" and type(value).__module__.startswith("polars"):
             item["as"] = "lazy"
@@ -631,8 +658,7 @@ class _Memo(Generic[P, R]):
     # -- the rest of the API --------------------------------------------------------------------
     def is_cached(self, *args: P.args, **kwargs: P.kwargs) -> bool:
         """True when a result for these arguments is stored (no computation; through the cache)."""
-        digest_ = self._digest(args, kwargs)[0]
-        return digest_ in self._known or self._read_meta(digest_, fresh=False) is not None
+        return self._read_meta(self._digest(args, kwargs)[0], fresh=False) is not None
 
     def forget(self, *args: P.args, **kwargs: P.kwargs) -> bool:
         """Remove the stored result for these arguments; False when there was none."""
