@@ -23,6 +23,7 @@ import datetime as dt
 import decimal
 import enum
 import fractions
+import functools
 import hashlib
 import inspect
 import textwrap
@@ -332,13 +333,18 @@ def encode(value: Any) -> bytes:
     return b"".join(e.out)
 
 
+@functools.lru_cache(maxsize=1024)
+def _name_blob(name: str) -> bytes:
+    return _blob(b"s", name.encode())
+
+
 def digest(items: list[tuple[str, Any]], salt: bytes = b"") -> str:
     """Hex SHA-256 (32 digits) of named values, e.g. a function's bound arguments. Unencodable
     carries the name in its ``path`` (``columns[2]``)."""
     e = _Encoder()
     e.out.append(salt)
     for name, value in items:
-        e.out.append(_blob(b"s", name.encode()))
+        e.out.append(_name_blob(name))
         try:
             e.value(value)
         except Unencodable as exc:

@@ -292,6 +292,7 @@ class _Memo(Generic[P, R]):
                     f"take; its parameters are {', '.join(params)}."
                 )
         self._fingerprint: str | None = None
+        self._salt_bytes: bytes | None = None
         self._known: dict[str, dict[str, Any]] = {}
         self._known_lock = threading.Lock()
 
@@ -318,8 +319,11 @@ class _Memo(Generic[P, R]):
         return self._fingerprint
 
     def _salt(self) -> bytes:
-        part = f"v:{self.version}" if self.version is not None else f"c:{self.code}"
-        return _SALT + part.encode() + b"\x00"
+        salt = self._salt_bytes
+        if salt is None:
+            part = f"v:{self.version}" if self.version is not None else f"c:{self.code}"
+            salt = self._salt_bytes = _SALT + part.encode() + b"\x00"
+        return salt
 
     def _bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The arguments by parameter name, in signature order, defaults applied."""
