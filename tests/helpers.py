@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -56,3 +57,18 @@ class SlowBytes(DataHandler):
                     if i == 2 * step:
                         print("started", flush=True)
                     time.sleep(self.pause)
+
+
+WRITE_ID = re.compile(r"part-[0-9a-f]{16}-")
+
+
+def plain_part_names(keys: list[str]) -> list[str]:
+    """Stored names without the write id every dataset write puts in them (``part-<id>-0`` ->
+    ``part-0``; tests/test_dataset_overwrite.py checks the ids themselves)."""
+    return [WRITE_ID.sub("part-", k) for k in keys]
+
+
+def named_part(keys: list[str], plain: str) -> str:
+    """The stored key whose name without its write id is ``plain``."""
+    (key,) = [k for k in keys if WRITE_ID.sub("part-", k) == plain]
+    return key

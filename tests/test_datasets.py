@@ -21,6 +21,7 @@ from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
 from counting_proxy import CountingProxy
+from helpers import named_part, plain_part_names
 
 MONTHS = ["january", "february", "march"]
 
@@ -40,19 +41,12 @@ def _parquet(df: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-_WRITE_ID = re.compile(r"part-[0-9a-f]{16}-")
-
-
 def _plain(keys: list[str]) -> list[str]:
-    """Stored names without the write id every dataset write puts in them (``part-<id>-0`` ->
-    ``part-0``; tests/test_dataset_overwrite.py checks the ids themselves)."""
-    return [_WRITE_ID.sub("part-", k) for k in keys]
+    return plain_part_names(keys)
 
 
 def _named(raw: Raw, plain: str) -> str:
-    """The stored key whose name without its write id is ``plain``."""
-    (key,) = [k for k in raw.keys() if _WRITE_ID.sub("part-", k) == plain]  # noqa: SIM118 - Raw is not a dict
-    return key
+    return named_part(raw.keys(), plain)
 
 
 def _sorted(df: pl.DataFrame | pl.LazyFrame, *by: str) -> pl.DataFrame:

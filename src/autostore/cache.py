@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -231,15 +232,27 @@ class DownloadCache:
                 _unlink(path)
 
     # -- public writes ------------------------------------------------------------------------
-    def stored(self, backend: Backend, key: str, data: bytes | bytearray | memoryview | None, etag: str | None) -> None:
-        """The store wrote ``key``. With its bytes and ETag the entry takes them, marked
-        unconfirmed: the next read confirms them with one conditional GET (no body when
-        unchanged), so a concurrent writer elsewhere can never make the entry stale. Without
-        them the entry is dropped."""
+    def stored(
+        self,
+        backend: Backend,
+        key: str,
+        data: bytes | bytearray | memoryview | None,
+        etag: str | None,
+        *,
+        path: Path | None = None,
+        confirmed: bool = False,
+    ) -> None:
+        """The store wrote ``key``. With its bytes (or the local file ``path`` it uploaded) and
+        ETag the entry takes them, marked unconfirmed: the next read confirms them with one
+        conditional GET (no body when unchanged), so a concurrent writer elsewhere can never make
+        the entry stale. ``confirmed`` skips that GET; only for objects no one else can have
+        written (created if absent, or under a name unique to this writer). Without bytes or
+        ETag the entry is dropped."""
         try:
             ident = _identity(backend)
             name = entry_name(ident, key)
-            keep = data is not None and etag is not None and (self.max_bytes is None or len(data) <= self.max_bytes)
+            size = len(data) if data is not None else os.path.getsize(path) if path is not None else None
+            keep = size is not None and etag is not None and (self.max_bytes is None or size <= self.max_bytes)
             with self._locked(name, _DROP_TIMEOUT) as got:
                 if not got:
                     log.debug("cache entry of %s busy; invalidating it without the lock", backend.uri(key))
@@ -249,12 +262,15 @@ class DownloadCache:
                     self._drop(name)
                     self._forget_lock(name)
                     return
-                assert data is not None
                 part = self._part(name)
                 try:
-                    with open(part, "wb") as f:
-                        f.write(data)
-                    self._commit(name, ident, key, part, etag, time.time(), confirmed=False)
+                    if data is not None:
+                        with open(part, "wb") as f:
+                            f.write(data)
+                    else:
+                        assert path is not None
+                        _link_or_copy(path, part)
+                    self._commit(name, ident, key, part, etag, time.time(), confirmed=confirmed)
                 finally:
                     _unlink(part)
         except AutoStoreError:
@@ -851,6 +867,14 @@ def _suffix(key: str) -> str:
     if dot and stem and 0 < len(ext) <= 16 and ext.isascii() and ext.isalnum():
         return "." + ext
     return ""
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` with the content of ``src``: a hard link when both are on one filesystem."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def _file_sha256(path: Path) -> str:

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -985,6 +985,30 @@ class AutoStore:
         # Clients, locks and temp dirs are per process: pickle how the store was made instead.
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
+
+    # -- memoize ------------------------------------------------------------------------------
+    def memoize(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        prefix: str = "",
+        version: str | int | None = None,
+        ignore: Iterable[str] = (),
+        track: Iterable[str] = (),
+        name: str | None = None,
+        lock_timeout: float = 600.0,
+    ) -> Any:
+        """Decorator: keep ``func``'s results in this store, at
+        ``<prefix><module>.<qualname>/<digest>.<ext>`` in their natural format, keyed by the code
+        (or ``version=``, which then decides alone) and the arguments (minus ``ignore=``;
+        AutoPath arguments and ``track=`` store keys by their ETag). Exceptions are never cached.
+        ``@store.memoize`` or ``@store.memoize(prefix="features/", version="2", ignore=["verbose"])``;
+        ``async def`` functions get an awaitable wrapper. See :mod:`autostore.memoize`."""
+        from .memoize import memoize
+
+        options = {"prefix": prefix, "version": version, "ignore": ignore, "track": track, "name": name}
+        return memoize(self, func, **options, lock_timeout=lock_timeout)
 
 
 def _remove_tmp_dir(path: str, pid: int) -> None:

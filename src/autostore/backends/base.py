@@ -205,6 +205,11 @@ class Backend(ABC):
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         """Stream the local file ``src`` to ``key`` atomically."""
 
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        """Store ``data`` at ``key`` only if nothing is there (create-if-absent, atomic: of N racing
+        creators exactly one wins); AlreadyExists when ``key`` exists."""
+        raise BackendError(f"{self.uri(key)}: this backend cannot create objects only if absent.")
+
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
         """Let ``write`` create a file (named like ``key``), then store it atomically as ``key``."""
         tmp = tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
+from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
 from ..options import Options, S3Options
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
 
@@ -176,7 +176,7 @@ class Boto3Backend(Backend):
     def _errors(self, key: str, action: str) -> Iterator[None]:
         try:
             yield
-        except (NotFound, AuthError, BackendError, MissingDependency):
+        except (NotFound, AlreadyExists, AuthError, BackendError, MissingDependency):
             raise
         except Exception as exc:
             raise self._translate(exc, key, action) from None
@@ -290,6 +290,18 @@ class Boto3Backend(Backend):
                 return ObjectMeta(key=key, size=size, etag=r.get("ETag"))
             self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=self._transfer_config())
         return self.head(key)
+
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        with self._errors(key, "create"):
+            try:
+                r = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), IfNoneMatch="*")
+            except Exception as exc:
+                response = getattr(exc, "response", None) or {}
+                status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+                if status == 412 or (response.get("Error") or {}).get("Code") == "PreconditionFailed":
+                    raise AlreadyExists(f"{self.uri(key)} already exists.") from None
+                raise
+        return ObjectMeta(key=key, size=len(data), etag=r.get("ETag"))
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         size = os.path.getsize(src)

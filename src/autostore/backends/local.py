@@ -213,6 +213,27 @@ class LocalBackend(Backend):
             raise
         return _meta(key, st)
 
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        # Complete temp file, then link(2) it to the key: link never replaces an existing name, so
+        # of N racing creators exactly one wins, and readers never see a partial file.
+        target = self.path(key)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = temp_sibling(target)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise AlreadyExists(f"{target!r} already exists.") from None
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                _create_exclusive(target, data)  # a filesystem without hard links
+        finally:
+            _unlink_quiet(tmp)
+        return self.head(key)
+
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         target = self.path(key)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -375,6 +396,20 @@ class LocalBackend(Backend):
     def open_write(self, key: str) -> IO[bytes]:
         writer: Any = AtomicWriter(self.path(key))
         return writer  # type: ignore[no-any-return]
+
+
+def _create_exclusive(target: str, data: bytes | bytearray | memoryview) -> None:
+    """O_EXCL create and write (not atomic for readers: only where hard links are unavailable)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise AlreadyExists(f"{target!r} already exists.") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        _unlink_quiet(target)
+        raise
 
 
 def _unlink_quiet(path: str) -> None:

@@ -661,6 +661,16 @@ class ObjectStoreBackend(Backend):
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
 
     @_fork_routed
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        # One request, never multipart: a conditional create cannot span parts. A retried create
+        # whose first attempt did land reports AlreadyExists; callers read what is there then.
+        self._writable(key)
+        ob = _obstore()
+        with self._errors(key, "create"):
+            result = ob.put(self.store, key, data, mode="create", use_multipart=False)
+        return ObjectMeta(key=key, size=len(data), etag=result.get("e_tag"))
+
+    @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         self._writable(key)
         ob = _obstore()

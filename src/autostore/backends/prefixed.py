@@ -69,6 +69,9 @@ class PrefixedBackend(Backend):
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         return self._rel(self.inner.upload(self.prefix + key, src, progress=progress))
 
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        return self._rel(self.inner.create_bytes(self.prefix + key, data))
+
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
         return self._rel(self.inner.write_with(self.prefix + key, write, tmp_dir))
 
