@@ -360,7 +360,7 @@ class ObjectStoreBackend(Backend):
         if kind not in _BUILDERS:
             raise ConfigError(f"No object-store support for {scheme}:// (backend kind {kind!r}).")
         if options.scheme != scheme:  # builders read the scheme (http vs https) from the options
-            options = dataclasses.replace(options, scheme=scheme)
+            options = options._evolve(options._given, scheme=scheme)
         self.scheme = scheme
         self.kind = kind
         self.bucket = bucket
