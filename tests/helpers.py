@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from autostore import DataHandler
 from autostore.testing import S3Server
 
 
 def boto_client(server: S3Server) -> Any:
-    """A boto3 client straight to the server (no proxy): what is really stored."""
-    import boto3
-    from botocore.config import Config
+    """A boto3 client straight to the server (no proxy): what is really stored. It reads no
+    AWS_* variable, so the decoy environment (conftest) cannot redirect it."""
+    return server.client()
 
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+
+def clear_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every cloud and ``AUTOSTORE_*`` variable (the decoys conftest sets for each test):
+    for tests that read the environment on purpose."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")):
+            monkeypatch.delenv(name)
 
 
 class SlowBytes(DataHandler):

@@ -53,6 +53,13 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float, what: s
     raise TimeoutError(f"{what} did not listen on {HOST}:{port} within {timeout:.0f}s")
 
 
+def server_env() -> dict[str, str]:
+    """The environment for a server process: none of the cloud variables the tests' decoy
+    fixture sets (conftest.decoy_environment), so a server never picks up a wrong setting."""
+    prefixes = ("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -136,7 +143,12 @@ def azurite_running() -> Iterator[Azurite]:
         "--silent",
     ]
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        env=server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_port(port, proc, 60, "Azurite")
@@ -200,7 +212,12 @@ def fake_gcs_running() -> Iterator[FakeGCS]:
         "error",
     ]
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        env=server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_port(port, proc, 30, "fake-gcs-server")

@@ -67,10 +67,7 @@ def s3(s3_server: S3Server, bucket: str) -> AutoStore:
 
 @pytest.fixture
 def boto(s3_server: S3Server):  # type: ignore[no-untyped-def]
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = s3_server.client()
     yield client
     client.close()
 

@@ -480,10 +480,7 @@ def test_unlink_and_delete(path_root: AutoPath, raw: Raw) -> None:
 def test_marker_fallback_through_boto3(s3_server: S3Server, shared_bucket: str, s3_options: S3Options) -> None:
     """On AWS, deleting `name` does not remove a `name/` marker; boto3 does (checked directly here,
     since SeaweedFS already drops the marker with the folder entry)."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())  # type: ignore[arg-type]
+    client = s3_server.client()
     store = AutoStore(f"s3://{shared_bucket}/markers/", options=s3_options)
     client.put_object(Bucket=shared_bucket, Key="markers/m1/", Body=b"")
     client.put_object(Bucket=shared_bucket, Key="markers/m2/", Body=b"")

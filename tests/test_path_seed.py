@@ -33,10 +33,7 @@ class Seed:
         self.names = {b: f"{b}-{uuid.uuid4().hex[:8]}" for b in SEED_BUCKETS}
         self.base = base
         if server is not None:
-            import boto3
-            from botocore.config import Config
-
-            self.client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **server.options_kwargs())  # type: ignore[arg-type]
+            self.client = server.client()
             for real in self.names.values():
                 server.create_bucket(real)
 

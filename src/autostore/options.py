@@ -17,7 +17,17 @@ from urllib.parse import urlparse
 
 from .errors import ConfigError
 
-__all__ = ["AzureOptions", "GCSOptions", "Options", "S3Options", "options_class_for_kind", "parse_size"]
+__all__ = [
+    "AzureOptions",
+    "GCSOptions",
+    "Options",
+    "S3Options",
+    "aws_shared_files",
+    "env_is_set",
+    "options_class_for_kind",
+    "parse_size",
+    "read_env",
+]
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
@@ -46,6 +56,20 @@ def read_env(name: str) -> str | None:
     """The one door to environment variables for all of autostore (config.py reads its
     ``AUTOSTORE_*`` settings through it too), so where settings come from stays in one module."""
     return os.environ.get(name)
+
+
+def env_is_set(*names: str) -> list[str]:
+    """Which of ``names`` are set (to a non-empty value) in the environment."""
+    return [n for n in names if os.environ.get(n)]
+
+
+def aws_shared_files() -> tuple[str, str]:
+    """The AWS config and credentials files a named profile is read from: ``AWS_CONFIG_FILE`` and
+    ``AWS_SHARED_CREDENTIALS_FILE``, else ``~/.aws/config`` and ``~/.aws/credentials`` (autostore
+    reads these two variables itself and hands the paths to boto3)."""
+    config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return os.path.expanduser(config), os.path.expanduser(credentials)
 
 
 def _env_flag(name: str) -> bool | None:

@@ -282,5 +282,10 @@ class Backend(ABC):
         keys) or ``"fsspec"`` (s3fs keys, for Dask and PyArrow). Empty for local files."""
         return {}
 
+    def polars_scan(self) -> tuple[dict[str, Any], Any]:
+        """(storage_options, credential_provider) for polars to scan this backend's URIs in place
+        (see :func:`autostore.backends.engines.polars_scan`); ``({}, None)`` for local files."""
+        return {}, None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""
