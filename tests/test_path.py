@@ -24,6 +24,7 @@ from autostore import (
 )
 from autostore.testing import S3Server
 from conftest import Raw
+from helpers import clear_cloud_env
 
 
 def is_s3(p: AutoPath) -> bool:
@@ -175,6 +176,7 @@ def test_store_relative_keys_and_uris(store: AutoStore) -> None:
 
 
 def test_default_store_is_shared_per_bucket_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_cloud_env(monkeypatch)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     a, b = AutoPath("s3://bucket-a/x"), AutoPath("s3://bucket-a/y/z")
     assert a.store is b.store

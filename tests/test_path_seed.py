@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 
 from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
+from helpers import clear_cloud_env
 
 SEED_BUCKETS = (
     "my-bucket", "backup-bucket", "data-bucket", "reports", "data", "config",
@@ -300,6 +301,7 @@ def test_autopath_without_explicit_store(
     seed: Seed, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if seed.server is not None:  # "default options": the environment names the server
+        clear_cloud_env(monkeypatch)
         for name, value in request.getfixturevalue("s3_server").env().items():
             monkeypatch.setenv(name, value)
     Path("data").mkdir()

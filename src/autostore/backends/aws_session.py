@@ -65,8 +65,9 @@ def isolated_session(s3: S3Options) -> tuple[Any, str | None, str]:
             session = boto3.session.Session(botocore_session=bs)
         except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
             raise AuthError(
-                f"AWS profile {s3.profile_name!r} cannot be loaded ({type(exc).__name__}) from {config_file}; "
-                "check the file (AWS_CONFIG_FILE names another) or pass aws_access_key_id/aws_secret_access_key."
+                f"AWS profile {s3.profile_name!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
+                f"(read from {config_file}; AWS_CONFIG_FILE names another) or pass "
+                "aws_access_key_id/aws_secret_access_key."
             ) from None
         endpoint = endpoint or scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
         region = region or scoped.get("region")
