@@ -38,12 +38,7 @@ def decoy_values(closed_port: int, tmp: Path) -> dict[str, str]:
     wrong value. See :func:`decoy_environment` for what is left out and why."""
     url = f"http://127.0.0.1:{closed_port}"
     aws_config = tmp / "decoy-aws-config"
-    aws_config.write_text(
-        f"[default]\nregion = eu-north-1\nendpoint_url = {url}\nca_bundle = {tmp / 'no-ca.pem'}\n"
-        "retry_mode = adaptive\nmax_attempts = 1\ns3 =\n    addressing_style = virtual\n"
-    )
     aws_credentials = tmp / "decoy-aws-credentials"
-    aws_credentials.write_text("[default]\naws_access_key_id = AKIADECOYFROMFILE000\naws_secret_access_key = decoy\n")
     fake_key = base64.b64encode(b"decoy-account-key").decode()
     return {
         # where requests go
@@ -163,7 +158,16 @@ def decoy_environment(
       the docs examples) set or clear what they need with ``monkeypatch``; subprocesses the tests
       start (the CLI) inherit the decoys, which is intended.
     """
-    values = decoy_values(closed_port, tmp_path_factory.mktemp("decoy"))
+    tmp = tmp_path_factory.mktemp("decoy")
+    values = decoy_values(closed_port, tmp)
+    url = values["AWS_ENDPOINT_URL"]
+    Path(values["AWS_CONFIG_FILE"]).write_text(
+        f"[default]\nregion = eu-north-1\nendpoint_url = {url}\nca_bundle = {tmp / 'no-ca.pem'}\n"
+        "retry_mode = adaptive\nmax_attempts = 1\ns3 =\n    addressing_style = virtual\n"
+    )
+    Path(values["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+        "[default]\naws_access_key_id = AKIADECOYFROMFILE000\naws_secret_access_key = decoy\n"
+    )
     clear_cloud_env(monkeypatch)
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -70,7 +70,11 @@ def _shared_client(kind: str, bucket: str, options: Options) -> tuple[Any, str, 
     """One obstore client per (service, bucket, settings) in this process, shared by every store
     and AutoPath using them: their connection pools (and TLS sessions) are reused, so a new
     AutoStore costs no new connections. Settings include what the environment supplies."""
+    # Before the cache: the environment may have changed since an equal client was built.
+    refuse_unoverridable_env(kind, f"{options.scheme}://{bucket}/")
     settled = options.resolved() if isinstance(options, S3Options) else options
+    if kind == "gs":
+        _refuse_gcs_clashes(bucket, _as(GCSOptions, options).resolved())
     ident = (kind, bucket, type(settled).__name__, dataclasses.astuple(settled))
     with _CLIENTS_LOCK:
         found = _CLIENTS.get(ident)
@@ -113,6 +117,7 @@ register_fork_transport("s3", _boto3_transport)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
+_O = TypeVar("_O", bound=Options)
 
 
 def _fork_routed(method: _F) -> _F:
@@ -280,9 +285,7 @@ def s3_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
 def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import S3Store
 
-    s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=opts.scheme).inherit(opts)
-    s3 = s3.resolved()
-    refuse_unoverridable_env("s3", f"s3://{bucket}/")
+    s3 = _as(S3Options, opts).resolved()
     provider, endpoint, region = s3_credentials(s3)
     secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
     kwargs: dict[str, Any] = {"config": s3_settings(endpoint, region), **_transport_kwargs(s3, endpoint)}
@@ -332,12 +335,41 @@ _GCS_SLOTS = {
 }
 
 
+def _gcs_slot(g: GCSOptions) -> str | None:
+    """The builder slot resolved GCS options fill with their credentials."""
+    if g.anonymous:
+        return "key"  # an OAuth-less service-account key (see _gcs_builder)
+    if g.service_account_path:
+        return "path"
+    if g.service_account_key:
+        return "key"
+    return "adc" if g.application_credentials else None
+
+
+def _refuse_gcs_clashes(bucket: str, g: GCSOptions) -> None:
+    """ConfigError when variables would give obstore credentials next to (or instead of) ours:
+    other slots than ours (ADC is ignored once a service account is set)."""
+    slot = _gcs_slot(g)
+    clashing = [v for name, names in _GCS_SLOTS.items() if name != slot for v in env_is_set(*names)]
+    if slot in ("path", "key"):
+        clashing = [v for v in clashing if v not in _GCS_SLOTS["adc"]]
+    if clashing:
+        raise ConfigError(
+            f"{', '.join(clashing)} set in the environment would give obstore other credentials than the "
+            f"options for gs://{bucket}/ ({'anonymous' if g.anonymous else slot or 'none'}); unset "
+            f"{'it' if len(clashing) == 1 else 'them'} or pass those credentials in GCSOptions."
+        )
+
+
+def _as(cls: type[_O], opts: Options) -> _O:
+    """``opts`` as ``cls`` (plain Options pass their shared fields on)."""
+    return opts if isinstance(opts, cls) else cls(scheme=opts.scheme).inherit(opts)
+
+
 def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import GCSStore
 
-    g = opts if isinstance(opts, GCSOptions) else GCSOptions(scheme=opts.scheme).inherit(opts)
-    g = g.resolved()
-    refuse_unoverridable_env("gs", f"gs://{bucket}/")
+    g = _as(GCSOptions, opts).resolved()
     endpoint = g.endpoint_url
     base_url = (endpoint or _GCS_DEFAULT_URL).rstrip("/")
     config: dict[str, Any] = {"base_url": base_url, "skip_signature": False}
@@ -348,30 +380,13 @@ def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
         fake = {"gcs_base_url": base_url, "disable_oauth": True}
         fake.update(client_email="", private_key="", private_key_id="")
         config["service_account_key"] = json.dumps(fake)
-        slot: str | None = "key"
     elif g.service_account_path:
         config["service_account"] = g.service_account_path
-        slot = "path"
     elif g.service_account_key:
         config["service_account_key"] = g.service_account_key
         secrets.append(g.service_account_key)
-        slot = "key"
     elif g.application_credentials:
         config["application_credentials"] = g.application_credentials
-        slot = "adc"
-    else:
-        slot = None
-    # Slots obstore would still fill from the environment next to ours (ADC is ignored once a
-    # service account is set).
-    clashing = [v for name, names in _GCS_SLOTS.items() if name != slot for v in env_is_set(*names)]
-    if slot in ("path", "key"):
-        clashing = [v for v in clashing if v not in _GCS_SLOTS["adc"]]
-    if clashing:
-        raise ConfigError(
-            f"{', '.join(clashing)} set in the environment would give obstore other credentials than the "
-            f"options for gs://{bucket}/ ({'anonymous' if g.anonymous else slot or 'none'}); unset "
-            f"{'it' if len(clashing) == 1 else 'them'} or pass those credentials in GCSOptions."
-        )
     store = GCSStore(bucket, config=cast(Any, config), **_transport_kwargs(g, endpoint))
     return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
 
@@ -382,9 +397,7 @@ _AZURE_LOGIN = "https://login.microsoftonline.com"
 def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import AzureStore
 
-    a = opts if isinstance(opts, AzureOptions) else AzureOptions(scheme=opts.scheme).inherit(opts)
-    a = a.resolved()
-    refuse_unoverridable_env("az", f"az://{bucket}/")
+    a = _as(AzureOptions, opts).resolved()
     container, _, host = bucket.partition("@")  # abfs://container@account.dfs.core.windows.net/
     account = a.account_name
     if host:
@@ -912,7 +925,7 @@ class ObjectStoreBackend(Backend):
         from .aws_session import s3_client
 
         opts = self.options
-        s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=self.scheme).inherit(opts)
+        s3 = _as(S3Options, opts)
         try:
             client = s3_client(
                 s3.resolved(),
