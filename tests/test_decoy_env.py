@@ -16,6 +16,7 @@ import io
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -49,10 +50,15 @@ def only(
     return {name: decoy_environment[name]}
 
 
-def _frame_folder(server: S3Server, bucket: str, prefix: str) -> pl.DataFrame:
+@pytest.fixture(scope="module")
+def raw_client(s3_server: S3Server) -> Any:
+    """A boto3 client straight to the server that reads no AWS_* variable (S3Server.client)."""
+    return s3_server.client()
+
+
+def _frame_folder(client: Any, bucket: str, prefix: str) -> pl.DataFrame:
     """Two parquet files below ``prefix`` written straight to the server (no autostore involved)."""
     df = pl.DataFrame({"k": [1, 2, 3], "v": ["a", "b", "c"]})
-    client = server.client()
     for i, part in enumerate((df.head(2), df.tail(1))):
         buf = io.BytesIO()
         part.write_parquet(buf)
@@ -62,10 +68,10 @@ def _frame_folder(server: S3Server, bucket: str, prefix: str) -> pl.DataFrame:
 
 @pytest.mark.parametrize("name", AWS_DECOYS)
 def test_point1_explicit_s3_options_beat_each_aws_variable(
-    name: str, only: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options
+    name: str, only: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options, raw_client: Any
 ) -> None:
     prefix = f"decoy-{uuid.uuid4().hex[:8]}/"
-    client = s3_server.client()
+    client = raw_client
 
     # obstore
     with AutoStore(f"s3://{shared_bucket}/{prefix}", options=s3_options) as store:
@@ -76,7 +82,7 @@ def test_point1_explicit_s3_options_beat_each_aws_variable(
         assert store.options.region_name == "us-east-1" and store.options.endpoint_url == s3_server.endpoint_url
 
         # polars' own S3 reader behind datasets
-        expected = _frame_folder(s3_server, shared_bucket, prefix + "ds/")
+        expected = _frame_folder(client, shared_bucket, prefix + "ds/")
         assert store["ds/"].collect().sort("k").equals(expected)
 
         # storage_options() for polars, scanned by polars directly
@@ -145,14 +151,14 @@ def test_point1_a_plain_boto3_client_is_misled_too(
 
 
 def test_point1_all_decoys_at_once_through_every_transport(
-    s3_server: S3Server, shared_bucket: str, s3_options: S3Options, decoy_environment: dict[str, str]
+    s3_server: S3Server, shared_bucket: str, s3_options: S3Options, decoy_environment: dict[str, str], raw_client: Any
 ) -> None:
     assert len(decoy_environment) > 60  # the conftest fixture is active
     prefix = f"decoy-all-{uuid.uuid4().hex[:8]}/"
-    expected = _frame_folder(s3_server, shared_bucket, prefix + "ds/")
+    expected = _frame_folder(raw_client, shared_bucket, prefix + "ds/")
     with AutoStore(f"s3://{shared_bucket}/{prefix}", options=s3_options) as store:
         store["x.txt"] = "hello"
-        assert s3_server.client().get_object(Bucket=shared_bucket, Key=prefix + "x.txt")["Body"].read() == b"hello"
+        assert raw_client.get_object(Bucket=shared_bucket, Key=prefix + "x.txt")["Body"].read() == b"hello"
         assert store["ds/"].collect().sort("k").equals(expected)
         opts = store.storage_options()
         assert opts["aws_endpoint_url_s3"] == opts["aws_endpoint_url"] == s3_server.endpoint_url
