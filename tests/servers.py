@@ -60,6 +60,18 @@ def server_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
+def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """Start a server quietly, in its own process group, without the tests' cloud variables."""
+    return subprocess.Popen(
+        cmd,
+        env=server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -142,14 +154,7 @@ def azurite_running() -> Iterator[Azurite]:
         "--disableTelemetry",  # Azurite otherwise reports to a remote service
         "--silent",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        env=server_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _spawn(cmd)
     try:
         _wait_port(port, proc, 60, "Azurite")
         yield Azurite(port, proc.pid)
@@ -211,14 +216,7 @@ def fake_gcs_running() -> Iterator[FakeGCS]:
         "-log-level",
         "error",
     ]
-    proc = subprocess.Popen(
-        cmd,
-        env=server_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _spawn(cmd)
     try:
         _wait_port(port, proc, 30, "fake-gcs-server")
         yield FakeGCS(port, proc.pid)
