@@ -24,6 +24,7 @@ from autostore.backends.prefixed import PrefixedBackend
 from autostore.cache import DownloadCache, entry_name
 from autostore.testing import S3Server
 from faultproxy import FaultProxy, Request
+from helpers import boto_client
 
 
 def _colliding_key(identity: str, key: str, other_identity: str, other_prefix: str) -> str:
@@ -38,10 +39,7 @@ def _colliding_key(identity: str, key: str, other_identity: str, other_prefix: s
 
 @pytest.fixture
 def boto(s3_server: S3Server) -> Iterator[Any]:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = boto_client(s3_server)  # reads no AWS_* variable (the decoys)
     yield client
     client.close()
 

@@ -478,7 +478,13 @@ def test_is_dataset_and_is_directory(store: AutoStore, raw: Raw) -> None:
 
 
 # -- handing the dataset to other engines -----------------------------------------------------------
-def test_storage_options_for_polars_and_fsspec(s3_store: AutoStore, s3_server: S3Server, tmp_path: Path) -> None:
+def test_storage_options_for_polars_and_fsspec(
+    s3_store: AutoStore, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore inside s3fs selects AWS_PROFILE itself and fails when that profile does not exist;
+    # no storage option can switch that off (README: storage_options), so the decoy goes here.
+    monkeypatch.delenv("AWS_PROFILE")
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
     _weather(s3_store)
     opts = s3_store.storage_options()
     assert opts["aws_access_key_id"] == s3_server.access_key_id
@@ -490,7 +496,7 @@ def test_storage_options_for_polars_and_fsspec(s3_store: AutoStore, s3_server: S
     fs_opts = s3_store.storage_options(engine="fsspec")
     assert fs_opts["key"] == s3_server.access_key_id and fs_opts["secret"] == s3_server.secret_access_key
     assert fs_opts["endpoint_url"] == s3_server.endpoint_url
-    assert fs_opts["client_kwargs"] == {"region_name": s3_server.region}
+    assert fs_opts["client_kwargs"] == {"region_name": s3_server.region, "verify": True}
     import s3fs
 
     fs = s3fs.S3FileSystem(**fs_opts)
@@ -551,7 +557,9 @@ def test_storage_options_follow_env_and_profiles(
         assert s3_server.secret_access_key not in repr(store)
 
 
-def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore) -> None:
+def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_PROFILE")  # read by botocore inside s3fs (see the test above)
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
     n = 2000

@@ -35,6 +35,7 @@ from autostore import (
 )
 from autostore.delta import TableVersion, location
 from autostore.testing import S3Server
+from helpers import base_env, clear_cloud_env
 from servers import Azurite
 from workers import drain
 
@@ -338,8 +339,7 @@ def test_profile_credentials_reach_deltalake(
         f"[deltaprof]\naws_access_key_id = {s3_server.access_key_id}\n"
         f"aws_secret_access_key = {s3_server.secret_access_key}\n"
     )
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
+    clear_cloud_env(monkeypatch)  # this test reads the environment (a profile) on purpose
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     with AutoStore(f"s3://{shared_bucket}/{uuid.uuid4().hex[:8]}/", profile_name="deltaprof") as store:
@@ -453,7 +453,7 @@ def test_cli_lists_table_history_and_shows_old_versions(s3_server: S3Server, s3_
 
     s3_store.write("cli/", SALES, format="delta")
     s3_store.write("cli/", SALES.head(1), format="delta", mode="overwrite")
-    env = {**os.environ, **s3_server.env(), "AUTOSTORE_CONFIG": "", "PYTHONPATH": str(ROOT / "src")}
+    env = base_env(**s3_server.env())
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "autostore", *args], capture_output=True, text=True, env=env,

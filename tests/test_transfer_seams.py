@@ -28,16 +28,14 @@ import autostore
 from autostore import AutoPath, AutoStore, NotFound, S3Options, SourceChanged
 from autostore.testing import S3Server
 from faultproxy import FaultProxy, Request
+from helpers import boto_client
 
 SRC = str(Path(autostore.__file__).resolve().parent.parent)
 
 
 @pytest.fixture
 def boto(s3_server: S3Server) -> Iterator[Any]:
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = boto_client(s3_server)  # reads no AWS_* variable (the decoys)
     yield client
     client.close()
 

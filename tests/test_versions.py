@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from autostore import (
 from autostore import versions as versions_module
 from autostore.testing import S3Server
 from counting_proxy import CountingProxy
+from helpers import base_env
 from servers import Azurite
 from workers import drain
 
@@ -477,7 +477,7 @@ def test_version_reads_in_a_forked_child_go_through_boto3(vstore: AutoStore) -> 
 
 # -- command line -------------------------------------------------------------------------------------
 def _cli(server: S3Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **server.env(), "AUTOSTORE_CONFIG": "", "PYTHONPATH": str(ROOT / "src")}
+    env = base_env(**server.env())
     return subprocess.run(
         [sys.executable, "-m", "autostore", *args], capture_output=True, text=True, env=env, timeout=120
     )

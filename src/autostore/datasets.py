@@ -128,16 +128,15 @@ def scan_dataset(
     parts = {m.key: _partitions(m.key[len(prefix) :]) for m in files}
     hive_names = _check_partitions(parts, prefix, uri)
 
-    root, sources, options = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
+    root, sources, scan_kwargs = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
     if family == "parquet":
-        lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, storage_options=options)
+        lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, **scan_kwargs)
         # polars parses name=value folders along the whole path; only those below the dataset
         # folder are partitions of this dataset.
         above = [name for name, _ in _partitions(root.rstrip("/") + "/x") if name not in hive_names]
         if hive_names and above:
             lf = lf.drop(above, strict=False)
         return lf
-    scan_kwargs: dict[str, Any] = {"storage_options": options}
     if hive_names:
         scan_kwargs["include_file_paths"] = _PATH_COLUMN
     if family == "jsonl":
@@ -225,12 +224,13 @@ def _check_partitions(parts: dict[str, list[tuple[str, str]]], prefix: str, uri:
 
 def _sources(
     store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], *, cache: bool, fresh: bool
-) -> tuple[str, list[str], dict[str, Any] | None]:
-    """(root the sources start with, sources for polars, storage_options)."""
+) -> tuple[str, list[str], dict[str, Any]]:
+    """(root the sources start with, sources for polars, polars' storage_options and
+    credential_provider for them)."""
     local = backend.local_path(prefix)
     if local is not None:
         root = str(local)
-        return root, [str(backend.local_path(m.key)) for m in files], None
+        return root, [str(backend.local_path(m.key)) for m in files], {}
     if cache:
         download_cache = store._cache_for(backend)
         if download_cache is None:
@@ -242,7 +242,7 @@ def _sources(
     if getattr(backend, "kind", None) == "s3":
         # Custom schemes (minio://) are S3 services: polars knows them as s3:// + endpoint.
         root = f"s3://{backend.bucket}/{prefix}"
-        return root, [f"s3://{backend.bucket}/{m.key}" for m in files], backend.storage_options("polars")
+        return root, [f"s3://{backend.bucket}/{m.key}" for m in files], _s3_scan_kwargs(backend)
     log.debug("polars cannot read %s in place; copying %d files locally", backend.uri(prefix), len(files))
     return _mirror(store, backend, prefix, files, None, fresh)
 
@@ -254,7 +254,7 @@ MAX_MIRRORS = 8
 
 def _mirror(
     store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], cache: DownloadCache | None, fresh: bool
-) -> tuple[str, list[str], dict[str, Any] | None]:
+) -> tuple[str, list[str], dict[str, Any]]:
     """Local copies of the files in the store's temporary folder, taken from the download cache
     when given (hard links: no copy), else downloaded. One mirror per version of the dataset: a
     read of an unchanged dataset reuses it (``mirror-<digest of the files' versions>``), and at
@@ -306,14 +306,23 @@ def _mirror_path(store: AutoStore, backend: Backend, prefix: str, versions: list
     return store._tmp() / f"mirror-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
-def _use_mirror(store: AutoStore, folder: Path, rels: list[str]) -> tuple[str, list[str], dict[str, Any] | None]:
+def _use_mirror(store: AutoStore, folder: Path, rels: list[str]) -> tuple[str, list[str], dict[str, Any]]:
     os.utime(folder)  # last use, for the LRU below
     mirrors = [p for p in store._tmp().iterdir() if p.name.startswith("mirror-") and p != folder]
     if len(mirrors) >= MAX_MIRRORS:
         by_use = sorted(mirrors, key=_last_use)
         for old in by_use[: len(mirrors) - MAX_MIRRORS + 1]:
             shutil.rmtree(old, ignore_errors=True)
-    return str(folder), [str(folder / rel) for rel in rels], None
+    return str(folder), [str(folder / rel) for rel in rels], {}
+
+
+def _s3_scan_kwargs(backend: Backend) -> dict[str, Any]:
+    """polars' storage_options and credential provider (it outranks every credential polars would
+    read from AWS_* variables; see engines.polars_scan)."""
+    options, provider = backend.polars_scan()
+    if provider is None:
+        return {"storage_options": options}
+    return {"storage_options": options, "credential_provider": provider}
 
 
 def _last_use(folder: Path) -> float:

@@ -119,31 +119,16 @@ class Boto3Backend(Backend):
         return self.identity
 
     def _make_client(self) -> Any:
-        boto3 = _boto3()
+        _boto3()
         from botocore.config import Config
 
+        from .aws_session import isolated_session
+
         s3 = self.options.resolved()
-        endpoint, region = s3.endpoint_url, s3.region_name
-        if s3.aws_access_key_id is not None:
-            self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-            session = boto3.session.Session(
-                aws_access_key_id=s3.aws_access_key_id,
-                aws_secret_access_key=s3.aws_secret_access_key,
-                aws_session_token=s3.aws_session_token,
-            )
-        elif s3.profile_name is not None:
-            try:
-                session = boto3.session.Session(profile_name=s3.profile_name)
-            except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-                raise AuthError(
-                    f"AWS profile {s3.profile_name!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
-                    "or pass aws_access_key_id/aws_secret_access_key."
-                ) from None
-            scoped = session._session.get_scoped_config()
-            endpoint = endpoint or scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
-        else:
-            session = boto3.session.Session()
-        region = region or session.region_name or "us-east-1"
+        # A session that reads no AWS_* variable: endpoint, region, credentials, retries and
+        # timeouts come from the options alone (see aws_session).
+        session, endpoint, region = isolated_session(s3)
+        self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
         config = Config(
             connect_timeout=min(self.options.timeout, 10.0),
             read_timeout=self.options.timeout,

@@ -119,5 +119,8 @@ class PrefixedBackend(Backend):
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         return self.inner.storage_options(engine)
 
+    def polars_scan(self) -> tuple[dict[str, Any], Any]:
+        return self.inner.polars_scan()
+
     def close(self) -> None:
         self.inner.close()
