@@ -132,10 +132,8 @@ EXPLICIT_DEFAULTS: dict[str, object] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def decoy_environment(
-    monkeypatch: pytest.MonkeyPatch, closed_port: int, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+@pytest.fixture(scope="session", autouse=True)
+def decoy_environment(closed_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Sets every ``AWS_*``, ``AZURE_*``, ``GOOGLE_*`` and ``STORAGE_EMULATOR_HOST`` variable that
     autostore, obstore, polars or boto3 could read to a wrong value, for every test (issue 13,
     "explicit always wins"): endpoints point at a loopback port that refuses connections, keys and
@@ -168,10 +166,15 @@ def decoy_environment(
     Path(values["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
         "[default]\naws_access_key_id = AKIADECOYFROMFILE000\naws_secret_access_key = decoy\n"
     )
-    clear_cloud_env(monkeypatch)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
+    # Set once per test process, not per test: setenv/unsetenv while native threads (obstore's
+    # runtime, polars) call getenv can crash the process (glibc's environ is not thread-safe; seen
+    # as a segfault in monkeypatch's teardown). Tests that change the environment on purpose use
+    # monkeypatch, which restores this state after them.
+    with pytest.MonkeyPatch.context() as patch:
+        clear_cloud_env(patch)
+        for name, value in values.items():
+            patch.setenv(name, value)
+        yield values
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ from autostore import (
 from autostore import versions as versions_module
 from autostore.testing import S3Server
 from counting_proxy import CountingProxy
-from helpers import base_env
+from helpers import base_env, boto_client
 from servers import Azurite
 from workers import drain
 
@@ -42,10 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # -- fixtures -------------------------------------------------------------------------------------
 def _client(server: S3Server) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **server.options_kwargs())
+    return boto_client(server)  # reads no AWS_* variable (the decoys)
 
 
 @pytest.fixture(scope="module")
