@@ -412,11 +412,10 @@ class AutoPath:
         return backend, key
 
     def _wrote(self, backend: Backend, key: str, meta: ObjectMeta | None = None, data: bytes | None = None) -> None:
-        self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
+        self._store._path_wrote(backend, key, meta, data)  # the cache and the store's key index
 
     def _deleted(self, backend: Backend, key: str) -> None:
-        self._store._after_delete(backend, key)
-        self._store._forget(backend, key, key)
+        self._store._path_deleted(backend, key)
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:

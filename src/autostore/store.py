@@ -556,6 +556,34 @@ class AutoStore:
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
         self._index.removed(backend, full, stored)
 
+    def _index_views(self, backend: Backend, key: str) -> list[tuple[Backend, str]]:
+        """``(backend, key)`` and, for a file inside a local store's root reached through another
+        local backend (an AutoPath), the same file as the store's own key index sees it."""
+        views = [(backend, key)]
+        path = backend.local_path(key)
+        root = self._primary.local_path("")
+        if path is not None and root is not None and backend is not self._primary and path.is_relative_to(root):
+            views.append((self._primary, path.relative_to(root).as_posix()))
+        return views
+
+    def _path_wrote(
+        self, backend: Backend, key: str, meta: ObjectMeta | None = None, data: bytes | None = None
+    ) -> None:
+        """An AutoPath wrote the file ``key`` by its full name: the cache keeps or drops its entry,
+        and an extensionless key naming it is looked up again (it may be ambiguous now)."""
+        self._after_write(backend, key, meta, data)
+        for b, k in self._index_views(backend, key):
+            ext = self._handlers.known_extension(k.rpartition("/")[2])
+            if ext:
+                self._index.added(b, k[: -len(ext)], k)
+
+    def _path_deleted(self, backend: Backend, key: str) -> None:
+        """An AutoPath removed the file ``key``."""
+        self._after_delete(backend, key)
+        for b, k in self._index_views(backend, key):
+            ext = self._handlers.known_extension(k.rpartition("/")[2])
+            self._forget(b, k[: -len(ext)] if ext else k, k)
+
     def __contains__(self, key: object) -> bool:
         """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
         at most for a key this store has seen; remembered resolutions are re-checked."""
@@ -704,7 +732,13 @@ class AutoStore:
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
         same = sb is db and stored_src == stored_dst
-        if not same:
+        if same:
+            # Onto itself: nothing to do, but only for a value that exists (what `src` resolved to
+            # before may have been removed by another writer).
+            if not self._exists(sb, stored_src):
+                self._index.forget(sb, sfull)
+                raise NotFound(f"Key {src!r} not found at {sb.uri(stored_src)}; check store.keys().")
+        else:
             if sb is db:
                 sb.copy(stored_src, stored_dst)
             else:
