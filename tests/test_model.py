@@ -391,6 +391,19 @@ class StoreModel(RuleBasedStateMachine):
         check(f"store[{key!r}]", attempt(lambda: store[key]), self.read_key(key))
 
     @rule(key=st.sampled_from(KEYS), which=st.integers(0, 1))
+    def get_fresh(self, key: str, which: int) -> None:
+        """read(key, ignore_cache=True) is exact, and refreshes the entry for later reads (README)."""
+        store = self.store(which)
+        found = self.candidates(key)
+        expected = AMBIGUOUS if len(found) > 1 else ("ok", self.files[found[0]]) if found else NOT_FOUND
+        got = attempt(lambda: store.read(key, ignore_cache=True))
+        # For a deleted file the entry is dropped only by a store that still remembers the file:
+        # the model keeps it (a later read may be served from it or say NotFound, as read_file allows).
+        check(f"store.read({key!r}, ignore_cache=True)", got, [expected])
+        if len(found) == 1:
+            self.cache[found[0]] = (self.files[found[0]], True)
+
+    @rule(key=st.sampled_from(KEYS), which=st.integers(0, 1))
     def delete_value(self, key: str, which: int) -> None:
         store = self.store(which)
         found = self.candidates(key)
