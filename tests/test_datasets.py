@@ -21,6 +21,7 @@ from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
 from counting_proxy import CountingProxy
+from helpers import require
 
 MONTHS = ["january", "february", "march"]
 
@@ -540,8 +541,8 @@ def test_storage_options_follow_env_and_profiles(
 
 
 def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore) -> None:
-    dd = pytest.importorskip("dask.dataframe")
-    distributed = pytest.importorskip("distributed")
+    dd = require("dask.dataframe")
+    distributed = require("distributed")
     n = 2000
     df = pl.DataFrame(
         {
