@@ -707,6 +707,21 @@ def test_store_write_replaces_a_sibling_written_through_autopath(store: AutoStor
     assert store["a"] == {"v": 0}
 
 
+def test_autopath_save_and_the_store_agree_on_a_key(store: AutoStore) -> None:
+    """On a local store AutoPath goes through file:// URIs: the store must see those writes as its
+    own keys (one key index, one set of siblings), not as another location."""
+    with pytest.raises(NotFound):
+        del store["a"]  # the store has listed its folder
+    AutoPath("a.txt", store=store).write_text("")
+    AutoPath("a", store=store).save({"v": 0})  # an extensionless write: replaces a.txt
+    del store["a"]
+    assert store.keys() == []
+    assert AutoPath("a", store=store).save("x").name == "a.txt"
+    uri = str(AutoPath("b", store=store).as_uri())
+    assert store.copy("a", uri) in ("b.txt", uri + ".txt")
+    assert store["b"] == "x" and store.keys() == ["a", "b"]
+
+
 def test_copy_onto_itself_after_another_writer_deleted_it(s3_store: AutoStore, s3_server: S3Server) -> None:
     """copy(k, k) is a no-op only when k exists: a remembered resolution is checked."""
     s3_store["b"] = "text"

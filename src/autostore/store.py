@@ -13,7 +13,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
@@ -200,9 +200,24 @@ class AutoStore:
         if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
+                inside = self._inside_root(loc.key)
+                if inside is not None:
+                    return self._primary, inside
                 return self._backend("file", "/"), loc.key
             return self._backend(loc.scheme, loc.bucket), loc.key
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
+
+    def _inside_root(self, path_key: str) -> str | None:
+        """A ``file://`` path below a local store's root as the store's own key (AutoPath reaches
+        local files by URI): one key index and one set of siblings for both ways in."""
+        root = self._primary.local_path("")
+        if root is None or str(root) == "/":  # a store on "/" (AutoPath's default) takes any path
+            return None
+        path = PurePosixPath("/" + path_key)
+        if path == PurePosixPath(root) or not path.is_relative_to(root):
+            return None
+        rel = path.relative_to(root).as_posix() + ("/" if path_key.endswith("/") else "")
+        return validate_key(rel, uri=self.uri)
 
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)
