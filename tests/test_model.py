@@ -22,10 +22,10 @@ Where several writers share a location, each key keeps one type (one extension):
 see a ``key.<other ext>`` file another writer created (README "Guarantees", keys). Type changes and
 ambiguous keys (``a.json`` beside ``a.txt``) are exercised where one store writes.
 
-Runs: ``AUTOSTORE_MODEL_EXAMPLES`` examples per configuration (default 6) of up to
+Runs: ``AUTOSTORE_MODEL_EXAMPLES`` examples per configuration (default 8) of up to
 ``AUTOSTORE_MODEL_STEPS`` steps (default 25). A long run::
 
-    AUTOSTORE_MODEL_EXAMPLES=300 AUTOSTORE_MODEL_STEPS=50 python -m pytest -p no:xdist tests/test_model.py
+    AUTOSTORE_MODEL_EXAMPLES=200 AUTOSTORE_MODEL_STEPS=40 python -m pytest -p no:xdist -s tests/test_model.py
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import signal
 import tempfile
 import time
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,8 +61,10 @@ from autostore import AmbiguousKey, AutoPath, AutoStore, AutoStoreError, NotFoun
 from autostore.testing import S3Server
 from helpers import boto_client
 
-EXAMPLES = int(os.environ.get("AUTOSTORE_MODEL_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("AUTOSTORE_MODEL_EXAMPLES", "8"))
 STEPS = int(os.environ.get("AUTOSTORE_MODEL_STEPS", "25"))
+#: Examples and steps run per configuration (printed at the end of each test: `pytest -s`).
+STATS: dict[str, Counter[str]] = defaultdict(Counter)
 FORK_TIMEOUT = 60.0  # a child that has not answered by then is killed and the test fails
 
 # -- the value space ---------------------------------------------------------------------------
@@ -304,6 +307,7 @@ class StoreModel(RuleBasedStateMachine):
         self.local_dirs: set[str] = set()  # folders that may linger on local disk once emptied
 
     def teardown(self) -> None:
+        STATS[self.config.name]["examples"] += 1
         for store in [*self.stores, self.other_store]:
             store.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -653,6 +657,7 @@ class StoreModel(RuleBasedStateMachine):
 
     @invariant()
     def nothing_else_on_the_other_backend(self) -> None:
+        STATS[self.config.name]["steps"] += 1  # runs after every step
         # Cheap: the other backend is local or memory, and only the first store writes there.
         got = self.other_store.keys()
         assert got == sorted({stem(n) for n in self.other_files})
@@ -681,6 +686,9 @@ def test_store_matches_dict_model(config: Config, env: Env) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         ),
     )
+    stats = STATS[config.name]
+    print(f"\nmodel {config.name}: {stats['examples']} examples, {stats['steps']} steps")
+    assert stats["steps"] >= stats["examples"] >= EXAMPLES
 
 
 # -- bugs the model found (each fixed; the minimal reproducer stays) ---------------------------------
