@@ -763,6 +763,23 @@ def test_copy_onto_itself_after_another_writer_deleted_it(s3_store: AutoStore, s
         s3_store.move("b", "b")
 
 
+def test_documented_limit_another_writers_sibling_is_not_seen(store: AutoStore) -> None:
+    """README "Guarantees", extensionless keys: a store that resolved a key keeps its file, and
+    does not remove a key.<other ext> another store wrote; a fresh store sees both. This is why
+    the model keeps one type per key where several writers share a location."""
+    other = AutoStore(store.uri, options=store._init_args[1] or None)
+    store["a"] = {"v": 1}
+    assert store["a"] == {"v": 1}  # resolved: a -> a.json
+    assert other["a"] == {"v": 1}  # the other store has listed the folder too
+    store.delete("a")
+    store["b"] = 0
+    other["a"] = "text"  # a.txt: `store` does not know of it
+    store["a"] = {"v": 2}  # a.json; the a.txt it never saw stays
+    assert store["a"] == {"v": 2} and other["a"] == "text"
+    with pytest.raises(AmbiguousKey):
+        AutoStore(store.uri, options=store._init_args[1] or None)["a"]
+
+
 # -- known bugs of issue 13 the model hits; the model is restricted until they are fixed -------------
 def _cached_s3_store(s3_server: S3Server, bucket: str, cache_dir: Path) -> AutoStore:
     return AutoStore(
