@@ -2,7 +2,8 @@
 
     python bench/run.py            # full sizes, 5 rounds
     python bench/run.py --quick    # small sizes, 3 rounds (a couple of minutes)
-    python bench/run.py --only small_get,list
+    python bench/run.py --only small,list
+    python bench/run.py --check    # exit status 1 when any workload misses its target
 
 Starts its own SeaweedFS (autostore.testing), runs every variant of a workload once per round
 in a rotated order, verifies each variant's result once, and prints medians and the ratio
@@ -901,35 +902,74 @@ def run_rounds(workload: Workload, rounds: int) -> None:
         workload.requests_value = workload.requests()
 
 
+def ratio(workload: Workload, variant: str) -> float:
+    """Median time of ``variant`` over the reference's (< 1: faster than the reference)."""
+    ref = statistics.median(workload.times[workload.reference])
+    return statistics.median(workload.times[variant]) / ref if ref else float("nan")
+
+
+def missed(workloads: list[Workload]) -> list[str]:
+    """One line per workload whose autostore variant is above its target ratio (NaN counts as
+    missed: no comparison is no pass)."""
+    out = []
+    for w in workloads:
+        if w.limit_ms is not None and w.ours in w.times:
+            med = statistics.median(w.times[w.ours]) * 1e3
+            if not med <= w.limit_ms:
+                out.append(f"{w.name}: {med:.1f} ms > limit {w.limit_ms:g} ms ({w.ours})")
+        if w.target is None or w.ours not in w.times:
+            continue
+        r = ratio(w, w.ours)
+        if not r <= w.target:
+            out.append(f"{w.name}: {r:.2f} > target {w.target:.2f} ({w.ours} vs {w.reference})")
+    return out
+
+
+def finish(workloads: list[Workload], *, check: bool) -> int:
+    """Print the missed targets; the exit status is 1 when ``check`` and any target was missed."""
+    misses = missed(workloads)
+    if misses:
+        print(f"\n{len(misses)} target(s) missed:")
+        for line in misses:
+            print(f"  MISSED {line}")
+    else:
+        print("\nevery workload met its target")
+    return 1 if check and misses else 0
+
+
 def report(workloads: list[Workload]) -> str:
     lines = [
         "| workload | variant | median | ratio to reference | target | ok | requests/item |",
         "|---|---|---|---|---|---|---|",
     ]
     for w in workloads:
-        ref = statistics.median(w.times[w.reference])
         for name, times in w.times.items():
             med = statistics.median(times)
-            ratio = med / ref if ref else float("nan")
+            r = ratio(w, name)
             is_ours = name == w.ours
             target = f"≤ {w.target:.2f}" if (is_ours and w.target is not None) else ""
-            ok = ("yes" if ratio <= w.target else "NO") if (is_ours and w.target is not None) else ""
+            ok = ("yes" if r <= w.target else "NO") if (is_ours and w.target is not None) else ""
             if is_ours and w.limit_ms is not None:
                 target, ok = f"≤ {w.limit_ms:g} ms", ("yes" if med * 1e3 <= w.limit_ms else "NO")
             label = f"**{name}**" if is_ours else name
             reqs = f"{w.requests_value:.2f}" if (is_ours and w.requests_value is not None) else ""
-            lines.append(f"| {w.name} | {label} | {med * 1e3:.1f} ms | {ratio:.2f} | {target} | {ok} | {reqs} |")
+            lines.append(f"| {w.name} | {label} | {med * 1e3:.1f} ms | {r:.2f} | {target} | {ok} | {reqs} |")
         if w.note:
             lines.append(f"| | _{w.note}_ | | | | | |")
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes, 3 rounds")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    p.add_argument("--check", action="store_true", help="exit with status 1 when any workload misses its target")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     chosen = [n for n in (args.only.split(",") if args.only else WORKLOADS) if n]
     tmp = Path(tempfile.mkdtemp(prefix="autostore-bench-"))
@@ -952,7 +992,7 @@ def main() -> int:
         f"{os.cpu_count()} cores, python {sys.version.split()[0]})\n"
     )
     print(report(done))
-    return 0
+    return finish(done, check=args.check)
 
 
 if __name__ == "__main__":

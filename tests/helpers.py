@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from autostore import DataHandler
 from autostore.testing import S3Server
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``, a library of the ``test`` extra. A missing one FAILS the test (never
+    skips it): CI installs ``.[test]``, so a skip would hide a broken install or a dropped pin."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        pytest.fail(
+            f"{module} is needed by this test and is part of the 'test' extra ({exc}); "
+            "install it with: pip install -e '.[test]'",
+            pytrace=False,
+        )
 
 
 def boto_client(server: S3Server) -> Any:

@@ -25,6 +25,7 @@ from autostore import AutoStore, NotFound, S3Options
 from autostore.testing import S3Server
 from conftest import Raw
 from faultproxy import FaultProxy
+from helpers import require
 from workers import KeysDataset, drain, forked_reader, spawn_worker
 
 
@@ -229,7 +230,7 @@ def test_torch_dataloader_workers(
 ) -> None:
     """DataLoader(num_workers=2) over keys in S3 through a store the parent used: "fork" workers
     go through boto3; "spawn" workers get a pickled store and use obstore."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from torch.utils.data import DataLoader
 
     store = _proxied_store(s3_server, shared_bucket, fault_proxy)

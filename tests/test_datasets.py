@@ -21,7 +21,7 @@ from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
 from counting_proxy import CountingProxy
-from helpers import named_part, plain_part_names
+from helpers import named_part, plain_part_names, require
 
 MONTHS = ["january", "february", "march"]
 
@@ -560,8 +560,8 @@ def test_storage_options_follow_env_and_profiles(
 def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE")  # read by botocore inside s3fs (see the test above)
     monkeypatch.delenv("AWS_DEFAULT_PROFILE")
-    dd = pytest.importorskip("dask.dataframe")
-    distributed = pytest.importorskip("distributed")
+    dd = require("dask.dataframe")
+    distributed = require("distributed")
     n = 2000
     df = pl.DataFrame(
         {

@@ -22,6 +22,7 @@ from autostore.testing import (
     start_s3_server,
     stop_s3_server,
 )
+from helpers import require
 
 
 def _client(server: S3Server, **overrides: object) -> Any:
@@ -139,7 +140,7 @@ def test_wrong_access_key_rejected(s3_server: S3Server) -> None:
 
 
 def test_obstore_round_trip(s3_server: S3Server, s3_bucket: str) -> None:
-    import obstore
+    obstore = require("obstore")
     from obstore.store import S3Store
 
     from autostore.backends.objectstore import StaticCredentials, s3_settings

@@ -389,8 +389,13 @@ class AutoPath:
 
     def _io(self) -> tuple[Backend, str]:
         if self._target is None:
-            # Local paths go through the store's key rules (a path inside a local store's root).
-            backend, _ = self._store._target(self._store_uri() if self.is_local else self.anchor)
+            if self.is_local:
+                # A path inside a local store's root is held to the store's key rules (InvalidKey);
+                # the I/O goes through the store's "/" backend, fenced at that root (no symlink out).
+                self._store._target(self._store_uri())
+                backend, _ = self._store._target("file:///")
+            else:
+                backend, _ = self._store._target(self.anchor)
             self._target = (backend, self.key)
         return self._target
 
@@ -433,12 +438,10 @@ class AutoPath:
         return backend, key
 
     def _wrote(self, backend: Backend, key: str, meta: ObjectMeta | None = None, data: bytes | None = None) -> None:
-        self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
+        self._store._path_wrote(backend, key, meta, data)  # the cache and the store's key index
 
     def _deleted(self, backend: Backend, key: str) -> None:
-        from .transfer import removed
-
-        removed(self._store, backend, key)
+        self._store._path_deleted(backend, key)
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:

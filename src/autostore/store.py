@@ -15,7 +15,7 @@ import shutil
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, ObjectMeta
@@ -218,7 +218,10 @@ class AutoStore:
         if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
-                return self._backend("file", "/"), self._local_key(loc.key)
+                inside = self._inside_root(loc.key)
+                if inside is not None:
+                    return self._primary, inside
+                return self._backend("file", "/"), loc.key
             return self._backend(loc.scheme, loc.bucket), loc.key
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
 
@@ -226,17 +229,18 @@ class AutoStore:
         """The folder of a local store ("/abs/data"), None for object stores."""
         return "/" + self._location.key.rstrip("/") if self._location.is_local else None
 
-    def _local_key(self, path_key: str) -> str:
-        """``path_key`` (an absolute path without its leading "/") checked against the store's key
-        rules when it lies inside a local store's root: such a path is a key of the store."""
-        root = self._primary_root()
-        if root is not None and root != "/":
-            inside = root.lstrip("/") + "/"
-            if path_key.startswith(inside) and path_key != inside:
-                trail = "/" if path_key.endswith("/") else ""
-                rel = validate_key(path_key[len(inside) :], uri=self.uri)
-                return inside + rel.rstrip("/") + trail
-        return path_key
+    def _inside_root(self, path_key: str) -> str | None:
+        """A ``file://`` path below a local store's root as the store's own key (AutoPath reaches
+        local files by URI), held to the store's key rules: one key index and one set of siblings
+        for both ways in, and no symlink out of the root."""
+        root = self._primary.local_path("")
+        if root is None or str(root) == "/":  # a store on "/" (AutoPath's default) takes any path
+            return None
+        path = PurePosixPath("/" + path_key)
+        if path == PurePosixPath(root) or not path.is_relative_to(root):
+            return None
+        rel = path.relative_to(root).as_posix() + ("/" if path_key.endswith("/") else "")
+        return validate_key(rel, uri=self.uri)
 
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)
@@ -728,6 +732,34 @@ class AutoStore:
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
         self._index.removed(backend, full, stored)
 
+    def _index_views(self, backend: Backend, key: str) -> list[tuple[Backend, str]]:
+        """``(backend, key)`` and, for a file inside a local store's root reached through another
+        local backend (an AutoPath), the same file as the store's own key index sees it."""
+        views = [(backend, key)]
+        path = backend.local_path(key)
+        root = self._primary.local_path("")
+        if path is not None and root is not None and backend is not self._primary and path.is_relative_to(root):
+            views.append((self._primary, path.relative_to(root).as_posix()))
+        return views
+
+    def _path_wrote(
+        self, backend: Backend, key: str, meta: ObjectMeta | None = None, data: bytes | None = None
+    ) -> None:
+        """An AutoPath wrote the file ``key`` by its full name: the cache keeps or drops its entry,
+        and an extensionless key naming it is looked up again (it may be ambiguous now)."""
+        self._after_write(backend, key, meta, data)
+        for b, k in self._index_views(backend, key):
+            ext = self._handlers.known_extension(k.rpartition("/")[2])
+            if ext:
+                self._index.added(b, k[: -len(ext)], k)
+
+    def _path_deleted(self, backend: Backend, key: str) -> None:
+        """An AutoPath removed the file ``key``."""
+        self._after_delete(backend, key)
+        for b, k in self._index_views(backend, key):
+            ext = self._handlers.known_extension(k.rpartition("/")[2])
+            self._forget(b, k[: -len(ext)] if ext else k, k)
+
     def __contains__(self, key: object) -> bool:
         """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
         file, or a folder holding data files (a dataset). One request at most for a key this
@@ -876,7 +908,15 @@ class AutoStore:
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
-        if not (sb is db and stored_src == stored_dst):
+        if sb is db and stored_src == stored_dst:
+            # Onto itself: nothing to do, but only for a value that exists (what `src` resolved to
+            # before may have been removed by another writer).
+            try:
+                sb.head(stored_src)
+            except NotFound:
+                self._index.forget(sb, sfull)
+                raise NotFound(f"Key {src!r} not found at {sb.uri(stored_src)}; check store.keys().") from None
+        else:
             from .transfer import transfer_object
 
             # Shared with AutoPath and the CLI: reads the source fresh (never a stale cache

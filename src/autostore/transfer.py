@@ -89,8 +89,7 @@ def transfer_object(
 
 def removed(store: AutoStore, backend: Backend, key: str) -> None:
     """``key`` was deleted from ``backend``: drop it from ``store``'s cache and key index."""
-    store._after_delete(backend, key)
-    store._forget(backend, key, key)
+    store._path_deleted(backend, key)
 
 
 def remove_empty_folders(root: str) -> None:
