@@ -86,6 +86,21 @@ def test_module_imports_alone_in_a_fresh_interpreter(module: str) -> None:
     assert Path(file).resolve().is_relative_to(PACKAGE)  # the package under test, not an installed copy
 
 
+def test_cli_help_imports_no_heavy_library() -> None:
+    # `autostore --help` (and every command's start) must not pay for polars, obstore or boto3
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "autostore", "--help"],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: autostore" in proc.stdout
+    imported = {line.rpartition("|")[2].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "autostore.cli.app" in imported and "autostore.cli.browse" in imported  # the probe saw our imports
+    heavy = {"polars", "obstore", "boto3", "botocore", "numpy", "pyarrow", "deltalake", "torch"}
+    assert not heavy & imported, sorted(heavy & imported)
+
+
 def test_no_new_cross_module_private_imports() -> None:
     found = _private_imports()
     new = sorted(found - PRIVATE_IMPORTS_ALLOWED)

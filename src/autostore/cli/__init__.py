@@ -25,6 +25,3 @@ from . import browse, transfer, migrate, versions, cache, memo  # isort: skip
 __all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
 
 _COMMANDS = (browse, transfer, migrate, versions, cache, memo)
-
-if __name__ == "__main__":
-    main()
