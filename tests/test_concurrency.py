@@ -26,7 +26,7 @@ from autostore.testing import S3Server
 from conftest import Raw
 from faultproxy import FaultProxy
 from helpers import require
-from workers import KeysDataset, drain, forked_reader, spawn_worker
+from workers import KeysDataset, drain, forked_reader, run_children, spawn_worker
 
 
 @contextlib.contextmanager
@@ -201,16 +201,7 @@ def test_multiprocessing_fork_children(s3_server: S3Server, shared_bucket: str, 
     for i, key in enumerate(keys):
         store[key] = {"value": i}
     fault_proxy.reset()
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    procs = [ctx.Process(target=forked_reader, args=(store, keys, results)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    got = drain(results, 2, timeout=90)
-    for p in procs:
-        p.join(30)
-        if p.is_alive():
-            p.kill()
+    got, procs = run_children(multiprocessing.get_context("fork"), forked_reader, (store, keys), 2)
     assert len(got) == 2, got
     for r in got:
         assert "error" not in r, r

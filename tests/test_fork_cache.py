@@ -20,7 +20,7 @@ from typing import Any
 from autostore import AutoStore, S3Options
 from autostore.testing import S3Server
 from faultproxy import FaultProxy
-from workers import KeysDataset, cached_forked_worker, drain
+from workers import KeysDataset, cached_forked_worker, run_children
 
 
 def _wait_child(pid: int, timeout: float) -> int:
@@ -110,16 +110,7 @@ def test_multiprocessing_fork_children_use_the_cache(
         store[key] = {"value": i}
         assert store[key] == {"value": i}
     fault_proxy.reset()
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    procs = [ctx.Process(target=cached_forked_worker, args=(store, keys, results)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    got = drain(results, 2, timeout=90)
-    for p in procs:
-        p.join(30)
-        if p.is_alive():
-            p.kill()
+    got, procs = run_children(multiprocessing.get_context("fork"), cached_forked_worker, (store, keys), 2)
     assert len(got) == 2, got
     for r in got:
         assert "error" not in r, r

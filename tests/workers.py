@@ -76,3 +76,20 @@ def cached_forked_worker(store: AutoStore, keys: list[str], results: Any) -> Non
     except BaseException as exc:
         results.put({"pid": os.getpid(), "error": repr(exc)})
         raise
+
+
+def run_children(
+    ctx: Any, target: Any, args: tuple[Any, ...], count: int, timeout: float = 90
+) -> tuple[list[Any], list[Any]]:
+    """Start ``count`` processes of ``ctx`` running ``target(*args, results)``; return what they
+    put on the results queue (bounded by ``timeout``) and the joined processes (killed if hung)."""
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, results)) for _ in range(count)]
+    for p in procs:
+        p.start()
+    got = drain(results, count, timeout=timeout)
+    for p in procs:
+        p.join(30)
+        if p.is_alive():
+            p.kill()
+    return got, procs
