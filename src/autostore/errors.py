@@ -5,6 +5,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     AutoStoreError
     ├── ConfigError            (ValueError)        bad options, unknown scheme, bad URL
     ├── InvalidKey             (ValueError)        "..", NUL, absolute path, escaping the root
+    │   └── InvalidTarget      (+ OSError, EINVAL) a folder moved or copied into itself
     ├── NotFound               (FileNotFoundError, KeyError)
     ├── AmbiguousKey           (KeyError)          "a" matches a.json and a.parquet
     ├── AlreadyExists          (FileExistsError)
@@ -42,6 +43,7 @@ __all__ = [
     "DirectoryNotEmpty",
     "FormatError",
     "InvalidKey",
+    "InvalidTarget",
     "IsADirectory",
     "MissingDependency",
     "NotADirectory",
@@ -65,6 +67,14 @@ class ConfigError(AutoStoreError, ValueError):
 
 class InvalidKey(AutoStoreError, ValueError):
     """A key that is unsafe or malformed (``..``, NUL, absolute, escaping the store root)."""
+
+
+class InvalidTarget(InvalidKey, OSError):
+    """A folder moved or copied into itself (``errno`` is ``EINVAL``, as pathlib's ``rename``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.EINVAL
 
 
 class NotFound(AutoStoreError, FileNotFoundError, KeyError):

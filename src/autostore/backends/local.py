@@ -18,7 +18,10 @@ from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 
+#: The name prefix of temporary files (listings and keys leave them out; stale ones are
+#: removed by :func:`remove_stale_temp_files`).
 TEMP_MARKER = ".autostore-tmp-"
+_MAX_TEMP_EXT = 16  # longer "extensions" are dropped from temp names
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -32,10 +35,126 @@ def _meta(key: str, st: os.stat_result) -> ObjectMeta:
     )
 
 
+file_meta = _meta  # the metadata of a local file, for modules that stat files themselves
+
+
 def temp_sibling(path: str) -> str:
-    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename)."""
+    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename).
+
+    The name has a fixed short length (the marker, 12 hex digits and the extension when it is
+    short), so it fits wherever ``path``'s own name fits, whatever that name's length; libraries
+    that write by extension still see it."""
     head, tail = os.path.split(path)
-    return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}-{tail[:100]}")
+    dot = tail.rfind(".")
+    ext = tail[dot:] if 0 < dot < len(tail) - 1 else ""
+    if len(ext.encode("utf-8", "surrogateescape")) > _MAX_TEMP_EXT:
+        ext = ""
+    return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}{ext}")
+
+
+def write_target(path: str) -> tuple[str, os.stat_result | None]:
+    """Where a write to ``path`` lands, and the file it replaces (None if there is none). A
+    symlink is written through, as ``open(path, "w")`` does: the link's target gets the new
+    content and the link stays."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return path, None
+    if not stat.S_ISLNK(st.st_mode):
+        return path, st
+    real = os.path.realpath(path)
+    try:
+        return real, os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):
+        return real, None  # a dangling link: the write creates its target
+
+
+def ensure_parent(path: str) -> None:
+    """Create the missing folders above ``path``; NotADirectory when one of them is a file."""
+    parent = os.path.dirname(path) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _below_file(path) from None
+
+
+def _below_file(path: str) -> NotADirectory:
+    return NotADirectory(
+        f"Cannot create {path!r}: a part of {os.path.dirname(path)!r} is a file, not a folder; "
+        "remove that file or choose another path."
+    )
+
+
+def open_temp(target: str, old: os.stat_result | None) -> tuple[str, int]:
+    """Create a fresh temporary file next to ``target`` and return ``(its path, an fd open for
+    writing)``. When ``old`` (the file being replaced) is given, the temp file gets its owner
+    (where permitted) and its mode before any byte is written, so the new content is never
+    readable by more users than the old one, and the replace keeps a private file private."""
+    if old is not None:
+        _check_overwrite(target, old)
+    tmp = temp_sibling(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(tmp, flags, 0o666 if old is None else 0o600)
+        except FileNotFoundError:
+            ensure_parent(target)
+            fd = os.open(tmp, flags, 0o666 if old is None else 0o600)
+    except NotADirectoryError:
+        raise _below_file(target) from None
+    if old is not None:
+        try:
+            _copy_owner(fd, old)
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+        except BaseException:
+            os.close(fd)
+            _unlink_quiet(tmp)
+            raise
+    return tmp, fd
+
+
+def _check_overwrite(target: str, old: os.stat_result) -> None:
+    # An atomic replace needs write permission on the folder only; refuse a file the caller may
+    # not write, as open(target, "w") would (one access() call, only for read-only/foreign files).
+    if (old.st_mode & 0o200 == 0 or old.st_uid != os.geteuid()) and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, f"Permission denied: cannot overwrite {target!r}", target)
+
+
+def _copy_owner(fd: int, old: os.stat_result) -> None:
+    if old.st_uid == os.geteuid() and old.st_gid == os.getegid():
+        return
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except PermissionError:  # only root may give a file away; keep at least the group if allowed
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, old.st_gid)
+
+
+def is_special(old: os.stat_result | None) -> bool:
+    """True for a FIFO, socket or device: written in place, as pathlib does (a rename would
+    replace it by a regular file)."""
+    return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
+
+
+@contextlib.contextmanager
+def replacing(target: str) -> Iterator[str]:
+    """Yield a temporary path to fill; on success it atomically replaces ``target`` (through a
+    symlink, keeping the replaced file's mode and owner). On error the temp file goes and
+    ``target`` is unchanged. A FIFO or device is yielded as itself and written in place."""
+    target, old = write_target(target)
+    if is_special(old):
+        yield target
+        return
+    tmp, fd = open_temp(target, old)
+    os.close(fd)
+    try:
+        yield tmp
+        if old is not None:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))  # the writer may have made the file anew
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
 
 
 def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 3600.0) -> list[str]:
@@ -59,12 +178,13 @@ def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 36
 
 class AtomicWriter(TempFileWriter):
     """A file opened for writing under a temporary name in the target's folder; renamed over the
-    target on close, so readers never see a half-written file."""
+    target on close, so readers never see a half-written file. ``target`` is where the write
+    lands (a symlink's target) and ``old`` the file it replaces, whose mode and owner it keeps."""
 
-    def __init__(self, target: str) -> None:
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    def __init__(self, target: str, old: os.stat_result | None = None) -> None:
         self._target = target
-        super().__init__(temp_sibling(target))
+        tmp, fd = open_temp(target, old)
+        super().__init__(tmp, open(fd, "wb"))  # noqa: SIM115 - closed by close()/abort()
 
     def _commit(self, tmp_path: str) -> None:
         os.replace(tmp_path, self._target)
@@ -174,15 +294,14 @@ class LocalBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        target = self.path(key)
-        tmp = temp_sibling(target)
+        target, old = write_target(self.path(key))
+        if is_special(old):
+            with open(target, "wb") as f:
+                f.write(data)
+            return _meta(key, os.stat(target))
+        tmp, fd = open_temp(target, old)
         try:
-            try:
-                f = open(tmp, "wb")  # noqa: SIM115 - closed below
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                f = open(tmp, "wb")  # noqa: SIM115
-            with f:
+            with open(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 st = os.fstat(f.fileno())
@@ -193,27 +312,13 @@ class LocalBackend(Backend):
         return _meta(key, st)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
-        target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
+        with replacing(self.path(key)) as tmp:
             _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
         return self.head(key)
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
-        target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
+        with replacing(self.path(key)) as tmp:
             write(Path(tmp))
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
         return self.head(key)
 
     def delete(self, key: str) -> None:
@@ -229,15 +334,8 @@ class LocalBackend(Backend):
         source = self.path(src)
         if not os.path.isfile(source):
             raise NotFound(f"No file {source!r} to copy.")
-        target = self.path(dst)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
+        with replacing(self.path(dst)) as tmp:
+            _copy_stream(source, tmp, 0, None)
 
     def rename(self, src: str, dst: str, *, overwrite: bool = True) -> None:
         """Atomic move inside the root."""
@@ -352,7 +450,10 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
 
     def open_write(self, key: str) -> IO[bytes]:
-        writer: Any = AtomicWriter(self.path(key))
+        target, old = write_target(self.path(key))
+        if is_special(old):
+            return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
+        writer: Any = AtomicWriter(target, old)
         return writer  # type: ignore[no-any-return]
 
 
