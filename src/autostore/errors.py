@@ -80,6 +80,10 @@ class InvalidTarget(InvalidKey, OSError):
 class NotFound(AutoStoreError, FileNotFoundError, KeyError):
     """The key or path does not exist."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.ENOENT  # as the OSError pathlib raises
+
 
 class AmbiguousKey(AutoStoreError, KeyError):
     """An extensionless key matches more than one file."""
@@ -92,13 +96,25 @@ class AmbiguousKey(AutoStoreError, KeyError):
 class AlreadyExists(AutoStoreError, FileExistsError):
     """The target exists and overwriting was not allowed."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.EEXIST  # as the OSError pathlib raises
+
 
 class IsADirectory(AutoStoreError, IsADirectoryError):
     """A file operation (read, write, unlink) on a path that is a folder."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.EISDIR  # as the OSError pathlib raises
+
 
 class NotADirectory(AutoStoreError, NotADirectoryError):
     """A folder operation (iterdir, rmdir) on a path that is a file."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.ENOTDIR  # as the OSError pathlib raises
 
 
 class DirectoryNotEmpty(AutoStoreError, OSError):

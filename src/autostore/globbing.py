@@ -87,7 +87,7 @@ def _char_class(pattern: str, i: int) -> tuple[str, int]:
     if stuff == "!":
         return "[^/]", j + 1  # a negated empty class matches any one character
     if stuff[0] == "!":
-        stuff = "^/" + stuff[1:]  # a class never matches "/"
+        stuff = "^" + stuff[1:] + "/"  # a class never matches "/" (last: a leading "]" stays literal)
     elif stuff[0] in ("^", "["):
         stuff = "\\" + stuff
     return "(?!/)[" + stuff + "]", j + 1

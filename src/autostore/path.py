@@ -935,7 +935,12 @@ class AutoPath:
                 f"Cannot rename folder {self} to {target}: the target folder is not empty; "
                 "remove it first, or use move_to() to merge into it."
             )
-        files = [(rel, m) for rel, m in self._walk() if m is not None]
+        entries = list(self._walk())
+        files = [(rel, m) for rel, m in entries if m is not None]
+        if target.is_local:  # local folders exist on their own: empty ones are copied too
+            for rel, m in entries:
+                if m is None:
+                    dst_backend.make_dir(target._with_parts((*target._parts, *rel.split("/"))).key + "/")
         total = sum(m.size for _, m in files)
         done = 0
         with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}/") as report:

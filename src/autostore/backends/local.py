@@ -21,7 +21,9 @@ __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 #: The name prefix of temporary files (listings and keys leave them out; stale ones are
 #: removed by :func:`remove_stale_temp_files`).
 TEMP_MARKER = ".autostore-tmp-"
-_MAX_TEMP_EXT = 16  # longer "extensions" are dropped from temp names
+_MAX_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs, APFS, NTFS (in UTF-16 units there)
+_TEMP_OVERHEAD = len(TEMP_MARKER) + 13  # marker, 12 hex digits and "-"
+_MAX_TEMP_EXT = 16  # longer "extensions" are dropped from short temp names
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -38,18 +40,21 @@ def _meta(key: str, st: os.stat_result) -> ObjectMeta:
 file_meta = _meta  # the metadata of a local file, for modules that stat files themselves
 
 
-def temp_sibling(path: str) -> str:
+def temp_sibling(path: str, *, short: bool = False) -> str:
     """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename).
 
-    The name has a fixed short length (the marker, 12 hex digits and the extension when it is
-    short), so it fits wherever ``path``'s own name fits, whatever that name's length; libraries
-    that write by extension still see it."""
+    Named like ``path`` (handlers and tools see the key's name) when that fits the 255-byte name
+    limit; else, or with ``short``, a fixed short name that keeps only a short extension, so a
+    temp name fits wherever ``path``'s own name fits."""
     head, tail = os.path.split(path)
+    token = uuid.uuid4().hex[:12]
+    if not short and len(tail.encode("utf-8", "surrogateescape")) <= _MAX_NAME_BYTES - _TEMP_OVERHEAD:
+        return os.path.join(head, f"{TEMP_MARKER}{token}-{tail}")
     dot = tail.rfind(".")
     ext = tail[dot:] if 0 < dot < len(tail) - 1 else ""
     if len(ext.encode("utf-8", "surrogateescape")) > _MAX_TEMP_EXT:
         ext = ""
-    return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}{ext}")
+    return os.path.join(head, f"{TEMP_MARKER}{token}{ext}")
 
 
 def write_target(path: str) -> tuple[str, os.stat_result | None]:
@@ -94,14 +99,20 @@ def open_temp(target: str, old: os.stat_result | None) -> tuple[str, int]:
         _check_overwrite(target, old)
     tmp = temp_sibling(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    mode = 0o666 if old is None else 0o600
     try:
         try:
-            fd = os.open(tmp, flags, 0o666 if old is None else 0o600)
+            fd = os.open(tmp, flags, mode)
         except FileNotFoundError:
             ensure_parent(target)
-            fd = os.open(tmp, flags, 0o666 if old is None else 0o600)
+            fd = os.open(tmp, flags, mode)
     except NotADirectoryError:
         raise _below_file(target) from None
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        tmp = temp_sibling(target, short=True)  # a filesystem with shorter names than usual
+        fd = os.open(tmp, flags, mode)
     if old is not None:
         try:
             _copy_owner(fd, old)
