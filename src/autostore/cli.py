@@ -635,19 +635,13 @@ def _copy_one(src: Target, meta: ObjectMeta, dst: Target, target: str, bar: _Bar
 
 
 def _download_to(sb: Backend, key: str, db: Backend, target: str, bar: _Bar) -> None:
-    from .backends.local import LocalBackend, temp_sibling
+    from .backends.local import LocalBackend, replacing
 
     assert isinstance(db, LocalBackend)
-    path = db.path(target)
-    os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
-    tmp = temp_sibling(path)
-    try:
+    # a temporary sibling renamed over the target (readers never see half a file), through a
+    # symlink, keeping the replaced file's mode and owner
+    with replacing(db.path(target)) as tmp:
         sb.download(key, Path(tmp), progress=bar.file_callback())
-        os.replace(tmp, path)  # readers never see half a file
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _prune_empty_dirs(backend: Backend, prefix: str) -> None:

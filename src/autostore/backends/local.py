@@ -83,10 +83,21 @@ def ensure_parent(path: str) -> None:
         raise _below_file(path) from None
 
 
-def _below_file(path: str) -> NotADirectory:
+def _below_file(path: str) -> NotADirectory | NotFound:
+    """The error for a path whose folder cannot exist: a part of it is a file (NotADirectory),
+    or a dangling symlink (NotFound, as ``open`` says)."""
+    parent = os.path.dirname(path)
+    parts = parent.split("/")
+    blocker = parent
+    for i in range(1, len(parts) + 1):
+        part = "/".join(parts[:i]) or "/"
+        if not os.path.isdir(part):
+            blocker = part
+            break
+    if os.path.lexists(blocker) and not os.path.exists(blocker):
+        return NotFound(f"Cannot create {path!r}: {blocker!r} is a dangling symlink; fix or remove the link.")
     return NotADirectory(
-        f"Cannot create {path!r}: a part of {os.path.dirname(path)!r} is a file, not a folder; "
-        "remove that file or choose another path."
+        f"Cannot create {path!r}: {blocker!r} is a file, not a folder; remove that file or choose another path."
     )
 
 
