@@ -148,14 +148,18 @@ def rename(src_backend: LocalBackend, src_key: str, dst_backend: LocalBackend, d
     (another filesystem) is raised as it is, for the caller to copy instead."""
     source, target = src_backend.path(src_key), dst_backend.path(dst_key)
     try:
-        os.lstat(source)
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:
+            if not os.path.lexists(source):
+                raise
+            ensure_parent(target)  # the only other reason: the target's folder is missing
+            os.rename(source, target)
     except OSError as exc:
-        _raise(exc, source, "rename")
-    if not os.path.lexists(target):
-        ensure_parent(target)
-    try:
-        os.rename(source, target)
-    except OSError as exc:
+        if isinstance(exc, NotFound | NotADirectory):
+            raise
+        if exc.errno == errno.ENOENT:
+            raise NotFound(f"No file or folder {source} to rename; check the path.") from None
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             raise DirectoryNotEmpty(
                 f"Cannot rename {source} to {target}: the target folder is not empty; "
@@ -167,8 +171,8 @@ def rename(src_backend: LocalBackend, src_key: str, dst_backend: LocalBackend, d
             ) from None
         if exc.errno == errno.ENOTDIR:
             raise NotADirectory(
-                f"Cannot rename {source} to {target}: a folder cannot replace a file (or a part of the "
-                "target is a file); remove the file first."
+                f"Cannot rename {source} to {target}: a folder cannot replace a file (or a part of a "
+                "path is a file); remove the file first."
             ) from None
         if exc.errno == errno.EISDIR:
             raise IsADirectory(
