@@ -310,9 +310,9 @@ class AutoPath:
                     parts.pop()
                 continue
             added.append(part)
-        if added and not self.is_local:  # the whole key: "~" may start a segment, not a key
-            return self._with_parts(tuple(validate_key("/".join((*parts, *added)), uri=self.drive).split("/")))
-        if "\x00" in text:
+        if added and not self.is_local:  # checked as a key of its own (so no leading "~")
+            added = validate_key("/".join(added), uri=self.drive).split("/")
+        elif "\x00" in text:
             raise InvalidKey(f"Path segment {text!r} contains NUL; remove it.")
         return self._with_parts((*parts, *added))
 
@@ -322,8 +322,7 @@ class AutoPath:
         if not name or "/" in name or name == ".":
             raise ValueError(f"Invalid name {name!r}")
         if not self.is_local:
-            key = validate_key("/".join((*self._parts[:-1], name)), uri=self.drive)
-            return self._with_parts(tuple(key.split("/")))
+            name = validate_key(name, uri=self.drive)  # NFC, as every key
         return self._with_parts((*self._parts[:-1], name))
 
     def with_stem(self, stem: str) -> AutoPath:
