@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from autostore import DataHandler
 from autostore.testing import S3Server
 
 
 def boto_client(server: S3Server) -> Any:
-    """A boto3 client straight to the server (no proxy): what is really stored."""
-    import boto3
-    from botocore.config import Config
+    """A boto3 client straight to the server (no proxy): what is really stored. It reads no
+    AWS_* variable, so the decoy environment (conftest) cannot redirect it."""
+    return server.client()
 
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+
+def clear_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every cloud and ``AUTOSTORE_*`` variable (the decoys conftest sets for each test):
+    for tests that read the environment on purpose."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")):
+            monkeypatch.delenv(name)
 
 
 class SlowBytes(DataHandler):
@@ -56,3 +59,33 @@ class SlowBytes(DataHandler):
                     if i == 2 * step:
                         print("started", flush=True)
                     time.sleep(self.pause)
+
+
+WRITE_ID = re.compile(r"part-[0-9a-f]{16}-")
+
+
+def plain_part_names(keys: list[str]) -> list[str]:
+    """Stored names without the write id every dataset write puts in them (``part-<id>-0`` ->
+    ``part-0``; tests/test_dataset_overwrite.py checks the ids themselves)."""
+    return [WRITE_ID.sub("part-", k) for k in keys]
+
+
+def named_part(keys: list[str], plain: str) -> str:
+    """The stored key whose name without its write id is ``plain``."""
+    (key,) = [k for k in keys if WRITE_ID.sub("part-", k) == plain]
+    return key
+
+
+_CLEAN_PREFIXES = ("AWS_", "AUTOSTORE_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR")
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """The environment for a CLI subprocess: no cloud or AUTOSTORE_* variable (not even the
+    decoys), this checkout's source first on the path, no configuration file, then ``extra``."""
+    import autostore
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEAN_PREFIXES)}
+    env.update(PYTHONPATH=str(Path(autostore.__file__).resolve().parent.parent), AUTOSTORE_CONFIG="")
+    env.update(COLUMNS="200", NO_COLOR="1")
+    env.update(extra)
+    return env

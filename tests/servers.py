@@ -53,6 +53,25 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float, what: s
     raise TimeoutError(f"{what} did not listen on {HOST}:{port} within {timeout:.0f}s")
 
 
+def server_env() -> dict[str, str]:
+    """The environment for a server process: none of the cloud variables the tests' decoy
+    fixture sets (conftest.decoy_environment), so a server never picks up a wrong setting."""
+    prefixes = ("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def _spawn(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """Start a server quietly, in its own process group, without the tests' cloud variables."""
+    return subprocess.Popen(
+        cmd,
+        env=server_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -135,9 +154,7 @@ def azurite_running() -> Iterator[Azurite]:
         "--disableTelemetry",  # Azurite otherwise reports to a remote service
         "--silent",
     ]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    proc = _spawn(cmd)
     try:
         _wait_port(port, proc, 60, "Azurite")
         yield Azurite(port, proc.pid)
@@ -199,9 +216,7 @@ def fake_gcs_running() -> Iterator[FakeGCS]:
         "-log-level",
         "error",
     ]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    proc = _spawn(cmd)
     try:
         _wait_port(port, proc, 30, "fake-gcs-server")
         yield FakeGCS(port, proc.pid)

@@ -130,3 +130,19 @@ def test_writer_dropped_without_close_publishes_nothing(
         backend.head(key)
     listed = boto_client(s3_server).list_objects_v2(Bucket=shared_bucket, Prefix=prefix)
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_read_stream_is_one_version(backend: Backend, prefix: str) -> None:
+    """read_stream (what cross-backend copies and moves pipe) gives the bytes and the ETag of
+    one GET: an overwrite after the stream started changes neither."""
+    big = bytes(range(256)) * (12 * MIB // 256)
+    first = backend.put_bytes(prefix + "v.bin", big)
+    meta, chunks = backend.read_stream(prefix + "v.bin", chunk_size=MIB)
+    got = [next(chunks)]
+    second = backend.put_bytes(prefix + "v.bin", b"x" * len(big))  # same size, new content
+    got.extend(chunks)
+    assert b"".join(got) == big
+    assert (meta.size, meta.etag.strip('"')) == (len(big), first.etag.strip('"'))  # type: ignore[union-attr]
+    assert backend.head(prefix + "v.bin").etag.strip('"') == second.etag.strip('"')  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        backend.read_stream(prefix + "missing.bin")

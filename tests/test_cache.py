@@ -80,10 +80,7 @@ def writer(s3_server: S3Server, root: str) -> Iterator[AutoStore]:
 @pytest.fixture
 def boto(s3_server: S3Server) -> Any:
     """A plain boto3 client straight to the server: an external writer the cache knows nothing of."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = s3_server.client()
     yield client
     client.close()
 

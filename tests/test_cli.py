@@ -23,22 +23,13 @@ import pytest
 import autostore
 from autostore import AutoStore, S3Options
 from autostore.testing import S3Server
+from helpers import base_env
 from servers import Azurite, FakeGCS, HTTPServer
 
 SRC = str(Path(autostore.__file__).resolve().parent.parent)
 _SCRIPT = Path(sysconfig.get_path("scripts"), "autostore")
 # The real console script; PYTHONPATH makes it import the package under test.
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "autostore"]
-_CLEAN_PREFIXES = ("AWS_", "AUTOSTORE_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR")
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEAN_PREFIXES)}
-    env.update(PYTHONPATH=SRC, AUTOSTORE_CONFIG="", COLUMNS="200", NO_COLOR="1")
-    env.update(extra)
-    return env
-
-
 def run(
     *args: str, env: dict[str, str], cwd: Path | None = None, check: int | None = 0
 ) -> subprocess.CompletedProcess[str]:
@@ -67,10 +58,7 @@ def s3(s3_server: S3Server, bucket: str) -> AutoStore:
 
 @pytest.fixture
 def boto(s3_server: S3Server):  # type: ignore[no-untyped-def]
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = s3_server.client()
     yield client
     client.close()
 

@@ -21,6 +21,7 @@ from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
 from counting_proxy import CountingProxy
+from helpers import named_part, plain_part_names
 
 MONTHS = ["january", "february", "march"]
 
@@ -38,6 +39,14 @@ def _parquet(df: pl.DataFrame) -> bytes:
     buf = io.BytesIO()
     df.write_parquet(buf)
     return buf.getvalue()
+
+
+def _plain(keys: list[str]) -> list[str]:
+    return plain_part_names(keys)
+
+
+def _named(raw: Raw, plain: str) -> str:
+    return named_part(raw.keys(), plain)
 
 
 def _sorted(df: pl.DataFrame | pl.LazyFrame, *by: str) -> pl.DataFrame:
@@ -176,8 +185,9 @@ def test_empty_missing_and_non_tabular_folders(store: AutoStore, raw: Raw) -> No
         store["hidden/"]
     raw.write("docs/a.json", b"{}")
     raw.write("docs/b.txt", b"hi")
-    with pytest.raises(UnsupportedFormat, match=r"no tabular files.*1 \.json \(a\.json\)"):
-        store["docs/"]
+    with pytest.raises(NotFound, match=r"no tabular files.*1 \.json \(a\.json\)"):
+        store["docs/"]  # nothing to scan: not in the store (issue 13 point 13)
+    assert "docs/" not in store and "docs" not in store
     assert store.primary_backend.is_dataset("docs/") is False
     assert store.primary_backend.is_dataset("hidden/") is False
     assert store.primary_backend.is_directory("docs") is True
@@ -275,14 +285,14 @@ def test_cache_true_mirrors_through_the_download_cache(
         assert store.cache_info().entries == 2
         object_gets = [e for e in proxy.exchanges if e.method == "GET" and "list-type" not in e.query]
         assert len(object_gets) == 2 and all(e.status == 200 for e in object_gets)
-        assert "dataset" in first.explain() and s3_store.uri not in first.explain()  # local copies
+        assert "mirror-" in first.explain() and s3_store.uri not in first.explain()  # local copies
 
         proxy.reset()
         again = store.read("cds/", cache=True)
         assert [e for e in proxy.exchanges if "list-type" not in e.query] == []  # served from the cache
         assert_frame_equal(_sorted(again, "v"), _sorted(first, "v"))
 
-        raw_s3.write("cds/k=b/part-0.parquet", _parquet(pl.DataFrame({"v": [30]})))  # changed elsewhere
+        raw_s3.write(_named(raw_s3, "cds/k=b/part-0.parquet"), _parquet(pl.DataFrame({"v": [30]})))  # changed elsewhere
         proxy.reset()
         fresh = store.read("cds/", cache=True, ignore_cache=True)  # fetched anew into the cache
         assert [e.status for e in proxy.exchanges if "list-type" not in e.query] == [200, 200]
@@ -308,7 +318,7 @@ def test_local_scan_reads_the_files_in_place(local_store: AutoStore) -> None:
 def test_memory_backend_is_mirrored_then_scanned() -> None:
     with AutoStore(f"memory://ds-{uuid.uuid4().hex[:8]}/") as store:
         store.write("m/", pl.DataFrame({"k": ["x", "y"], "v": [1, 2]}), partition_by="k")
-        assert sorted(store.list_files("m/**")) == ["m/k=x/part-0.parquet", "m/k=y/part-0.parquet"]
+        assert sorted(_plain(list(store.list_files("m/**")))) == ["m/k=x/part-0.parquet", "m/k=y/part-0.parquet"]
         assert _sorted(store["m/"], "v").rows() == [(1, "x"), (2, "y")]
         tmp = store._tmp_dir
         assert tmp is not None and any(tmp.rglob("*.parquet"))
@@ -319,13 +329,13 @@ def test_memory_backend_is_mirrored_then_scanned() -> None:
 def test_partitioned_write(store: AutoStore, raw: Raw) -> None:
     df = pl.DataFrame({"region": ["eu", "us", "eu", "a b/c"], "year": [2024, 2024, 2025, 2024], "v": [1, 2, 3, 4]})
     assert store.write("sales/", df, partition_by=["region", "year"]) == "sales/"
-    assert raw.keys() == [
+    assert _plain(raw.keys()) == [
         "sales/region=a%20b%2Fc/year=2024/part-0.parquet",
         "sales/region=eu/year=2024/part-0.parquet",
         "sales/region=eu/year=2025/part-0.parquet",
         "sales/region=us/year=2024/part-0.parquet",
     ]
-    one = pl.read_parquet(io.BytesIO(raw.read("sales/region=eu/year=2025/part-0.parquet")))
+    one = pl.read_parquet(io.BytesIO(raw.read(_named(raw, "sales/region=eu/year=2025/part-0.parquet"))))
     assert one.columns == ["v"] and one["v"].to_list() == [3]  # partition columns live in the folder names
     back = store["sales/"]
     assert back.collect_schema().names() == ["v", "region", "year"]
@@ -335,33 +345,35 @@ def test_partitioned_write(store: AutoStore, raw: Raw) -> None:
 
 def test_write_folder_without_partitions_overwrite_and_append(store: AutoStore, raw: Raw) -> None:
     store["table/"] = pl.DataFrame({"a": [1, 2]})
-    assert raw.keys() == ["table/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/part-0.parquet"]
     raw.write("table/README.txt", b"kept")
     store.write("table/", pl.LazyFrame({"a": [5, 6], "p": ["x", "y"]}), partition_by="p")
-    assert raw.keys() == ["table/README.txt", "table/p=x/part-0.parquet", "table/p=y/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/p=x/part-0.parquet", "table/p=y/part-0.parquet"]
+    old_partition = _named(raw, "table/p=x/part-0.parquet").removesuffix(".parquet")
     store["table/"] = pl.LazyFrame({"a": [7]})  # overwrite: the old partitions go, other files stay
-    assert raw.keys() == ["table/README.txt", "table/part-0.parquet"]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/part-0.parquet"]
     assert store.read("table/", format="parquet").collect()["a"].to_list() == [7]
-    assert store["table/part-0"]["a"].to_list() == [7]  # each file is a key of its own
-    assert "table/p=x/part-0" not in store
+    part = _named(raw, "table/part-0.parquet").removesuffix(".parquet")
+    assert store[part]["a"].to_list() == [7]  # each file is a key of its own
+    assert old_partition not in store
     store.write("table/", pl.DataFrame({"a": [8]}), format="csv")  # a new format replaces the old files
-    assert raw.keys() == ["table/README.txt", "table/part-0.csv"]
-    assert store["table/part-0"]["a"].to_list() == [8]
+    assert _plain(raw.keys()) == ["table/README.txt", "table/part-0.csv"]
+    assert store[_named(raw, "table/part-0.csv").removesuffix(".csv")]["a"].to_list() == [8]
 
     store.write("log/", pl.DataFrame({"a": [1]}), mode="append")
     store.write("log/", pl.DataFrame({"a": [2]}), mode="append")
     keys = raw.keys()
-    assert len(keys) == 4 and all(re.fullmatch(r"log/part-[0-9a-f]{8}-0\.parquet", k) for k in keys if "log/" in k)
+    assert len(keys) == 4 and all(re.fullmatch(r"log/part-[0-9a-f]{16}-0\.parquet", k) for k in keys if "log/" in k)
     assert _sorted(store["log/"])["a"].to_list() == [1, 2]
 
 
 def test_write_formats_and_bad_values(store: AutoStore, raw: Raw) -> None:
     df = pl.DataFrame({"g": [1, 1, 2], "s": ["a", "b", "c"]})
     store.write("as_csv/", df, format="csv", partition_by="g")
-    assert raw.read("as_csv/g=1/part-0.csv").decode().splitlines() == ["s", "a", "b"]
+    assert raw.read(_named(raw, "as_csv/g=1/part-0.csv")).decode().splitlines() == ["s", "a", "b"]
     assert _sorted(store["as_csv/"], "s").rows() == [("a", 1), ("b", 1), ("c", 2)]
     store.write("as_jsonl/", df, format="jsonl")
-    assert raw.keys()[-1] == "as_jsonl/part-0.jsonl"
+    assert _plain(raw.keys())[-1] == "as_jsonl/part-0.jsonl"
     assert_frame_equal(store["as_jsonl/"].collect(), df)
 
     with pytest.raises(FormatError, match="only polars DataFrames and LazyFrames"):
@@ -382,7 +394,7 @@ def test_failed_write_leaves_no_partial_files(store: AutoStore, raw: Raw) -> Non
     bad = pl.LazyFrame({"a": ["x"]}).select(pl.col("a").cast(pl.Int64, strict=True))
     with pytest.raises(FormatError, match="Cannot write the frame"):
         store["keep/"] = bad
-    assert raw.keys() == ["keep/part-0.parquet"]
+    assert _plain(raw.keys()) == ["keep/part-0.parquet"]
     assert store["keep/"].collect()["a"].to_list() == [1]
     if store.uri.startswith("/"):
         assert not [p for p in Path(store.uri).rglob("*") if ".autostore-tmp-" in str(p)]
@@ -466,7 +478,13 @@ def test_is_dataset_and_is_directory(store: AutoStore, raw: Raw) -> None:
 
 
 # -- handing the dataset to other engines -----------------------------------------------------------
-def test_storage_options_for_polars_and_fsspec(s3_store: AutoStore, s3_server: S3Server, tmp_path: Path) -> None:
+def test_storage_options_for_polars_and_fsspec(
+    s3_store: AutoStore, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore inside s3fs selects AWS_PROFILE itself and fails when that profile does not exist;
+    # no storage option can switch that off (README: storage_options), so the decoy goes here.
+    monkeypatch.delenv("AWS_PROFILE")
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
     _weather(s3_store)
     opts = s3_store.storage_options()
     assert opts["aws_access_key_id"] == s3_server.access_key_id
@@ -478,7 +496,7 @@ def test_storage_options_for_polars_and_fsspec(s3_store: AutoStore, s3_server: S
     fs_opts = s3_store.storage_options(engine="fsspec")
     assert fs_opts["key"] == s3_server.access_key_id and fs_opts["secret"] == s3_server.secret_access_key
     assert fs_opts["endpoint_url"] == s3_server.endpoint_url
-    assert fs_opts["client_kwargs"] == {"region_name": s3_server.region}
+    assert fs_opts["client_kwargs"] == {"region_name": s3_server.region, "verify": True}
     import s3fs
 
     fs = s3fs.S3FileSystem(**fs_opts)
@@ -539,7 +557,9 @@ def test_storage_options_follow_env_and_profiles(
         assert s3_server.secret_access_key not in repr(store)
 
 
-def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore) -> None:
+def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_PROFILE")  # read by botocore inside s3fs (see the test above)
+    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
     n = 2000

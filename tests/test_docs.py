@@ -101,10 +101,7 @@ def test_python_blocks_run(path: Path, s3_server: S3Server, azurite: Azurite, tm
     code_blocks = [(line, substitute(code, s3_server)) for line, code in found]
     everything = "\n".join(code for _, code in code_blocks)
 
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())
+    client = s3_server.client()
     try:
         existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
         for scheme, bucket in set(_URI.findall(everything)):

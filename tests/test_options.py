@@ -9,6 +9,7 @@ import pytest
 
 from autostore import AutoStore, ConfigError, Options, S3Options
 from autostore.options import parse_size
+from helpers import clear_cloud_env
 
 
 @pytest.mark.parametrize(
@@ -110,6 +111,7 @@ def test_config_alias_and_kwargs_on_local(tmp_path: Path) -> None:
 
 
 def test_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_cloud_env(monkeypatch)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")

@@ -22,6 +22,14 @@ HEAVY = (
     "filelock",
     "rich",
     "typer",
+    # formats of issue 19
+    "safetensors",
+    "zstandard",
+    "fastexcel",
+    "xlsxwriter",
+    "openpyxl",
+    "pyarrow",
+    "deltalake",
 )
 
 

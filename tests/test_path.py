@@ -24,6 +24,7 @@ from autostore import (
 )
 from autostore.testing import S3Server
 from conftest import Raw
+from helpers import clear_cloud_env
 
 
 def is_s3(p: AutoPath) -> bool:
@@ -175,6 +176,7 @@ def test_store_relative_keys_and_uris(store: AutoStore) -> None:
 
 
 def test_default_store_is_shared_per_bucket_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_cloud_env(monkeypatch)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     a, b = AutoPath("s3://bucket-a/x"), AutoPath("s3://bucket-a/y/z")
     assert a.store is b.store
@@ -480,10 +482,7 @@ def test_unlink_and_delete(path_root: AutoPath, raw: Raw) -> None:
 def test_marker_fallback_through_boto3(s3_server: S3Server, shared_bucket: str, s3_options: S3Options) -> None:
     """On AWS, deleting `name` does not remove a `name/` marker; boto3 does (checked directly here,
     since SeaweedFS already drops the marker with the folder entry)."""
-    import boto3
-    from botocore.config import Config
-
-    client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **s3_server.options_kwargs())  # type: ignore[arg-type]
+    client = s3_server.client()
     store = AutoStore(f"s3://{shared_bucket}/markers/", options=s3_options)
     client.put_object(Bucket=shared_bucket, Key="markers/m1/", Body=b"")
     client.put_object(Bucket=shared_bucket, Key="markers/m2/", Body=b"")
@@ -532,8 +531,10 @@ def test_load_and_save(path_root: AutoPath, raw: Raw) -> None:
     (path_root / "as_csv").save(df, format="csv")
     assert raw.read("as_csv.csv").decode().splitlines()[0] == "a,b"
     raw.write("Makefile", b"all:")
+    assert (path_root / "Makefile").load() == "all:"  # no extension: read by its content (text)
+    raw.write("blob", b"\x00\x01")
     with pytest.raises(UnsupportedFormat):
-        (path_root / "Makefile").load()
+        (path_root / "blob").load()
     with pytest.raises(FileNotFoundError):
         (path_root / "absent.json").load()
 

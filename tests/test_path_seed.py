@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 
 from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
+from helpers import clear_cloud_env
 
 SEED_BUCKETS = (
     "my-bucket", "backup-bucket", "data-bucket", "reports", "data", "config",
@@ -33,10 +34,7 @@ class Seed:
         self.names = {b: f"{b}-{uuid.uuid4().hex[:8]}" for b in SEED_BUCKETS}
         self.base = base
         if server is not None:
-            import boto3
-            from botocore.config import Config
-
-            self.client = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **server.options_kwargs())  # type: ignore[arg-type]
+            self.client = server.client()
             for real in self.names.values():
                 server.create_bucket(real)
 
@@ -304,6 +302,7 @@ def test_autopath_without_explicit_store(
     seed: Seed, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if seed.server is not None:  # "default options": the environment names the server
+        clear_cloud_env(monkeypatch)
         for name, value in request.getfixturevalue("s3_server").env().items():
             monkeypatch.setenv(name, value)
     Path("data").mkdir()

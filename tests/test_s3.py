@@ -12,7 +12,7 @@ import pytest
 
 from autostore import AuthError, AutoStore, BucketNotFound, NotFound, S3Options
 from autostore.testing import S3Server, s3_server_running
-from helpers import boto_client
+from helpers import boto_client, clear_cloud_env
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,9 @@ def test_multipart_above_threshold(s3_server: S3Server, shared_bucket: str, s3_o
 
 
 def test_environment_credentials(s3_server: S3Server, shared_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_cloud_env(monkeypatch)
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     store = AutoStore(f"s3://{shared_bucket}/env/")
     store["cfg"] = {"from": "env"}
     assert json.loads(boto_client(s3_server).get_object(Bucket=shared_bucket, Key="env/cfg.json")["Body"].read()) == {
@@ -101,8 +101,7 @@ def test_profile_credentials_and_endpoint(
         f"aws_secret_access_key = {s3_server.secret_access_key}\n"
         "[broken]\naws_access_key_id = nobody\naws_secret_access_key = wrong\n"
     )
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+    clear_cloud_env(monkeypatch)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     store = AutoStore(f"s3://{shared_bucket}/profile/", profile_name="testing")

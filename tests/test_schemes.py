@@ -82,11 +82,17 @@ def test_azure_full_api(azurite: Azurite, container: str) -> None:
     import obstore
     from obstore.store import AzureStore
 
+    # obstore reads every AZURE_* variable itself (the suite sets decoys for them): everything
+    # that decides the account, URL and credential is given explicitly.
     raw = AzureStore(
         container,
         account_name=AZURITE_ACCOUNT,
         account_key=AZURITE_KEY,
         endpoint=azurite.endpoint,
+        credential_type="access_key",
+        use_emulator=False,
+        use_fabric_endpoint=False,
+        skip_signature=False,
         client_options={"allow_http": True},
     )
     paths = sorted(m["path"] for batch in obstore.list(raw, prefix="data") for m in batch)

@@ -27,6 +27,7 @@ from autostore import (
 from autostore.backends.boto3_transport import Boto3Backend
 from autostore.testing import S3Server
 from faultproxy import FaultProxy, first, only
+from helpers import clear_cloud_env
 
 
 class Leaks:
@@ -87,8 +88,7 @@ def _profiles(tmp_path: Path, server: S3Server, monkeypatch: pytest.MonkeyPatch,
     credentials.write_text(
         f"[wrong-secret]\naws_access_key_id = {server.access_key_id}\naws_secret_access_key = {profile_secret}\n"
     )
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
+    clear_cloud_env(monkeypatch)  # profiles come from these files only, not from the decoys
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookups here

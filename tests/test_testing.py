@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3  # type: ignore[import-untyped,unused-ignore]
 import pytest
-from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
 
+from autostore.backends.aws_session import s3_client
+from autostore.options import S3Options
 from autostore.testing import (
     S3Server,
     s3_server_running,
@@ -25,8 +25,10 @@ from autostore.testing import (
 
 
 def _client(server: S3Server, **overrides: object) -> Any:
-    kwargs = {**server.options_kwargs(), **overrides}
-    return boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kwargs)
+    """A boto3 client that reads no AWS_* variable (the suite sets decoys for all of them)."""
+    if not overrides:
+        return server.client()
+    return s3_client(S3Options(**{**server.options_kwargs(), **overrides}))  # type: ignore[arg-type]
 
 
 def _sockets(port: int) -> list[Path]:
@@ -137,15 +139,17 @@ def test_wrong_access_key_rejected(s3_server: S3Server) -> None:
 
 
 def test_obstore_round_trip(s3_server: S3Server, s3_bucket: str) -> None:
-    obstore = pytest.importorskip("obstore")
+    import obstore
     from obstore.store import S3Store
 
+    from autostore.backends.objectstore import StaticCredentials, s3_settings
+
+    # obstore reads every AWS_* variable itself (the suite sets decoys for all of them): only
+    # explicit settings and a credential provider keep it on this server.
     store = S3Store(
         s3_bucket,
-        endpoint=s3_server.endpoint_url,
-        access_key_id=s3_server.access_key_id,
-        secret_access_key=s3_server.secret_access_key,
-        region=s3_server.region,
+        config=s3_settings(s3_server.endpoint_url, s3_server.region),  # type: ignore[arg-type]
+        credential_provider=StaticCredentials(s3_server.access_key_id, s3_server.secret_access_key, None),  # type: ignore[arg-type]
         client_options={"allow_http": True},
     )
     payload = b"obstore \x00\xff payload" * 1000

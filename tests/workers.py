@@ -61,3 +61,18 @@ class KeysDataset:
     def __getitem__(self, index: int) -> dict[str, Any]:
         value = self.store[self.keys[index]]
         return {"index": index, "value": value["value"], "pid": os.getpid()}
+
+
+def cached_forked_worker(store: AutoStore, keys: list[str], results: Any) -> None:
+    """multiprocessing 'fork' target: read keys the parent cached, write one of its own."""
+    signal.alarm(60)
+    try:
+        before = store.cache_info().hits  # counters come from the parent
+        values = {key: store[key] for key in keys}
+        hits = store.cache_info().hits - before
+        mine = f"child-{os.getpid()}.json"
+        store[mine] = {"pid": os.getpid()}
+        results.put({"pid": os.getpid(), "values": values, "hits": hits, "own": store[mine]})
+    except BaseException as exc:
+        results.put({"pid": os.getpid(), "error": repr(exc)})
+        raise

@@ -26,8 +26,10 @@ from .errors import (
     MissingDependency,
     NotADirectory,
     NotFound,
+    SourceChanged,
     UnsafeLoad,
     UnsupportedFormat,
+    UnsupportedOperation,
 )
 from .formats.base import DataHandler
 from .options import AzureOptions, GCSOptions, Options, S3Options
@@ -62,8 +64,10 @@ __all__ = [
     "NotFound",
     "Options",
     "S3Options",
+    "SourceChanged",
     "UnsafeLoad",
     "UnsupportedFormat",
+    "UnsupportedOperation",
     "__version__",
     "register_scheme",
 ]

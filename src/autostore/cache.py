@@ -6,15 +6,23 @@ services ever share one. Layout below the cache directory::
     CACHEDIR.TAG                       tells backup tools to skip the folder
     objects/<h[:2]>/<h>.meta.json      metadata: the commit point of an entry
     objects/<h[:2]>/<h>.<token><ext>   content; every version gets a new name
-    locks/<h[:3]>.lock                 fill locks (4096 stripes, never deleted)
+    locks/<h[:2]>/<h>.lock             the entry's lock (one per entry, removed with it)
+    locks/<h[:2]>/<h>.gen              bumped by a writer that could not get the lock
     tmp/                               partial downloads and readers' hard links
 
 A fill downloads into ``tmp/``, checks the size, hashes (and, for large files, fsyncs) the data,
 renames it to a fresh content name and only then replaces the metadata atomically; readers
 trust nothing but the metadata, so a crash or SIGKILL at any point leaves no servable partial
-entry. Fills hold a per-entry file lock, so N processes asking for one cold key download it once.
-Readers take no lock: they check size + mtime (and the SHA-256 for entries up to 1 MiB) and
-hand out a hard link, so an entry evicted or replaced meanwhile cannot break them.
+entry. Fills hold the entry's own file lock, so N processes asking for one cold key download it
+once, and a fill never makes another key wait. Readers take no lock: they check size + mtime (and
+the SHA-256 for entries up to 1 MiB) and hand out a hard link, so an entry evicted or replaced
+meanwhile cannot break them.
+
+A writer waits at most ``_DROP_TIMEOUT`` for the lock of its key's entry. If a fill holds it that
+long, the writer bumps the entry's generation file and removes its metadata without the lock; the
+fill compares the generation before its request and after its commit and drops what it committed
+when they differ. Whatever the interleaving, no fill that asked the server before the write can
+leave its entry behind.
 
 This module knows nothing about formats: it hands out bytes or a local path.
 """
@@ -28,6 +36,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -41,6 +50,11 @@ from .backends.base import Backend
 from .errors import AutoStoreError, BackendError, NotFound
 from .options import Options
 
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows
+    _fcntl = None  # type: ignore[assignment]
+
 __all__ = ["CacheInfo", "DownloadCache", "cacheable", "default_cache_dir", "entry_name", "open_cache"]
 
 log = logging.getLogger("autostore")
@@ -49,8 +63,10 @@ _FORMAT = 1
 #: Entries up to this size have their SHA-256 checked on every hit (< 1 ms); larger ones are
 #: checked by size + mtime on every hit and fsynced before they are committed.
 VERIFY_MAX = 1 << 20
-_LOCK_TIMEOUT = 600.0  # after waiting this long for another process's fill, download uncached
-_DROP_TIMEOUT = 120.0
+_LOCK_TIMEOUT = 600.0  # a read waits this long for another fill of the same key, then downloads uncached
+_DROP_TIMEOUT = 5.0  # a writer waits this long for its entry's lock, then invalidates it without the lock
+_CLEAR_WAIT = 120.0  # clear() waits this long for a fill in progress before skipping its entry
+_POLL_MAX = 0.05  # longest pause between two attempts to take a busy lock
 _LEFTOVER_AGE = 3600.0  # readers' hard links older than this are removed by cleanup()
 _META_SUFFIX = ".meta.json"
 
@@ -107,10 +123,10 @@ def cacheable(backend: Backend) -> bool:
 
 
 def _identity(backend: Backend) -> str:
-    # The object-store backend completes its identity (endpoint included) when its client is
-    # built; building it sends no request.
-    getattr(backend, "store", None)
-    return backend.identity
+    # Works in a child forked after obstore was used too: there the backend answers through its
+    # fork-safe transport, whose identity names the same service, so parent and children share
+    # entries.
+    return backend.settled_identity()
 
 
 def _warn_once(directory: Path | str, message: str) -> None:
@@ -171,6 +187,7 @@ class DownloadCache:
         self._locks = self.directory / "locks"
         self._tmp = self.directory / "tmp"
         self._counter_lock = threading.Lock()
+        self._held: dict[str, _EntryLock] = {}  # entry locks this object holds, by entry name
 
     def prepare(self) -> None:
         """Create the folders and prove they are writable (OSError otherwise)."""
@@ -215,30 +232,45 @@ class DownloadCache:
                 _unlink(path)
 
     # -- public writes ------------------------------------------------------------------------
-    def stored(self, backend: Backend, key: str, data: bytes | bytearray | memoryview | None, etag: str | None) -> None:
-        """The store wrote ``key``. With its bytes and ETag the entry takes them, marked
-        unconfirmed: the next read confirms them with one conditional GET (no body when
-        unchanged), so a concurrent writer elsewhere can never make the entry stale. Without
-        them the entry is dropped."""
+    def stored(
+        self,
+        backend: Backend,
+        key: str,
+        data: bytes | bytearray | memoryview | None,
+        etag: str | None,
+        *,
+        path: Path | None = None,
+        confirmed: bool = False,
+    ) -> None:
+        """The store wrote ``key``. With its bytes (or the local file ``path`` it uploaded) and
+        ETag the entry takes them, marked unconfirmed: the next read confirms them with one
+        conditional GET (no body when unchanged), so a concurrent writer elsewhere can never make
+        the entry stale. ``confirmed`` skips that GET; only for objects no one else can have
+        written (created if absent, or under a name unique to this writer). Without bytes or
+        ETag the entry is dropped."""
         try:
             ident = _identity(backend)
             name = entry_name(ident, key)
-            keep = data is not None and etag is not None and (self.max_bytes is None or len(data) <= self.max_bytes)
+            size = len(data) if data is not None else os.path.getsize(path) if path is not None else None
+            keep = size is not None and etag is not None and (self.max_bytes is None or size <= self.max_bytes)
             with self._locked(name, _DROP_TIMEOUT) as got:
                 if not got:
-                    log.warning(
-                        "cache entry of %s busy for %.0fs; dropping it unlocked", backend.uri(key), _DROP_TIMEOUT
-                    )
-                    keep = False
+                    log.debug("cache entry of %s busy; invalidating it without the lock", backend.uri(key))
+                    self._invalidate_unlocked(name)
+                    return
                 if not keep:
                     self._drop(name)
+                    self._forget_lock(name)
                     return
-                assert data is not None
                 part = self._part(name)
                 try:
-                    with open(part, "wb") as f:
-                        f.write(data)
-                    self._commit(name, ident, key, part, etag, time.time(), confirmed=False)
+                    if data is not None:
+                        with open(part, "wb") as f:
+                            f.write(data)
+                    else:
+                        assert path is not None
+                        _link_or_copy(path, part)
+                    self._commit(name, ident, key, part, etag, time.time(), confirmed=confirmed)
                 finally:
                     _unlink(part)
         except AutoStoreError:
@@ -273,14 +305,41 @@ class DownloadCache:
                 log.debug("cache: removed entry %s", group.name)
                 removed += 1
         self._remove_leftovers()
+        self._remove_orphan_locks()
         return removed + self._evict_if_needed()
 
     def clear(self) -> int:
         """Remove every entry (waiting for fills in progress). Returns the count. Files that
         readers are using stay valid for them."""
-        removed = sum(1 for group in self._scan() if self._remove_group(group, wait=_DROP_TIMEOUT))
+        removed = sum(1 for group in self._scan() if self._remove_group(group, wait=_CLEAR_WAIT))
         self._remove_leftovers()
+        self._remove_orphan_locks()
         return removed
+
+    def _remove_orphan_locks(self) -> None:
+        """Lock and generation files without an entry (a fill that failed; a writer that
+        invalidated an entry), and the shared stripe locks of caches written before 0.2."""
+        try:
+            shards = list(os.scandir(self._locks))
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            if shard.is_file(follow_symlinks=False):  # locks/<3 hex>.lock: the old layout
+                lock = _EntryLock(Path(shard.path))
+                if lock.acquire(0):
+                    lock.remove()
+                    lock.release()
+                continue
+            try:
+                names = {e.name.partition(".")[0] for e in os.scandir(shard.path)}
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for name in names:
+                if self._meta_path(name).exists():
+                    continue
+                with self._locked(name, 0) as got:
+                    if got and not self._meta_path(name).exists():
+                        self._forget_lock(name)
 
     def info(self) -> CacheInfo:
         groups = self._scan()
@@ -397,12 +456,14 @@ class DownloadCache:
         # Created here so that a broken cache folder is an OSError of ours (the backend would
         # report it as a failed download).
         open(part, "xb").close()
+        generation = self._generation(name)  # a writer that cannot wait for us bumps it
         asked_at = time.time()  # before the request: a write finished later may not be in it
         try:
             result = backend.download(key, part, if_none_match=etag)
         except NotFound:
             _unlink(part)
             self._drop(name)  # the object is gone, so is its entry
+            self._forget_lock(name)
             raise
         except BaseException:
             _unlink(part)
@@ -413,6 +474,7 @@ class DownloadCache:
             meta = dict(old, fetched_at=asked_at, confirmed=True)
             self._write_meta(name, meta)
             served = self._open(name, meta, as_bytes)
+            self._check_generation(name, generation)
             if served is not None:
                 self._count(hit=True)
                 return served
@@ -426,6 +488,8 @@ class DownloadCache:
                 )
             if self.max_bytes is not None and size > self.max_bytes:
                 log.debug("cache: %s (%d bytes) exceeds cache_max_size; not cached", backend.uri(key), size)
+                if old is None:
+                    self._forget_lock(name)  # no entry to guard
                 if as_bytes:
                     return part.read_bytes(), None, False
                 # Renamed away from the ".part" name so no fill or cleanup takes it for debris.
@@ -436,9 +500,18 @@ class DownloadCache:
         finally:
             _unlink(part)
         served = self._open(name, meta, as_bytes)
+        self._check_generation(name, generation)
         if served is None:
             raise OSError(f"cache entry {name} changed while it was being committed")
         return served
+
+    def _check_generation(self, name: str, before: str) -> None:
+        """After a commit (lock held): a writer that gave up waiting for this fill bumped the
+        generation, so what was committed may predate its write. Unpublish it; the content file
+        stays until the next commit or cleanup (this reader may be serving it)."""
+        if self._generation(name) != before:
+            log.debug("cache: entry %s was written meanwhile; not keeping this fill", name)
+            _unlink(self._meta_path(name))
 
     # -- committing and dropping ----------------------------------------------------------------
     def _commit(
@@ -551,18 +624,50 @@ class DownloadCache:
 
     @contextlib.contextmanager
     def _locked(self, name: str, timeout: float) -> Iterator[bool]:
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self._locks / f"{name[:3]}.lock"))
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
+        """Hold the lock of entry ``name`` (True), or yield False after ``timeout`` seconds."""
+        lock = _EntryLock(self._lock_path(name))
+        if not lock.acquire(timeout):
             yield False
             return
         try:
+            self._held[name] = lock
             yield True
         finally:
+            self._held.pop(name, None)
             lock.release()
+
+    def _lock_path(self, name: str) -> Path:
+        return self._locks / name[:2] / f"{name}.lock"
+
+    def _gen_path(self, name: str) -> Path:
+        return self._locks / name[:2] / f"{name}.gen"
+
+    def _generation(self, name: str) -> str:
+        try:
+            return self._gen_path(name).read_text()
+        except (FileNotFoundError, NotADirectoryError):
+            return ""
+
+    def _invalidate_unlocked(self, name: str) -> None:
+        """Make the entry unservable without its lock (see the module docstring): bump its
+        generation first, then remove its metadata. Content files stay for the next locked
+        commit or cleanup to remove (a reader may be about to link them)."""
+        gen = self._gen_path(name)
+        gen.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp / f"{name}.{secrets.token_hex(6)}.gen"
+        try:
+            tmp.write_text(secrets.token_hex(8))
+            os.replace(tmp, gen)
+        finally:
+            _unlink(tmp)
+        _unlink(self._meta_path(name))
+
+    def _forget_lock(self, name: str) -> None:
+        """The entry is gone for good: remove its lock file (held by us) and generation."""
+        lock = self._held.get(name)
+        if lock is not None:
+            _unlink(self._gen_path(name))
+            lock.remove()
 
     def _download_uncached(self, backend: Backend, key: str) -> Path:
         fd, tmp = tempfile.mkstemp(prefix="autostore-", suffix=_suffix(key))
@@ -628,6 +733,7 @@ class DownloadCache:
                 return False  # committed since the scan
             _unlink(meta)
             self._remove_versions(group.name, keep=None)
+            self._forget_lock(group.name)
             return True
 
     def _evict_if_needed(self) -> int:
@@ -674,6 +780,86 @@ class DownloadCache:
                 _unlink(Path(entry.path))
 
 
+class _EntryLock:
+    """An exclusive lock on one cache entry, shared by threads and processes: ``flock`` on
+    ``path`` (polled, so every wait is bounded). The file can be removed by its holder
+    (``remove``): a waiter that then gets the lock of the removed file notices it (the path no
+    longer names the file it locked) and locks the path anew. Without ``fcntl`` (Windows),
+    ``filelock`` locks the file and it is never removed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._fallback: Any = None
+
+    def acquire(self, timeout: float) -> bool:
+        if _fcntl is None:  # pragma: no cover - Windows
+            from filelock import FileLock, Timeout
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fallback = FileLock(str(self.path))
+            try:
+                self._fallback.acquire(timeout=timeout)
+            except Timeout:
+                return False
+            return True
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        fd = self._open()
+        try:
+            while True:
+                try:
+                    _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(pause)
+                    pause = min(pause * 2, _POLL_MAX)
+                    continue
+                if self._names(fd):
+                    self._fd, fd = fd, -1
+                    return True
+                os.close(fd)  # locked a file its holder removed: lock the one the path names now
+                fd = -1
+                fd = self._open()
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+
+    def _names(self, fd: int) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+    def remove(self) -> None:
+        """Remove the lock file (only while holding it)."""
+        if self._fd is not None:
+            _unlink(self.path)
+
+    def release(self) -> None:
+        if self._fallback is not None:  # pragma: no cover - Windows
+            self._fallback.release()
+            self._fallback = None
+            return
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                # Explicitly: a forked child may share this descriptor, and closing would not do.
+                _fcntl.flock(fd, _fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+
 def _suffix(key: str) -> str:
     """The key's extension, kept on cache files for libraries that look at it."""
     name = key.rpartition("/")[2]
@@ -681,6 +867,14 @@ def _suffix(key: str) -> str:
     if dot and stem and 0 < len(ext) <= 16 and ext.isascii() and ext.isalnum():
         return "." + ext
     return ""
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """``dst`` with the content of ``src``: a hard link when both are on one filesystem."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""The ``autostore`` command line: ``ls``, ``cat``, ``cp``, ``mv``, ``rm``, ``info`` and ``cache``.
+"""The ``autostore`` command line: ``ls``, ``cat``, ``cp``, ``mv``, ``rm``, ``info``, ``migrate`` and ``cache``.
 
 Thin on purpose: it parses arguments, calls the backends and stores, and renders with rich.
 typer and rich are imported here only, so ``import autostore`` stays light. Errors print one
@@ -17,12 +17,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from . import __version__
+from . import __version__, migrate
 from . import config as config_module
 from .backends.base import Backend, ObjectMeta
 from .errors import (
@@ -37,10 +36,15 @@ from .errors import (
     InvalidKey,
     MissingDependency,
     NotFound,
+    UnsafeLoad,
+    UnsupportedFormat,
+    UnsupportedOperation,
 )
 from .formats import default_registry
 from .options import Options, options_class_for_kind
 from .store import AutoStore
+from .transfer import remove_empty_folders, transfer_object
+from .transfer import removed as forget
 from .uri import Location, parse_location
 
 __all__ = ["EXIT_CODES", "app", "main"]
@@ -59,6 +63,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, 10),
     (FormatError, 11),
     (MissingDependency, 12),
+    (UnsupportedOperation, 13),
     (AutoStoreError, 1),
 )
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024  # transfers below this finish before a bar is worth drawing
@@ -192,16 +197,19 @@ class Session:
 
     settings: Settings
     stores: dict[tuple[str, str], AutoStore] = field(default_factory=dict)
+    #: allow_pickle of the stores opened (None: the options/environment decide)
+    allow_pickle: bool | None = None
 
     def open(self, text: str) -> Target:
         loc = parse_location(text)
         ident = ("file", "/") if loc.is_local else (loc.scheme, loc.bucket)
         store = self.stores.get(ident)
         if store is None:
+            extra: dict[str, Any] = {} if self.allow_pickle is None else {"allow_pickle": self.allow_pickle}
             if loc.is_local:
-                store = AutoStore("/")
+                store = AutoStore("/", **extra)
             else:
-                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc))
+                store = AutoStore(f"{loc.scheme}://{loc.bucket}/", options=self._options(loc), **extra)
             self.stores[ident] = store
         return Target(text, loc, store, loc.key)
 
@@ -232,8 +240,8 @@ class Session:
 
 
 @contextlib.contextmanager
-def _session() -> Iterator[Session]:
-    session = Session(_settings)
+def _session(allow_pickle: bool | None = None) -> Iterator[Session]:
+    session = Session(_settings, allow_pickle=allow_pickle)
     try:
         yield session
     finally:
@@ -346,33 +354,58 @@ def cat_command(
     uri: Annotated[str, typer.Argument(help="A file; the extension may be left out (config -> config.json).")],
     rows: Annotated[int, typer.Option("-n", "--rows", min=1, help="Rows/items to preview.")] = 10,
     raw: Annotated[bool, typer.Option("--raw", help="Write the stored bytes unchanged.")] = False,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Also load pickle files and whole torch modules, which run code when loaded: only for trusted files.",
+        ),
+    ] = False,
+    version: VersionOpt = None,
+    as_of: AsOfOpt = None,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode."""
+    """Preview a file decoded by its format: table head and schema, pretty JSON, text, image size/mode.
+
+    Pickle files and whole torch modules are refused unless --allow-pickle is given (loading
+    them runs code); --raw prints any file's bytes without loading it. --version ID / --as-of TIME
+    show an older version (S3 with versioning; Delta tables)."""
     s = _apply(json_out, profile, endpoint_url, debug)
-    with _session() as session:
+    if version is not None or as_of is not None:
+        _cat_version(uri, version, as_of, rows, raw, s, allow_pickle=allow_pickle)
+        return
+    with _session(allow_pickle=allow_pickle) as session:
         t = session.open(uri)
         meta = _stat(t)
         fmt = _format_of(meta.key)
-        if raw or fmt is None:
-            data = t.backend.get_bytes(meta.key)
-            if raw:
-                sys.stdout.buffer.write(data)
-                sys.stdout.flush()
-                return
-            _show_unknown(t.uri(meta.key), data, s)
+        if raw:
+            sys.stdout.buffer.write(t.backend.get_bytes(meta.key))
+            sys.stdout.flush()
             return
+        unknown = object()
         try:
-            value = t.store.read(meta.key)
+            value = t.store.read(meta.key)  # no known extension: read by content (0.1.x files)
+        except UnsupportedFormat:
+            if fmt is not None:
+                raise
+            value = unknown
+        except UnsafeLoad:
+            raise UnsafeLoad(
+                f"Refusing to load {t.uri(meta.key)}: loading it would run code (a pickle, or a whole torch "
+                f"module). If you trust the file: autostore cat --allow-pickle {uri} (or --raw for its bytes)."
+            ) from None
         except FormatError as exc:
             shown = t.uri(meta.key)
             if shown in str(exc):
                 raise
             raise type(exc)(f"{shown}: {exc}") from exc
-        _show_value(t.uri(meta.key), fmt, value, rows, s)
+        if fmt is None and (value is unknown or isinstance(value, str)):  # binary, or text shown as it is
+            _show_unknown(t.uri(meta.key), t.backend.get_bytes(meta.key), s)
+            return
+        _show_value(t.uri(meta.key), fmt or "no extension", value, rows, s)
 
 
 def _show_unknown(uri: str, data: bytes, s: Settings) -> None:
@@ -589,8 +622,7 @@ def _transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], s: 
     for meta, target in pairs:
         if same and meta.key == target:
             raise AlreadyExists(f"{src.uri(meta.key)} and {dst.uri(target)} are the same file.")
-    phases = 2 if not same and not src.local and not dst.local else 1
-    total = phases * sum(m.size for m, _ in pairs)
+    total = sum(m.size for m, _ in pairs)
     bar = _Bar(total, "move" if move else "copy", _show_progress(s, total))
     done: list[dict[str, Any]] = []
     try:
@@ -612,45 +644,18 @@ def _transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], s: 
 
 
 def _copy_one(src: Target, meta: ObjectMeta, dst: Target, target: str, bar: _Bar, *, move: bool) -> None:
-    sb, db = src.backend, dst.backend
-    if sb is db:
-        rename = getattr(sb, "rename", None)
-        if move and rename is not None:
-            rename(meta.key, target)  # local: one atomic os.replace
-            bar.advance(meta.size)
-            return
-        sb.copy(meta.key, target)  # server-side
-        bar.advance(meta.size)
-    elif src.local:
-        db.upload(target, Path("/" + meta.key), progress=bar.file_callback())
-    elif dst.local:
-        _download_to(sb, meta.key, db, target, bar)
-    else:
-        with tempfile.TemporaryDirectory(prefix="autostore-cp-") as tmp:
-            path = Path(tmp) / "data"
-            sb.download(meta.key, path, progress=bar.file_callback())
-            db.upload(target, path, progress=bar.file_callback())
-    if move:
-        sb.delete(meta.key)
-
-
-def _download_to(sb: Backend, key: str, db: Backend, target: str, bar: _Bar) -> None:
-    from .backends.local import LocalBackend, replacing
-
-    assert isinstance(db, LocalBackend)
-    # a temporary sibling renamed over the target (readers never see half a file), through a
-    # symlink, keeping the replaced file's mode and owner
-    with replacing(db.path(target)) as tmp:
-        sb.download(key, Path(tmp), progress=bar.file_callback())
+    # The library's implementation: the source is read fresh, a moved source is deleted only if
+    # unchanged, and caches sharing the directory drop what they held for both keys.
+    transfer_object(
+        src.store, src.backend, meta.key, dst.store, dst.backend, target,
+        move=move, size=meta.size, progress=bar.file_callback(),
+    )  # fmt: skip
 
 
 def _prune_empty_dirs(backend: Backend, prefix: str) -> None:
     root = backend.local_path(prefix.rstrip("/"))
-    if root is None or not root.is_dir():
-        return
-    for directory, _subdirs, _files in sorted(os.walk(root), key=lambda w: -len(w[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
+    if root is not None and root.is_dir():
+        remove_empty_folders(str(root))
 
 
 @app.command("cp")
@@ -713,24 +718,187 @@ def rm_command(
             items = [m.key for m in t.backend.list_objects(prefix)]
             if not items:
                 if t.key and not t.key.endswith("/"):
-                    meta = _stat(t)
-                    t.backend.delete(meta.key)
-                    removed = [t.uri(meta.key)]
+                    items = [_delete_one(t)]
                 else:
                     raise NotFound(f"Nothing to remove at {t.text}: the folder is empty or does not exist.")
             else:
                 t.backend.delete_many(items)
+                for key in items:
+                    forget(t.store, t.backend, key)  # caches sharing the directory follow
                 if t.local:
                     _prune_empty_dirs(t.backend, prefix)
-                removed = [t.uri(k) for k in items]
+            removed = [t.uri(k) for k in items]
         else:
-            meta = _stat(t)
-            t.backend.delete(meta.key)
-            removed = [t.uri(meta.key)]
+            removed = [t.uri(_delete_one(t))]
     if s.json:
         _emit_json(removed)
     else:
         sys.stdout.write("".join(f"removed: {u}\n" for u in removed))
+
+
+def _delete_one(t: Target) -> str:
+    """Delete the file ``t`` names, as the store does (its cache entry goes too)."""
+    key = _stat(t).key
+    t.backend.delete(key)
+    forget(t.store, t.backend, key)
+    return key
+
+
+# -- migrate ------------------------------------------------------------------------------------
+@app.command("migrate")
+def migrate_command(
+    uri: Annotated[str, typer.Argument(help="A store written by autostore 0.1.x: ./data, s3://bucket/prefix/.")],
+    apply: Annotated[bool, typer.Option("--apply", help="Rename the files (default: only list the plan).")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Rename the extensionless files autostore 0.1.x wrote (cfg holding JSON, df holding parquet)
+    to KEY.<ext>, the format found in their content. A dry run unless --apply is given."""
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        prefix = _folder(t.key)
+        planned = migrate.plan(t.store, t.backend, prefix)
+        done = {r.key for r in migrate.apply(t.store, t.backend, planned)} if apply else set()
+    rows = [_migration_row(t, r, apply, done) for r in planned]
+    if s.json:
+        _emit_json(rows)
+        return
+    lines = []
+    for row in rows:
+        shown = f" -> {row['target']}" if row["action"] != "skip" else f" ({row['reason']})"
+        lines.append(f"{row['action']}: {row['uri']}{shown}")
+    count = sum(row["action"] != "skip" for row in rows)
+    if apply:
+        lines.append(f"{count} file(s) renamed.")
+    else:
+        lines.append(f"{count} file(s) to rename (dry run: nothing changed; add --apply to rename them).")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _migration_row(t: Target, item: migrate.Rename, applied: bool, done: set[str]) -> dict[str, Any]:
+    """One line of ``migrate``: rename (planned), renamed (done) or skip with the reason."""
+    action, reason = "rename", item.reason
+    if item.target is None:
+        action = "skip"
+    elif applied:
+        action, reason = ("renamed", "") if item.key in done else ("skip", "the target appeared meanwhile")
+    return {
+        "uri": t.uri(item.key),
+        "target": t.uri(item.target) if item.target else None,
+        "action": action,
+        "reason": reason,
+    }
+
+
+# -- versions -----------------------------------------------------------------------------------
+VersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--version",
+        help="A version id (S3 with bucket versioning) or a Delta table version number.",
+        show_default=False,
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The version current at this moment: ISO 8601, e.g. 2026-01-31T12:00 (local time) or ...+00:00.",
+        show_default=False,
+    ),
+]
+
+
+def _cat_version(
+    uri: str, version: str | None, as_of: str | None, rows: int, raw: bool, s: Settings, *, allow_pickle: bool
+) -> None:
+    """``cat --version`` / ``--as-of``: the key pinned to one version, then shown as ``cat`` does."""
+    from .versions import pin
+
+    with _session(allow_pickle=allow_pickle) as session:
+        t = session.open(uri)
+        pinned = pin(t.store, t.key, version=version, as_of=as_of)
+        if raw:
+            sys.stdout.buffer.write(pinned.read_bytes())
+            sys.stdout.flush()
+            return
+        fmt = "delta" if pinned.table else _format_of(pinned.key)
+        if fmt is None:
+            _show_unknown(pinned.uri, pinned.read_bytes(), s)
+            return
+        _show_value(pinned.uri, fmt, pinned.read(), rows, s)
+
+
+@app.command("versions")
+def versions_command(
+    uri: Annotated[str, typer.Argument(help="A file (extension optional), or a Delta table folder.")],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the versions of a file, newest first (S3 with bucket versioning), or of a Delta table."""
+    from .delta import is_table
+
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        body = t.key.rstrip("/")
+        if t.key.endswith("/") or not body or is_table(t.backend, body + "/"):
+            commits = [v.as_dict() for v in t.store.history(_folder(body))]
+            if s.json:
+                _emit_json(commits)
+                return
+            columns = ("version", "timestamp", "operation", "rows_added", "rows_updated", "rows_removed")
+            _print_table(t.uri(_folder(body)) + " (Delta table)", columns, commits)
+            return
+        found = [v.as_dict() for v in t.store.versions(t.key)]
+    if s.json:
+        _emit_json(found)
+        return
+    for row in found:
+        row["state"] = "deleted" if row["is_delete_marker"] else ("current" if row["is_latest"] else "")
+    shown = ("version_id", "modified_time", "size", "state", "etag")
+    _print_table(t.uri(str(found[0]["key"])) if found else t.text, shown, found)
+
+
+def _print_table(title: str, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*("-" if row.get(c) is None else str(row[c]) for c in columns))
+    console = _stdout_console()
+    console.print(title)
+    console.print(table)
+
+
+@app.command("restore")
+def restore_command(
+    uri: Annotated[str, typer.Argument(help="A file (extension optional), or a Delta table folder.")],
+    version: Annotated[
+        str, typer.Option("--version", help="The version id (or Delta table version number) to make current again.")
+    ],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Make an old version current again (a server-side copy; the versions in between stay)."""
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        new = t.store.restore(t.key, version)
+        shown = t.uri()
+    if s.json:
+        _emit_json({"uri": shown, "restored": version, "new_version": new})
+    else:
+        sys.stdout.write(f"restored: {shown} version {version} -> current (new version {new})\n")
 
 
 # -- cache --------------------------------------------------------------------------------------
@@ -806,6 +974,62 @@ def cache_cleanup_command(
         removed = store.cleanup_cache(verify=verify)
         data = {"removed": removed, **_cache_summary(store)}
     _emit_json(data) if s.json else _print_mapping("cache cleaned up:", data)
+
+
+# -- memo -----------------------------------------------------------------------------------------
+memo_app = typer.Typer(help="List and remove results cached by store.memoize.", no_args_is_help=True)
+app.add_typer(memo_app, name="memo")
+
+
+@memo_app.command("ls")
+def memo_ls_command(
+    uri: Annotated[str, typer.Argument(help="The memoizing store (or a folder in it): ./memo, s3://bucket/memo/")],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List memoized results: function, created, compute seconds, size and arguments."""
+    from .memoize import list_results
+
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        found = list_results(t.store, _folder(t.key))
+        rows = [{**info.__dict__, "uri": t.uri(_folder(t.key) + info.key)} for info in found]
+    if s.json:
+        _emit_json(rows)
+        return
+    for r in rows:
+        created = str(r["created"] or "")[:19].replace("T", " ")
+        args = ", ".join(f"{k}={v}" for k, v in r["args"].items())
+        sys.stdout.write(f"{created:19}  {r['seconds'] or 0:>9.3f}s  {r['bytes']:>12}  {r['function']}({args})\n")
+    if not rows:
+        sys.stderr.write(f"no memoized results in {uri}\n")
+
+
+@memo_app.command("rm")
+def memo_rm_command(
+    uri: Annotated[str, typer.Argument(help="The memoizing store (or a folder in it).")],
+    function: Annotated[
+        str | None, typer.Argument(help="Only this function: module.name, or its name alone.", show_default=False)
+    ] = None,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Remove memoized results (every function's, or FUNCTION's) and their files."""
+    from .memoize import remove_results
+
+    s = _apply(json_out, profile, endpoint_url, debug)
+    with _session() as session:
+        t = session.open(uri)
+        removed = [t.uri(_folder(t.key) + k) for k in remove_results(t.store, _folder(t.key), function)]
+    if s.json:
+        _emit_json(removed)
+    else:
+        sys.stdout.write(f"removed {len(removed)} memoized result(s) from {uri}\n")
 
 
 # -- entry point --------------------------------------------------------------------------------

@@ -33,7 +33,6 @@ scheme > defaults). Credentials are taken as a whole from one level, never mixed
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -229,9 +228,10 @@ def register_config_schemes() -> None:
 
 
 def settle(options: Options, scheme: str, bucket: str | None = None) -> Options:
-    """``options`` with every field still at its default filled from the environment
-    (``AUTOSTORE_*``) or, failing that, from the configuration file's tables for ``scheme``
-    (and ``bucket``). Fields the service's own environment variables will supply are left alone."""
+    """``options`` with every field the caller did not pass (``Options.explicit_fields``) filled
+    from the environment (``AUTOSTORE_*``) or, failing that, from the configuration file's tables
+    for ``scheme`` (and ``bucket``). Fields the service's own environment variables will supply
+    are left alone."""
     cfg = load()
     env = _autostore_env()
     profile = active_profile()
@@ -250,10 +250,12 @@ def settle(options: Options, scheme: str, bucket: str | None = None) -> Options:
     if not env and not from_file:
         return options
 
-    own = {f.name: f.default for f in fields(options) if f.name != "scheme"}
-    explicit = {name for name, default in own.items() if getattr(options, name) != default}
+    own = [f.name for f in fields(options) if f.name != "scheme"]
+    explicit = options.explicit_fields  # passed by the caller, even when equal to the default
     supplied = options.env_supplied()
-    blocked = set(explicit) | set(supplied)
+    # A credential the caller gave (or the service's variables supply) shuts the file's
+    # credentials out; use_azure_cli=False / anonymous=False give none.
+    blocked = {n for n in explicit if getattr(options, n) is not False} | set(supplied)
     for group in _CREDENTIAL_GROUPS:
         if group & blocked:
             blocked |= group
@@ -271,7 +273,7 @@ def settle(options: Options, scheme: str, bucket: str | None = None) -> Options:
     if not changes:
         return options
     try:
-        return dataclasses.replace(options, **changes)
+        return options._evolve(options._given, **changes)  # filled values do not become explicit
     except (ConfigError, TypeError) as exc:
         sources = ", ".join(sorted(set(origin.values())))
         raise ConfigError(f"{exc} (set in {sources})") from None

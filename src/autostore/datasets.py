@@ -8,25 +8,30 @@ column selections reach the files (only the needed row groups and columns are fe
 Hive folders (``year=2024/month=01/``) below the dataset folder become columns.
 
 Writing stages the files polars produces in a temporary folder, then moves (local) or uploads
-(object stores) each file to its final key, so every file appears atomically.
+(object stores) each file to its final key, so every file appears atomically. Every write names
+its files ``part-<write id>-<n>`` with a write id no earlier write used (time-ordered), so a new
+file never replaces an old one: an overwrite removes the old files only once every new one is in
+place, and a write that fails while placing its files removes those it placed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from .backends.base import TABULAR_EXTENSIONS, Backend, ObjectMeta, is_hidden
 from .errors import ConfigError, FormatError, NotFound, UnsupportedFormat
-from .formats.base import require
+from .formats.base import is_os_error, os_error, require
 
 if TYPE_CHECKING:
     from .cache import DownloadCache
@@ -44,11 +49,18 @@ _FAMILY_OF_EXT = {
     ".tsv": "tsv",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".arrow": "ipc",
+    ".feather": "ipc",
+    ".ipc": "ipc",
 }
 #: names accepted by ``format=`` -> format family
 _FAMILY_OF_NAME = {ext.lstrip("."): family for ext, family in _FAMILY_OF_EXT.items()}
+# polars decompresses gzip and zstd CSV / JSON Lines while it scans them (bz2 and xz it cannot).
+_COMPRESSIBLE = {ext: family for ext, family in _FAMILY_OF_EXT.items() if family in ("csv", "tsv", "jsonl")}
+_FAMILY_OF_EXT.update({ext + codec: family for ext, family in _COMPRESSIBLE.items() for codec in (".gz", ".zst")})
+_CODECS = (".gz", ".zst", ".bz2", ".xz")
 #: format family -> extension used when writing
-_WRITE_EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
+_WRITE_EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "ipc": ".arrow"}
 DATASET_FORMATS = tuple(_WRITE_EXT)
 
 _PATH_COLUMN = "__autostore_source_path__"
@@ -69,7 +81,13 @@ def _family(format: str) -> str:
 
 def _ext(name: str) -> str:
     dot = name.rfind(".")
-    return name[dot:].lower() if dot > 0 else "(no extension)"
+    if dot <= 0:
+        return "(no extension)"
+    ext = name[dot:].lower()
+    before = name.rfind(".", 0, dot)
+    if ext in _CODECS and before > 0:  # "x.csv.gz": a format inside a codec
+        return name[before:].lower()
+    return ext
 
 
 def _shown(store: AutoStore, backend: Backend, prefix: str) -> tuple[str, str]:
@@ -110,20 +128,21 @@ def scan_dataset(
     parts = {m.key: _partitions(m.key[len(prefix) :]) for m in files}
     hive_names = _check_partitions(parts, prefix, uri)
 
-    root, sources, options = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
+    root, sources, scan_kwargs = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
     if family == "parquet":
-        lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, storage_options=options)
+        lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, **scan_kwargs)
         # polars parses name=value folders along the whole path; only those below the dataset
         # folder are partitions of this dataset.
         above = [name for name, _ in _partitions(root.rstrip("/") + "/x") if name not in hive_names]
         if hive_names and above:
             lf = lf.drop(above, strict=False)
         return lf
-    scan_kwargs: dict[str, Any] = {"storage_options": options}
     if hive_names:
         scan_kwargs["include_file_paths"] = _PATH_COLUMN
     if family == "jsonl":
         lf = pl.scan_ndjson(sources, **scan_kwargs)
+    elif family == "ipc":
+        lf = pl.scan_ipc(sources, glob=False, hive_partitioning=False, **scan_kwargs)
     else:
         lf = pl.scan_csv(sources, separator="\t" if family == "tsv" else ",", glob=False, **scan_kwargs)
     if hive_names:
@@ -159,12 +178,14 @@ def _select_files(
         family, chosen = next(iter(families.items()))
         return sorted(chosen, key=lambda m: m.key), family
     if not families:
-        raise UnsupportedFormat(
-            f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl): "
+        # NotFound (a KeyError), as for an empty folder: `key in store` is False for this folder.
+        raise NotFound(
+            f"{uri} holds no tabular files a dataset is made of (parquet, csv, tsv, jsonl, Arrow IPC; "
+            f"csv/tsv/jsonl also as .gz or .zst): "
             f"found {_summary(prefix, by_ext)}. Read the files one by one with store[key]."
         )
-    if len(by_ext) == 2 and set(by_ext) in ({".parquet", ".pq"}, {".jsonl", ".ndjson"}):
-        family, chosen = next(iter(families.items()))  # two spellings of one format
+    if len(families) == 1 and all(ext in _FAMILY_OF_EXT for ext in by_ext):
+        family, chosen = next(iter(families.items()))  # spellings of one format (.pq, .csv.gz)
         return sorted(chosen, key=lambda m: m.key), family
     example = next(iter(families))
     raise FormatError(
@@ -203,12 +224,13 @@ def _check_partitions(parts: dict[str, list[tuple[str, str]]], prefix: str, uri:
 
 def _sources(
     store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], *, cache: bool, fresh: bool
-) -> tuple[str, list[str], dict[str, Any] | None]:
-    """(root the sources start with, sources for polars, storage_options)."""
+) -> tuple[str, list[str], dict[str, Any]]:
+    """(root the sources start with, sources for polars, polars' storage_options and
+    credential_provider for them)."""
     local = backend.local_path(prefix)
     if local is not None:
         root = str(local)
-        return root, [str(backend.local_path(m.key)) for m in files], None
+        return root, [str(backend.local_path(m.key)) for m in files], {}
     if cache:
         download_cache = store._cache_for(backend)
         if download_cache is None:
@@ -220,35 +242,94 @@ def _sources(
     if getattr(backend, "kind", None) == "s3":
         # Custom schemes (minio://) are S3 services: polars knows them as s3:// + endpoint.
         root = f"s3://{backend.bucket}/{prefix}"
-        return root, [f"s3://{backend.bucket}/{m.key}" for m in files], backend.storage_options("polars")
+        return root, [f"s3://{backend.bucket}/{m.key}" for m in files], _s3_scan_kwargs(backend)
     log.debug("polars cannot read %s in place; copying %d files locally", backend.uri(prefix), len(files))
     return _mirror(store, backend, prefix, files, None, fresh)
 
 
+#: Local mirrors (``read(folder, cache=True)``, or backends polars cannot scan) kept per store; a
+#: new version of a dataset beyond these removes the least recently used mirror.
+MAX_MIRRORS = 8
+
+
 def _mirror(
     store: AutoStore, backend: Backend, prefix: str, files: list[ObjectMeta], cache: DownloadCache | None, fresh: bool
-) -> tuple[str, list[str], dict[str, Any] | None]:
-    """Local copies of the files in the store's temporary folder (removed by ``store.close()``),
-    taken from the download cache when given (hard links: no copy), else downloaded."""
-    folder = store._temp_path("dataset")
-    targets = [folder / m.key[len(prefix) :] for m in files]
+) -> tuple[str, list[str], dict[str, Any]]:
+    """Local copies of the files in the store's temporary folder, taken from the download cache
+    when given (hard links: no copy), else downloaded. One mirror per version of the dataset: a
+    read of an unchanged dataset reuses it (``mirror-<digest of the files' versions>``), and at
+    most ``MAX_MIRRORS`` are kept; ``store.close()`` removes them all."""
+    rels = [m.key[len(prefix) :] for m in files]
+    if cache is None and all(m.etag for m in files):
+        # Versions known from the listing: an unchanged dataset needs no download at all.
+        known = _mirror_path(store, backend, prefix, [(r, m.etag, m.size) for r, m in zip(rels, files, strict=True)])
+        if known.is_dir():
+            return _use_mirror(store, known, rels)
+    staging = store._temp_path("mirror")
+    targets = [staging / rel for rel in rels]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
 
-    def fetch(meta: ObjectMeta, target: Path) -> None:
+    def fetch(meta: ObjectMeta, target: Path) -> tuple[str, Any, int]:
+        rel = meta.key[len(prefix) :]
         if cache is None:
-            backend.download(meta.key, target)
-            return
+            got = backend.download(meta.key, target)
+            return rel, (got.etag if got is not None else None) or meta.etag, meta.size
         with cache.local_file(backend, meta.key, fresh=fresh) as path:
             # The cache never rewrites an entry's file in place, so a second link is a stable copy.
             try:
                 os.link(path, target)
             except OSError:  # another filesystem, or no hard links
                 shutil.copyfile(path, target)
+            st = os.stat(path)
+            return rel, (st.st_ino, st.st_mtime_ns), st.st_size  # the version of the cache entry
 
-    with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
-        list(pool.map(fetch, files, targets))
-    return str(folder), [str(t) for t in targets], None
+    try:
+        with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+            versions = list(pool.map(fetch, files, targets))
+        final = _mirror_path(store, backend, prefix, versions)
+        try:
+            os.rename(staging, final)  # fails if another read built this version first: use it
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return _use_mirror(store, final, rels)
+
+
+def _mirror_path(store: AutoStore, backend: Backend, prefix: str, versions: list[tuple[str, Any, int]]) -> Path:
+    import hashlib
+    import json
+
+    text = json.dumps([backend.settled_identity(), prefix, sorted(versions, key=lambda v: v[0])], default=str)
+    return store._tmp() / f"mirror-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+
+def _use_mirror(store: AutoStore, folder: Path, rels: list[str]) -> tuple[str, list[str], dict[str, Any]]:
+    os.utime(folder)  # last use, for the LRU below
+    mirrors = [p for p in store._tmp().iterdir() if p.name.startswith("mirror-") and p != folder]
+    if len(mirrors) >= MAX_MIRRORS:
+        by_use = sorted(mirrors, key=_last_use)
+        for old in by_use[: len(mirrors) - MAX_MIRRORS + 1]:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(folder), [str(folder / rel) for rel in rels], {}
+
+
+def _s3_scan_kwargs(backend: Backend) -> dict[str, Any]:
+    """polars' storage_options and credential provider (it outranks every credential polars would
+    read from AWS_* variables; see engines.polars_scan)."""
+    options, provider = backend.polars_scan()
+    if provider is None:
+        return {"storage_options": options}
+    return {"storage_options": options, "credential_provider": provider}
+
+
+def _last_use(folder: Path) -> float:
+    try:
+        return folder.stat().st_mtime
+    except FileNotFoundError:  # removed by another thread meanwhile
+        return 0.0
 
 
 def _hive_columns(
@@ -288,9 +369,10 @@ def write_dataset(
 ) -> str:
     """Write the frame ``value`` as data files below the folder ``prefix``; returns the folder key.
 
-    ``partition_by`` writes hive folders (``name=value/part-0.parquet``, the columns are not
-    repeated inside the files). ``mode="overwrite"`` then removes the folder's other data files,
-    so the folder holds exactly ``value``; ``mode="append"`` adds uniquely named files.
+    ``partition_by`` writes hive folders (``name=value/part-<write id>-0.parquet``, the columns
+    are not repeated inside the files). ``mode="overwrite"`` then removes the folder's other data
+    files, once every new one is in place, so the folder holds exactly ``value``;
+    ``mode="append"`` only adds files. A write that fails removes the files it placed.
     """
     pl = require("polars", None, "Writing a dataset")
     key, uri = _shown(store, backend, prefix)
@@ -315,35 +397,55 @@ def write_dataset(
             raise ConfigError(
                 f"partition_by column(s) {missing} not in the frame written to {uri} (columns: {columns})."
             )
-    write_id = uuid.uuid4().hex[:8]
+    write_id = _write_id()
     local = backend.local_path(prefix)
     # Local: stage inside the target folder (same filesystem, so each file is moved in with an
     # atomic rename; hidden from listings). Object stores: stage in the store's temp folder.
     from .backends.local import TEMP_MARKER
 
     staging = local / f"{TEMP_MARKER}{write_id}" if local is not None else store._temp_path(f"dataset-{write_id}")
+    placed: list[str] = []  # keys this write has put in place so far
+    created: list[Path] = []  # local folders it made
+    stale: list[str] = []
     try:
         _sink(pl, lf, family, staging, keys, ext)
-        placed = _place(store, backend, prefix, staging, ext, write_id if mode == "append" else None)
+        _place(store, backend, prefix, staging, ext, write_id, placed, created)
+        if mode == "overwrite":
+            done = set(placed)
+            stale = [
+                m.key
+                for m in backend.list_objects(prefix)
+                if m.key not in done
+                and m.key[len(prefix) :].lower().endswith(TABULAR_EXTENSIONS)
+                and not is_hidden(m.key[len(prefix) :])
+            ]
     except BaseException:
+        # Until the first old file is removed, a failure (or Ctrl-C) takes the new files back.
+        _unplace(store, backend, placed, created)
         _remove_late(staging)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    if mode == "overwrite":
-        stale = [
-            m.key
-            for m in backend.list_objects(prefix)
-            if m.key not in placed
-            and m.key[len(prefix) :].lower().endswith(TABULAR_EXTENSIONS)
-            and not is_hidden(m.key[len(prefix) :])
-        ]
-        if stale:
-            log.debug("removing %d old data files below %s", len(stale), uri)
+    if stale:
+        log.debug("removing %d old data files below %s", len(stale), uri)
+        try:
             backend.delete_many(stale)
+        except BaseException as exc:
+            exc.add_note(
+                f"autostore: every new file of the write to {uri} is in place, but some of its "
+                f"{len(stale)} old files may remain; repeat the write to finish replacing them."
+            )
+            raise
+        finally:
             for k in stale:
                 store._after_delete(backend, k)
                 store._index.removed(backend, _stem(store, k), k)
     return key
+
+
+def _write_id() -> str:
+    """16 hex digits no other write uses: milliseconds since 1970, then 16 random bits, so that
+    file names sort in write order (appended files are scanned in the order they were written)."""
+    return f"{time.time_ns() // 1_000_000:012x}{uuid.uuid4().hex[:4]}"
 
 
 def _remove_late(staging: Path, *, checks: int = 4, pause: float = 0.05) -> None:
@@ -368,37 +470,90 @@ def _sink(pl: Any, lf: Any, family: str, staging: Path, keys: list[str], ext: st
             lf.sink_parquet(target, mkdir=True)
         elif family == "jsonl":
             lf.sink_ndjson(target, mkdir=True)
+        elif family == "ipc":
+            lf.sink_ipc(target, mkdir=True)
         else:
             lf.sink_csv(target, separator="\t" if family == "tsv" else ",", mkdir=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
+        if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the frame
+            raise os_error(exc, f"Cannot write the frame as {family} into {staging.parent}") from exc
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise FormatError(f"Cannot write the frame as {family}: {type(exc).__name__}: {first[:300]}") from exc
 
 
-def _place(store: AutoStore, backend: Backend, prefix: str, staging: Path, ext: str, append_id: str | None) -> set[str]:
-    """Move/upload every staged file to its final key; returns the keys written."""
+def _place(
+    store: AutoStore,
+    backend: Backend,
+    prefix: str,
+    staging: Path,
+    ext: str,
+    write_id: str,
+    placed: list[str],
+    created: list[Path],
+) -> None:
+    """Move/upload every staged file to its final key. ``placed`` gets each key once its file is
+    in place and ``created`` each local folder made for one, also when a later one fails or the
+    write is interrupted, so that the caller can take them back."""
     moves: list[tuple[Path, str]] = []
     for dirpath, _dirs, names in os.walk(staging):
         for name in names:
             path = Path(dirpath) / name
             folder = path.parent.relative_to(staging).as_posix()
-            stem = name[: -len(ext)] if name.endswith(ext) else name
+            # polars names partition files by its own suffix ("00000000.ipc" for IPC)
+            stem = name[: -len(ext)] if name.endswith(ext) else name.partition(".")[0]
             number = int(stem) if stem.isdigit() else stem.removeprefix("part-")
-            final = f"part-{append_id}-{number}{ext}" if append_id else f"part-{number}{ext}"
+            final = f"part-{write_id}-{number}{ext}"
             moves.append((path, prefix + ("" if folder == "." else folder + "/") + final))
     moves.sort(key=lambda m: m[1])
     from .backends.local import LocalBackend
 
     if isinstance(backend, LocalBackend):
         for path, target in moves:
+            parent = Path(backend.path(target)).parent
+            created.extend(p for p in (parent, *parent.parents) if not p.exists())
             backend.rename(path.relative_to(backend.root).as_posix(), target)
+            placed.append(target)
     elif moves:
-        with ThreadPoolExecutor(max_workers=min(8, len(moves))) as pool:
-            list(pool.map(lambda m: backend.upload(m[1], m[0]), moves))
-    for _, target in moves:
+        _upload_all(backend, moves, placed)
+    for target in placed:
         store._after_write(backend, target)
         store._index.resolved(backend, _stem(store, target), target)
-    return {target for _, target in moves}
+
+
+def _upload_all(backend: Backend, moves: list[tuple[Path, str]], placed: list[str]) -> None:
+    """Upload in parallel. Each upload records its key in ``placed`` itself once it succeeded,
+    and on any failure (or interrupt) the uploads not started are cancelled and those running are
+    waited for before the error goes on, so ``placed`` then lists exactly what was uploaded."""
+    lock = threading.Lock()
+
+    def upload(path: Path, target: str) -> None:
+        backend.upload(target, path)
+        with lock:
+            placed.append(target)
+
+    pool = ThreadPoolExecutor(max_workers=min(8, len(moves)))
+    try:
+        futures = [pool.submit(upload, path, target) for path, target in moves]
+        for future in as_completed(futures):
+            future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _unplace(store: AutoStore, backend: Backend, placed: list[str], created: list[Path]) -> None:
+    """Remove what a failed write placed (best effort: the original error is what matters)."""
+    if placed:
+        log.debug("write failed: removing the %d files it placed", len(placed))
+        try:
+            backend.delete_many(list(placed))
+        except Exception as exc:  # reported; the write's own error is the one raised
+            log.warning("could not remove %d files of a failed write (%s): %s", len(placed), exc, placed[:5])
+        for key in placed:
+            store._after_delete(backend, key)
+            store._index.removed(backend, _stem(store, key), key)
+    for folder in sorted(set(created), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _stem(store: AutoStore, key: str) -> str:

@@ -12,6 +12,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     ├── IsADirectory           (IsADirectoryError) a file operation on a folder (AutoPath)
     ├── NotADirectory          (NotADirectoryError) a folder operation on a file (AutoPath)
     ├── DirectoryNotEmpty      (OSError, ENOTEMPTY) rmdir of a folder with content (AutoPath)
+    ├── SourceChanged          (OSError)           a moved source changed after it was copied: kept
     ├── AuthError              (PermissionError)   wrong credentials, access denied
     ├── BackendError           (OSError)           network, timeouts, server errors
     │   └── BucketNotFound                         the bucket/container does not exist
@@ -20,6 +21,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     │   ├── CorruptData                            file cannot be decoded
     │   └── UnsafeLoad                             pickle refused by allow_pickle=False
     ├── MissingDependency      (ImportError)       optional library not installed
+    ├── UnsupportedOperation   (NotImplementedError) the backend cannot do this (e.g. versions on local disk)
     └── BatchError                                 some keys of get_many/put_many failed
 
 Catching the builtin parent works as pathlib/dict users expect: ``except KeyError`` catches a
@@ -48,8 +50,10 @@ __all__ = [
     "MissingDependency",
     "NotADirectory",
     "NotFound",
+    "SourceChanged",
     "UnsafeLoad",
     "UnsupportedFormat",
+    "UnsupportedOperation",
 ]
 
 
@@ -125,6 +129,11 @@ class DirectoryNotEmpty(AutoStoreError, OSError):
         self.errno = errno.ENOTEMPTY
 
 
+class SourceChanged(AutoStoreError, OSError):
+    """A move copied its source, but the source changed (another writer) before it could be
+    removed: the source is kept, the destination holds the version that was copied."""
+
+
 class AuthError(AutoStoreError, PermissionError):
     """Credentials are wrong, missing or not allowed to do this."""
 
@@ -155,6 +164,12 @@ class UnsafeLoad(FormatError):
 
 class MissingDependency(AutoStoreError, ImportError):
     """An optional library needed for this format or backend is not installed."""
+
+
+class UnsupportedOperation(AutoStoreError, NotImplementedError):
+    """The backend cannot do this at all (not a transient failure): object versions on local disk
+    or ``memory://``, listing versions where only S3 lists them. The message names the backends
+    that can (``NotImplementedError``, as ``pathlib.UnsupportedOperation`` in Python 3.13)."""
 
 
 class BatchError(AutoStoreError):

@@ -17,32 +17,33 @@ from .backends.base import Backend
 __all__ = ["KeyIndex"]
 
 PAGE = 1000  # one S3 LIST page
-MAX_FOLDERS = 256
+MAX_FOLDERS = 256  # folder listings kept (each at most PAGE keys)
+MAX_KEYS = 10_000  # resolved keys kept; the oldest go first (they are looked up again if needed)
 
 
 class _Folder:
-    """One folder listing, indexed by stem ("a/b" for "a/b.json")."""
+    """One folder listing, indexed by stem ("a/b" for "a/b.json"). A file without a known
+    extension (as 0.1.x wrote them: "a/b" holding JSON) is its own stem."""
 
     __slots__ = ("complete", "last", "stems")
 
-    def __init__(self, keys: list[str], complete: bool, ext_of: Callable[[str], str | None]) -> None:
+    def __init__(self, listed: list[tuple[str, int]], complete: bool, ext_of: Callable[[str], str | None]) -> None:
         self.stems: dict[str, set[str]] = {}
-        for key in keys:
-            self.add(key, ext_of)
+        for key, size in listed:
+            # A zero-byte name without extension may be a folder marker ("a/" listed as "a"):
+            # such a key is looked up on the server instead (KeyIndex.candidates).
+            if size or ext_of(key.rpartition("/")[2]) is not None:
+                self.add(key, ext_of)
         self.complete = complete
-        self.last = max(keys) if keys else ""
+        self.last = max(key for key, _ in listed) if listed else ""
 
     def add(self, key: str, ext_of: Callable[[str], str | None]) -> None:
-        ext = ext_of(key.rpartition("/")[2])
-        if ext is not None:
-            self.stems.setdefault(key[: -len(ext)], set()).add(key)
+        self.stems.setdefault(_stem(key, ext_of), set()).add(key)
 
     def discard(self, key: str, ext_of: Callable[[str], str | None]) -> None:
-        ext = ext_of(key.rpartition("/")[2])
-        if ext is not None:
-            found = self.stems.get(key[: -len(ext)])
-            if found is not None:
-                found.discard(key)
+        found = self.stems.get(_stem(key, ext_of))
+        if found is not None:
+            found.discard(key)
 
     def covers(self, stem: str) -> bool:
         # Every "stem.*" key sorts before "stem/" ('.' < '/'), so a listing that reached past
@@ -50,8 +51,14 @@ class _Folder:
         return self.complete or self.last >= stem + "/"
 
 
+def _stem(key: str, ext_of: Callable[[str], str | None]) -> str:
+    ext = ext_of(key.rpartition("/")[2])
+    return key[: -len(ext)] if ext else key
+
+
 class KeyIndex:
-    """Resolves extensionless keys for one store; thread-safe, bounded."""
+    """Resolves extensionless keys for one store; thread-safe, bounded (``MAX_KEYS`` resolved
+    keys, ``MAX_FOLDERS`` folder listings)."""
 
     def __init__(self, ext_of: Callable[[str], str | None]) -> None:
         self._ext_of = ext_of  # name -> its registered extension, or None
@@ -71,15 +78,29 @@ class KeyIndex:
         return self._exact.get((backend, full))
 
     def candidates(self, backend: Backend, full: str, *, trust_absence: bool) -> list[str]:
-        """Stored keys ``full.<known ext>``. With ``trust_absence`` False an empty snapshot answer
-        is checked on the server (reads); writes accept it (they only tidy old siblings)."""
+        """Stored keys ``full.<known ext>``, and ``full`` itself when a file has that bare name
+        (0.1.x wrote every value so). With ``trust_absence`` False an empty snapshot answer is
+        checked on the server (reads); writes accept it (they only tidy old siblings)."""
         folder = full.rpartition("/")[0]
         snap = self._folder(backend, folder)
         if snap is not None and snap.covers(full):
             found = sorted(snap.stems.get(full, ()))
             if found or trust_absence:
                 return found
-        return self._matching(backend.list_stem(full), full)
+        found = self._matching(backend.list_stem(full), full)
+        if self._bare_file(backend, full):
+            found = sorted([*found, full])
+        return found
+
+    @staticmethod
+    def _bare_file(backend: Backend, full: str) -> bool:
+        from .errors import NotFound
+
+        try:
+            backend.head(full)
+        except NotFound:
+            return False
+        return True
 
     def _matching(self, keys: list[str], full: str) -> list[str]:
         out = []
@@ -102,15 +123,15 @@ class KeyIndex:
             snap = self._folders.get(ident)
             if snap is not None:
                 return snap
-            keys: list[str] = []
+            listed: list[tuple[str, int]] = []
             complete = True
             prefix = folder + "/" if folder else ""
             for meta in backend.list_objects(prefix):
-                if len(keys) >= PAGE:
+                if len(listed) >= PAGE:
                     complete = False
                     break
-                keys.append(meta.key)
-            snap = _Folder(keys, complete, self._ext_of)
+                listed.append((meta.key, meta.size))
+            snap = _Folder(listed, complete, self._ext_of)
             with self._lock:
                 self._folders[ident] = snap
                 self._loading.pop(ident, None)
@@ -120,24 +141,29 @@ class KeyIndex:
 
     # -- updates from this store's own writes ----------------------------------------------
     def resolved(self, backend: Backend, full: str, stored: str) -> None:
-        self._exact[(backend, full)] = stored
+        with self._lock:
+            self._exact[(backend, full)] = stored
+            while len(self._exact) > MAX_KEYS:  # dicts keep insertion order: drop the oldest
+                self._exact.pop(next(iter(self._exact)), None)
         self._update(backend, stored, present=True)
 
     def added(self, backend: Backend, stem: str, stored: str) -> None:
         """``stored`` was written by its explicit name: ``stem`` may now match more files."""
-        self._exact.pop((backend, stem), None)
+        with self._lock:
+            self._exact.pop((backend, stem), None)
         self._update(backend, stored, present=True)
 
     def removed(self, backend: Backend, full: str, stored: str) -> None:
-        self._exact.pop((backend, full), None)
-        self._exact.pop((backend, stored), None)
+        with self._lock:
+            self._exact.pop((backend, full), None)
+            self._exact.pop((backend, stored), None)
         self._update(backend, stored, present=False)
 
     def forget(self, backend: Backend, full: str) -> bool:
         """Drop what is remembered for ``full`` (it proved stale); True if anything was."""
-        stored = self._exact.pop((backend, full), None)
         folder = full.rpartition("/")[0]
         with self._lock:
+            stored = self._exact.pop((backend, full), None)
             dropped = self._folders.pop((backend, folder), None)
         return stored is not None or dropped is not None
 

@@ -7,15 +7,27 @@ This is the only module that reads environment variables (``AUTOSTORE_*`` and th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlparse
 
 from .errors import ConfigError
 
-__all__ = ["AzureOptions", "GCSOptions", "Options", "S3Options", "options_class_for_kind", "parse_size"]
+__all__ = [
+    "AzureOptions",
+    "GCSOptions",
+    "Options",
+    "S3Options",
+    "aws_shared_files",
+    "env_is_set",
+    "options_class_for_kind",
+    "parse_size",
+    "read_env",
+]
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
@@ -46,6 +58,20 @@ def read_env(name: str) -> str | None:
     return os.environ.get(name)
 
 
+def env_is_set(*names: str) -> list[str]:
+    """Which of ``names`` are set (to a non-empty value) in the environment."""
+    return [n for n in names if os.environ.get(n)]
+
+
+def aws_shared_files() -> tuple[str, str]:
+    """The AWS config and credentials files a named profile is read from: ``AWS_CONFIG_FILE`` and
+    ``AWS_SHARED_CREDENTIALS_FILE``, else ``~/.aws/config`` and ``~/.aws/credentials`` (autostore
+    reads these two variables itself and hands the paths to boto3)."""
+    config = os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    credentials = os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"
+    return os.path.expanduser(config), os.path.expanduser(credentials)
+
+
 def _env_flag(name: str) -> bool | None:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -53,13 +79,46 @@ def _env_flag(name: str) -> bool | None:
     return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
+_O = TypeVar("_O", bound="Options")
+_C = TypeVar("_C", bound=type)
+
+
+def _records_given(cls: _C) -> _C:
+    """Wrap a dataclass ``__init__`` so the instance remembers which fields the caller passed:
+    "explicit" means passed, not "differs from the default", so ``cache_enabled=False`` beats
+    ``AUTOSTORE_CACHE_ENABLED=1``. (Each dataclass gets its own ``__init__``, so every options
+    class is decorated.)"""
+    init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+    names = [f.name for f in fields(cls) if f.init]
+
+    @functools.wraps(init)
+    def __init__(self: Options, *args: Any, **kwargs: Any) -> None:
+        self._given = frozenset(names[: len(args)]) | frozenset(kwargs)
+        init(self, *args, **kwargs)
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    return cls
+
+
+class _GivenFields:
+    """Holds the names of the fields a caller passed (a plain base class, so dataclasses do not
+    see it as a field: it stays out of ``fields()``, ``astuple()``, equality and repr)."""
+
+    _given: frozenset[str] = frozenset()
+
+
+@_records_given
 @dataclass(repr=False)
-class Options:
+class Options(_GivenFields):
     """Settings shared by every backend.
 
     ``cache_expiry_hours=0`` means cached entries never expire. ``cache_validation="always"``
     revalidates every cached read with the server (one cheap conditional request).
     ``allow_pickle=None`` reads ``AUTOSTORE_ALLOW_PICKLE`` (default: allowed, as in 0.1.x).
+
+    A field passed to the constructor (or to :meth:`replace`) is *explicit* and wins over the
+    ``AUTOSTORE_*`` environment and the configuration file, even when it equals the default;
+    passing ``None`` is the same as not passing the field.
     """
 
     scheme: str | None = None
@@ -74,6 +133,7 @@ class Options:
     allow_pickle: bool | None = None
 
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
+    _path_fields: ClassVar[frozenset[str]] = frozenset({"cache_dir"})
 
     def __post_init__(self) -> None:
         self._validate()
@@ -83,17 +143,35 @@ class Options:
             if not isinstance(self.scheme, str) or not re.fullmatch(r"[a-z][a-z0-9+.-]*", self.scheme.lower()):
                 raise ConfigError(f"scheme={self.scheme!r} is not a valid URI scheme name (e.g. 's3', 'minio').")
             self.scheme = self.scheme.lower()
+        _check_bool(self, "cache_enabled")
+        _check_text(self, "cache_dir")
         _check_number(self, "cache_expiry_hours", minimum=0.0)
         _check_number(self, "timeout", minimum=0.0, strict=True)
         _check_number(self, "retry_delay", minimum=0.0)
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigError(f"max_retries must be a whole number >= 0 (got {self.max_retries!r}).")
-        if self.cache_validation not in ("expiry", "always"):
+        if not isinstance(self.cache_validation, str) or self.cache_validation not in ("expiry", "always"):
             raise ConfigError(
                 f"cache_validation={self.cache_validation!r}; use 'expiry' (revalidate after "
                 "cache_expiry_hours) or 'always' (revalidate on every read)."
             )
         parse_size(self.cache_max_size, "cache_max_size")
+        if self.allow_pickle is not None:
+            _check_bool(self, "allow_pickle", "True, False or None (None reads AUTOSTORE_ALLOW_PICKLE)")
+
+    # -- which fields the caller gave -------------------------------------------------------
+    @property
+    def explicit_fields(self) -> frozenset[str]:
+        """Fields the caller passed (to the constructor or :meth:`replace`) with a value other
+        than None: they win over the ``AUTOSTORE_*`` environment and the configuration file."""
+        return frozenset(n for n in self._given if n != "scheme" and getattr(self, n, None) is not None)
+
+    def _evolve(self: _O, given: Iterable[str], **changes: Any) -> _O:
+        """A validated copy with ``changes`` whose explicit fields are ``given``
+        (``dataclasses.replace`` would mark every field as passed)."""
+        new = dataclasses.replace(self, **changes) if changes else dataclasses.replace(self)
+        new._given = frozenset(given)
+        return new
 
     # -- derived values -------------------------------------------------------------------
     @property
@@ -113,8 +191,9 @@ class Options:
     def cache_max_bytes(self) -> int | None:
         return parse_size(self.cache_max_size, "cache_max_size")
 
-    def replace(self, **changes: Any) -> Options:
-        """A copy with ``changes`` applied and validated; unknown names raise ConfigError."""
+    def replace(self: _O, **changes: Any) -> _O:
+        """A copy with ``changes`` applied and validated (they count as passed by the caller);
+        unknown names raise ConfigError."""
         names = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -122,29 +201,76 @@ class Options:
                 f"{type(self).__name__} has no option(s) {', '.join(unknown)}; "
                 f"valid options: {', '.join(sorted(names))}."
             )
-        return dataclasses.replace(self, **changes)
+        return self._evolve(self._given | set(changes), **changes)
 
-    def inherit(self, base: Options) -> Options:
-        """Copy the shared (base Options) fields from ``base`` where this one kept defaults."""
+    def inherit(self: _O, base: Options) -> _O:
+        """Take the shared (base Options) fields from ``base`` where this one was not given them:
+        those ``base`` was given (they stay explicit here) or holds at a non-default value."""
         changes: dict[str, Any] = {}
-        for f in fields(Options):
-            if f.name == "scheme":
+        taken: set[str] = set()
+        mine, theirs = self.explicit_fields, base.explicit_fields
+        for f in _SHARED_FIELDS:
+            if f.name in mine:
                 continue
-            if getattr(self, f.name) == f.default and getattr(base, f.name) != f.default:
-                changes[f.name] = getattr(base, f.name)
-        return dataclasses.replace(self, **changes) if changes else self
+            value = getattr(base, f.name)
+            if f.name in theirs:
+                taken.add(f.name)
+            elif value == f.default:
+                continue
+            if value != getattr(self, f.name):
+                changes[f.name] = value
+        if not changes and not taken:
+            return self
+        return self._evolve(self._given | taken, **changes)
 
     def __repr__(self) -> str:
         parts = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if value == f.default:
+            if value == f.default and f.name not in self.explicit_fields:
                 continue
             shown = "'***'" if f.name in self._secret_fields and value else repr(value)
             parts.append(f"{f.name}={shown}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     __str__ = __repr__
+
+
+def _check_bool(obj: Options, name: str, expected: str = "True or False") -> None:
+    value = getattr(obj, name)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be {expected} (got {value!r}); strings such as 'false' are not booleans.")
+
+
+def _check_text(obj: Options, name: str) -> None:
+    """A string option (None: not set); path options also take an ``os.PathLike``."""
+    value = getattr(obj, name)
+    if value is None or isinstance(value, str):
+        return
+    if name in obj._path_fields and isinstance(value, os.PathLike):
+        setattr(obj, name, os.fspath(value))
+        if isinstance(getattr(obj, name), str):
+            return
+    kind = "a path (str or os.PathLike)" if name in obj._path_fields else "a string"
+    raise ConfigError(f"{name} must be {kind} or None (got {type(value).__name__} {_shown_value(obj, name)}).")
+
+
+def _shown_value(obj: Options, name: str) -> str:
+    return "'***'" if name in obj._secret_fields else repr(getattr(obj, name))
+
+
+def _check_size(obj: Options, name: str, minimum: int, hint: str = "") -> None:
+    """A byte count: an int or a size string like '64MiB' (stored as int)."""
+    value = getattr(obj, name)
+    if isinstance(value, str):
+        parsed = parse_size(value, name)
+        assert parsed is not None
+        setattr(obj, name, parsed)
+        value = parsed
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(
+            f"{name} must be a whole number of bytes >= {minimum} or a size like '64MiB' (got {value!r}){hint}."
+        )
 
 
 def _check_number(obj: Options, name: str, *, minimum: float, strict: bool = False) -> None:
@@ -157,8 +283,10 @@ def _check_number(obj: Options, name: str, *, minimum: float, strict: bool = Fal
 
 
 MIB = 1024 * 1024
+_SHARED_FIELDS = tuple(f for f in fields(Options) if f.name != "scheme")
 
 
+@_records_given
 @dataclass(repr=False)
 class S3Options(Options):
     """Options for S3 and S3-compatible services (MinIO, SeaweedFS, DigitalOcean, R2, ...).
@@ -185,13 +313,18 @@ class S3Options(Options):
 
     def _validate(self) -> None:
         super()._validate()
+        for name in ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "profile_name", "region_name"):
+            _check_text(self, name)
         if self.endpoint_url is not None:
             _check_endpoint(self.endpoint_url)
-        for name, minimum in (("multipart_threshold", 1), ("multipart_chunksize", 5 * MIB), ("max_concurrency", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                hint = " (S3 parts must be at least 5 MiB)" if name == "multipart_chunksize" else ""
-                raise ConfigError(f"{name} must be a whole number >= {minimum} (got {value!r}){hint}.")
+        _check_size(self, "multipart_threshold", 1)
+        _check_size(self, "multipart_chunksize", 5 * MIB, " (S3 parts must be at least 5 MiB)")
+        if (
+            isinstance(self.max_concurrency, bool)
+            or not isinstance(self.max_concurrency, int)
+            or self.max_concurrency < 1
+        ):
+            raise ConfigError(f"max_concurrency must be a whole number >= 1 (got {self.max_concurrency!r}).")
         if (self.aws_access_key_id is None) != (self.aws_secret_access_key is None):
             raise ConfigError(
                 "Give both aws_access_key_id and aws_secret_access_key, or neither "
@@ -219,7 +352,7 @@ class S3Options(Options):
             endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
             if endpoint:
                 changes["endpoint_url"] = endpoint
-        return dataclasses.replace(self, **changes) if changes else self
+        return self._evolve(self._given, **changes) if changes else self
 
     def env_supplied(self) -> frozenset[str]:
         env = os.environ
@@ -236,6 +369,7 @@ class S3Options(Options):
 _S3_CREDENTIALS = frozenset({"aws_access_key_id", "aws_secret_access_key", "aws_session_token", "profile_name"})
 
 
+@_records_given
 @dataclass(repr=False)
 class GCSOptions(Options):
     """Options for Google Cloud Storage (``gs://`` and ``gcs://``).
@@ -256,13 +390,15 @@ class GCSOptions(Options):
     anonymous: bool = False
 
     _secret_fields: ClassVar[frozenset[str]] = frozenset({"service_account_key"})
+    _path_fields: ClassVar[frozenset[str]] = frozenset({"cache_dir", "service_account_path", "application_credentials"})
 
     def _validate(self) -> None:
         super()._validate()
+        for name in ("service_account_path", "service_account_key", "application_credentials"):
+            _check_text(self, name)
         if self.endpoint_url is not None:
             _check_endpoint(self.endpoint_url)
-        if not isinstance(self.anonymous, bool):
-            raise ConfigError(f"anonymous must be True or False (got {self.anonymous!r}).")
+        _check_bool(self, "anonymous")
 
     def resolved(self) -> GCSOptions:
         """A copy with unset fields filled from the environment (explicit values win)."""
@@ -281,7 +417,7 @@ class GCSOptions(Options):
         if self.endpoint_url is None and env.get("STORAGE_EMULATOR_HOST"):
             host = env["STORAGE_EMULATOR_HOST"]
             changes["endpoint_url"] = host if "://" in host else "http://" + host
-        return dataclasses.replace(self, **changes) if changes else self
+        return self._evolve(self._given, **changes) if changes else self
 
     def env_supplied(self) -> frozenset[str]:
         env = os.environ
@@ -305,6 +441,7 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
+@_records_given
 @dataclass(repr=False)
 class AzureOptions(Options):
     """Options for Azure Blob Storage / ADLS Gen2 (``az://container/key``,
@@ -339,35 +476,41 @@ class AzureOptions(Options):
 
     def _validate(self) -> None:
         super()._validate()
+        for name in ("account_name", "account_key", "sas_token", "client_id", "client_secret", "tenant_id"):
+            _check_text(self, name)
         if self.endpoint_url is not None:
             _check_endpoint(self.endpoint_url)
         for name in ("use_emulator", "use_azure_cli", "anonymous"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be True or False (got {getattr(self, name)!r}).")
+            _check_bool(self, name)
         if self.connection_string is not None:
             _parse_connection_string(self.connection_string)
 
+    def _has_credentials(self) -> bool:
+        return self.use_azure_cli or self.anonymous or any(getattr(self, n) is not None for n in _AZURE_SECRETS)
+
     def resolved(self) -> AzureOptions:
         """A copy with the connection string expanded and unset fields filled from the
-        environment (explicit values win)."""
+        environment (explicit values win; credentials come whole from one level: given ones
+        shut out every credential variable)."""
         env = os.environ
         current = {f.name: getattr(self, f.name) for f in fields(self)}
-        conn = self.connection_string or (
-            None if self.account_key or self.sas_token else env.get("AZURE_STORAGE_CONNECTION_STRING")
-        )
+        own_credentials = self._has_credentials()
+        conn = self.connection_string or (None if own_credentials else env.get("AZURE_STORAGE_CONNECTION_STRING"))
         if conn:
             for name, value in _parse_connection_string(conn).items():
                 if current.get(name) is None:
                     current[name] = value
+        credentials_set = own_credentials or any(current[n] is not None for n in _AZURE_SECRETS)
         for name, var in _AZURE_ENV:
-            if current[name] is None and env.get(var):
+            if current[name] is None and env.get(var) and not (credentials_set and name in _AZURE_SECRETS):
                 current[name] = env[var]
-        if current["account_key"] is None and env.get("AZURE_STORAGE_ACCESS_KEY"):
+        if current["account_key"] is None and not credentials_set and env.get("AZURE_STORAGE_ACCESS_KEY"):
             current["account_key"] = env["AZURE_STORAGE_ACCESS_KEY"]
-        if not current["use_emulator"]:
-            current["use_emulator"] = _env_flag("AZURE_STORAGE_USE_EMULATOR") or False
-        current.pop("connection_string")
-        return dataclasses.replace(self, connection_string=None, **{k: v for k, v in current.items()})
+        if "use_emulator" not in self.explicit_fields:
+            current["use_emulator"] = self.use_emulator or _env_flag("AZURE_STORAGE_USE_EMULATOR") or False
+        current["connection_string"] = None
+        changes = {k: v for k, v in current.items() if v != getattr(self, k)}
+        return self._evolve(self._given, **changes) if changes else self
 
     def env_supplied(self) -> frozenset[str]:
         env = os.environ
@@ -382,6 +525,7 @@ class AzureOptions(Options):
         return frozenset(out)
 
 
+_AZURE_SECRETS = ("account_key", "sas_token", "client_id", "client_secret", "tenant_id", "connection_string")
 _AZURE_ENV = (
     ("account_name", "AZURE_STORAGE_ACCOUNT_NAME"),
     ("account_key", "AZURE_STORAGE_ACCOUNT_KEY"),

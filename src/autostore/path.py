@@ -9,12 +9,14 @@ use the same scheme, bucket and settings, so creating AutoPaths stays cheap.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import errno
 import io
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -40,11 +42,16 @@ from .uri import backend_kind, has_scheme, parse_location, validate_key
 
 if TYPE_CHECKING:
     from .store import AutoStore
+    from .versions import ObjectVersion
 
 __all__ = ["AutoPath"]
 
-_DEFAULT_STORES: dict[tuple[Any, ...], AutoStore] = {}
+#: Default stores kept for reuse; the least recently used beyond this are let go (a path still
+#: holding one keeps using it; its temporary folder goes with it), the rest are closed at exit.
+MAX_DEFAULT_STORES = 64
+_DEFAULT_STORES: OrderedDict[tuple[Any, ...], AutoStore] = OrderedDict()
 _DEFAULT_LOCK = threading.Lock()
+_CLOSE_AT_EXIT: list[Any] = []  # holds the atexit hook once it is registered
 
 
 def default_store(scheme: str, bucket: str) -> AutoStore:
@@ -62,13 +69,26 @@ def default_store(scheme: str, bucket: str) -> AutoStore:
         settings = dataclasses.astuple(opts.resolved()) if isinstance(opts, S3Options) else ()
         ident = (scheme, bucket, settings)
         location = f"{scheme}://{bucket}/"
-    store = _DEFAULT_STORES.get(ident)
-    if store is None:
-        with _DEFAULT_LOCK:
-            store = _DEFAULT_STORES.get(ident)
-            if store is None:
-                store = _DEFAULT_STORES[ident] = AutoStore(location)
+    with _DEFAULT_LOCK:
+        store = _DEFAULT_STORES.get(ident)
+        if store is None:
+            if not _DEFAULT_STORES and not _CLOSE_AT_EXIT:
+                _CLOSE_AT_EXIT.append(atexit.register(_close_default_stores))
+            store = _DEFAULT_STORES[ident] = AutoStore(location)
+            while len(_DEFAULT_STORES) > MAX_DEFAULT_STORES:
+                _DEFAULT_STORES.popitem(last=False)
+        else:
+            _DEFAULT_STORES.move_to_end(ident)
     return store
+
+
+def _close_default_stores() -> None:
+    with _DEFAULT_LOCK:
+        stores = list(_DEFAULT_STORES.values())
+        _DEFAULT_STORES.clear()
+    for store in stores:
+        with contextlib.suppress(Exception):
+            store.close()
 
 
 def _is_local_text(text: str) -> bool:
@@ -373,7 +393,8 @@ class AutoPath:
 
     def _io(self) -> tuple[Backend, str]:
         if self._target is None:
-            backend, _ = self._store._target("file:///" if self.is_local else self.anchor)
+            # Local paths go through the store's key rules (a path inside a local store's root).
+            backend, _ = self._store._target(self._store_uri() if self.is_local else self.anchor)
             self._target = (backend, self.key)
         return self._target
 
@@ -433,8 +454,9 @@ class AutoPath:
         self._store._after_write(backend, key, meta, data)  # the cache keeps or drops its entry
 
     def _deleted(self, backend: Backend, key: str) -> None:
-        self._store._after_delete(backend, key)
-        self._store._forget(backend, key, key)
+        from .transfer import removed
+
+        removed(self._store, backend, key)
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:
@@ -488,7 +510,13 @@ class AutoPath:
         return self == self._coerce(other)
 
     # -- reading and writing ------------------------------------------------------------------
-    def read_bytes(self) -> bytes:
+    def read_bytes(self, *, version: str | None = None, as_of: datetime | str | None = None) -> bytes:
+        """The file's bytes; ``version=`` (a version id) or ``as_of=`` (a moment) read an older
+        version (S3 with bucket versioning; see ``AutoStore.versions``)."""
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            return pin(self._store, self._store_uri(), version=version, as_of=as_of, dataset=False).read_bytes()
         backend, key = self._io()
         if not key:
             self._raise_missing("read")
@@ -878,7 +906,7 @@ class AutoPath:
     def _transfer(self, target: AutoPath, progress: Progress, *, move: bool, strict: bool = False) -> AutoPath:
         """Copy or move this file or folder to ``target``. ``strict`` (rename/replace): a folder
         never merges into a non-empty folder."""
-        from .transfer import copy_object
+        from .transfer import transfer_object
 
         src_backend, src_key = self._io()
         dst_backend, dst_key = target._io()
@@ -888,20 +916,10 @@ class AutoPath:
                 return target
             target._check_writable()
             with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}") as report:
-                if move and src_backend is dst_backend and hasattr(src_backend, "rename"):
-                    src_backend.rename(src_key, dst_key)
-                    if report is not None:
-                        report(meta.size, meta.size)
-                else:
-                    copy_object(
-                        src_backend, src_key, dst_backend, dst_key,
-                        size=meta.size, tmp_dir=self._store._tmp(), progress=report,
-                    )  # fmt: skip
-                    if move:
-                        src_backend.delete(src_key)
-            target._wrote(dst_backend, dst_key)
-            if move:
-                self._deleted(src_backend, src_key)
+                transfer_object(
+                    self._store, src_backend, src_key, target._store, dst_backend, dst_key,
+                    move=move, size=meta.size, progress=report,
+                )  # fmt: skip
             return target
         verb = "move" if move else "copy"
         if not src_key or not self._dir_exists():
@@ -946,34 +964,62 @@ class AutoPath:
         with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}/") as report:
             for rel, m in files:
                 dst_file = target._with_parts((*target._parts, *rel.split("/")))
-                copy_object(
-                    src_backend, m.key, dst_backend, dst_file.key,
-                    size=m.size, tmp_dir=self._store._tmp(), progress=scaled(report, done, total),
+                transfer_object(
+                    self._store, src_backend, m.key, target._store, dst_backend, dst_file.key,
+                    move=move, size=m.size, progress=scaled(report, done, total),
                 )  # fmt: skip
                 done += m.size
-                target._wrote(dst_backend, dst_file.key)
             if report is not None:
                 report(total, total)
         if move:
-            self.delete()
+            self._remove_emptied_folder()
         return target
 
+    def _remove_emptied_folder(self) -> None:
+        """After a folder move: remove the folders (and folder markers) it left, but no file
+        written into it meanwhile (each moved file was removed by its own checked move)."""
+        backend, key = self._io()
+        if self.is_local:
+            from .transfer import remove_empty_folders
+
+            remove_empty_folders(str(self))
+            return
+        left = list(backend.list_objects(key + "/"))
+        if all(m.size == 0 and self._is_marker(backend, m.key) for m in left):
+            backend.remove_dir(key + "/", recursive=True)
+
     # -- typed data ---------------------------------------------------------------------------
-    def load(self, format: str | None = None, *, ignore_cache: bool = False) -> Any:
+    def load(
+        self,
+        format: str | None = None,
+        *,
+        ignore_cache: bool = False,
+        compression: str | None = None,
+        mmap: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
+        **options: Any,
+    ) -> Any:
         """Decode the file with the store's formats (by extension, or ``format="csv"``); a folder
-        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``."""
+        loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``.
+        ``mmap=True`` memory-maps it (``.npy`` gives a read-only ``np.memmap``); ``compression``
+        and other keywords (``sheet=``) as in ``AutoStore.read``. ``version=`` / ``as_of=`` load
+        an older version (an object's version id, a Delta table's version number)."""
         uri = self._store_uri()
+        if version is not None or as_of is not None:
+            return self._store.read(uri, format, ignore_cache=ignore_cache, version=version, as_of=as_of)
+        kwargs = dict(options, ignore_cache=ignore_cache, compression=compression, mmap=mmap)
         try:
-            return self._store.read(uri, format, ignore_cache=ignore_cache)
+            return self._store.read(uri, format, **kwargs)
         except NotFound:
             if self._parts and self._dir_exists():
-                return self._store.read(uri + "/", format, ignore_cache=ignore_cache)
+                return self._store.read(uri + "/", format, **kwargs)
             raise
 
-    def save(self, value: Any, format: str | None = None) -> AutoPath:
+    def save(self, value: Any, format: str | None = None, *, compression: str | None = None) -> AutoPath:
         """Encode ``value`` with the store's formats and write it here; returns the path written
-        (a path without extension gets the one of the chosen format)."""
-        stored = self._store.write(self._store_uri(), value, format)
+        (a path without extension gets the one of the chosen format, and of ``compression``)."""
+        stored = self._store.write(self._store_uri(), value, format, compression=compression)
         name = stored.rpartition("/")[2]
         return self if name == self.name or not name else self.with_name(name)
 
@@ -991,6 +1037,11 @@ class AutoPath:
                 self._raise_missing("read")
                 raise  # pragma: no cover
             yield path
+
+    # -- versions -----------------------------------------------------------------------------
+    def versions(self) -> list[ObjectVersion]:
+        """Every version of this file, newest first (``AutoStore.versions``)."""
+        return self._store.versions(self._store_uri())
 
 
 def _rebuild(uri: str, store: AutoStore | None) -> AutoPath:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +36,16 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats import default_registry
-from .formats.base import DataHandler, HandlerRegistry, unsafe_loads
+from .formats.base import (
+    DataHandler,
+    HandlerRegistry,
+    check_read_options,
+    is_os_error,
+    os_error,
+    reading_with,
+    refuse_unsafe,
+    unsafe_loads,
+)
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
@@ -49,7 +60,11 @@ from .uri import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .cache import CacheInfo, DownloadCache
+    from .delta import TableVersion
+    from .versions import ObjectVersion
 
 __all__ = ["AutoStore"]
 
@@ -100,6 +115,7 @@ class AutoStore:
         self._lock = threading.RLock()
         self._backends: dict[tuple[str, str], Backend] = {}
         self._tmp_dir: Path | None = None
+        self._tmp_finalizer: weakref.finalize[Any, Any] | None = None  # removes it if close() never comes
         self._closed = False
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
@@ -185,7 +201,9 @@ class AutoStore:
                 if kind == "local":
                     from .backends.local import LocalBackend
 
-                    backend = LocalBackend(bucket)
+                    # Absolute paths inside a local store's root keep its rules (no symlink out).
+                    fence = self._primary_root() if bucket == "/" else None
+                    backend = LocalBackend(bucket, fence=fence)
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
@@ -200,9 +218,25 @@ class AutoStore:
         if has_scheme(key) and key.index(":") > 1:  # "c://x" is no URI (nor a drive): a bad key
             loc = parse_location(key)
             if loc.is_local:
-                return self._backend("file", "/"), loc.key
+                return self._backend("file", "/"), self._local_key(loc.key)
             return self._backend(loc.scheme, loc.bucket), loc.key
         return self._primary, self._prefix + validate_key(key, uri=self.uri)
+
+    def _primary_root(self) -> str | None:
+        """The folder of a local store ("/abs/data"), None for object stores."""
+        return "/" + self._location.key.rstrip("/") if self._location.is_local else None
+
+    def _local_key(self, path_key: str) -> str:
+        """``path_key`` (an absolute path without its leading "/") checked against the store's key
+        rules when it lies inside a local store's root: such a path is a key of the store."""
+        root = self._primary_root()
+        if root is not None and root != "/":
+            inside = root.lstrip("/") + "/"
+            if path_key.startswith(inside) and path_key != inside:
+                trail = "/" if path_key.endswith("/") else ""
+                rel = validate_key(path_key[len(inside) :], uri=self.uri)
+                return inside + rel.rstrip("/") + trail
+        return path_key
 
     def _display(self, backend: Backend, full: str) -> str:
         return backend.uri(full)
@@ -228,28 +262,27 @@ class AutoStore:
             candidates = self._index.candidates(backend, full, trust_absence=False)
         except (AuthError, BackendError) as exc:
             raise type(exc)(f"{exc} (looking up {backend.uri(full)})") from None
-        if not candidates and self._exists(backend, full):
-            return full  # a file whose extension no handler knows: read(format=...) or UnsupportedFormat
         if not candidates:
             raise NotFound(
                 f"Key {full!r} not found in {backend.uri(full.rpartition('/')[0])} "
                 f"(looked for {name} and {name}.<ext>); check store.keys()."
             )
         if len(candidates) > 1:
+            shown = [self._display_key(backend, c) for c in candidates]  # as the user names them
+            example = next(n for c, n in zip(candidates, shown, strict=True) if c != full)
+            bare = (
+                f"; {self._display_key(backend, full)} has no extension (as autostore 0.1.x wrote files): "
+                "rename it, see `autostore migrate`"
+                if full in candidates
+                else ""
+            )
             raise AmbiguousKey(
-                f"Key {full!r} is ambiguous in {backend.uri('')}: {', '.join(candidates)} all match; "
-                "read one with its extension, e.g. store['" + candidates[0] + "'].",
+                f"Key {self._display_key(backend, full)!r} is ambiguous in {backend.uri('')}: {', '.join(shown)} "
+                f"all match; read one with its extension, e.g. store['{example}']{bare}.",
                 candidates,
             )
         self._index.resolved(backend, full, candidates[0])
         return candidates[0]
-
-    def _exists(self, backend: Backend, full: str) -> bool:
-        try:
-            backend.head(full)
-        except NotFound:
-            return False
-        return True
 
     # -- reading ----------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -263,32 +296,57 @@ class AutoStore:
         ignore_cache: bool = False,
         dataset: bool | None = None,
         cache: bool = False,
+        compression: str | None = None,
+        mmap: bool = False,
+        version: str | int | None = None,
+        as_of: datetime | str | None = None,
+        **options: Any,
     ) -> Any:
         """Decode the value stored at ``key``; ``format="csv"`` forces a format.
 
         A folder (``"logs/"``, or a key with no file but a folder, or ``dataset=True``) is read as a
         polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
         ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
+        ``compression="zstd"`` reads a file compressed under a name without the codec's suffix;
+        ``mmap=True`` memory-maps a local file or cache entry (``.npy``, ``.safetensors``, Arrow
+        IPC); other keywords go to the format (``sheet=`` for ``.xlsx``). A Delta table folder
+        reads as ``pl.scan_delta`` of its latest version.
+
+        ``version=`` (an object's version id; a Delta table's version number) or ``as_of=`` (a
+        datetime or ISO text: the version current at that moment) read the key as it was; see
+        :mod:`autostore.versions`.
         """
+        if version is not None or as_of is not None:
+            from .versions import pin
+
+            pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
+            return pinned.read(format, ignore_cache=ignore_cache)
+        if mmap:
+            options["mmap"] = True
         backend, full = self._target(key)
         if dataset or full.endswith("/") or full == "":
             if dataset is False:
                 raise InvalidKey(f"Key {key!r} names a folder and dataset=False; give a file name.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
-            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache)
-        try:
-            stored = self._resolve(backend, full)
-        except NotFound:
-            if dataset is None and backend.is_dir(full):
-                return self._read_dataset(backend, full + "/", format, cache=cache, fresh=ignore_cache)
-            raise
-        handler, ext = self._handler_for_read(stored, format)
-        try:
-            return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache)
-        except NotFound:
-            if not self._index.forget(backend, full):
+            return self._read_dataset(backend, folder, format, cache=cache, fresh=ignore_cache, options=options)
+        for attempt in range(2):
+            try:
+                stored = self._resolve(backend, full)
+            except NotFound:
+                if dataset is None and backend.is_dir(full):
+                    return self._read_dataset(
+                        backend, full + "/", format, cache=cache, fresh=ignore_cache, options=options
+                    )
                 raise
-            return self.read(key, format, ignore_cache=ignore_cache)  # memo was stale: resolve again
+            handler, ext = self._handler_for_read(stored, format, compression)
+            if handler is not None:
+                check_read_options(self._handlers, handler, ext, options, uri=backend.uri(stored))
+            try:
+                return self._decode(backend, stored, handler, ext, ignore_cache=ignore_cache, options=options)
+            except NotFound:
+                if attempt or not self._index.forget(backend, full):
+                    raise  # a remembered file vanished: resolve once more (never loop on a listing)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, key: str, default: Any = None) -> Any:
         """``store[key]`` or ``default`` when the key does not exist."""
@@ -297,34 +355,81 @@ class AutoStore:
         except NotFound:
             return default
 
-    def _handler_for_read(self, stored: str, format: str | None) -> tuple[DataHandler, str]:
+    def _handler_for_read(
+        self, stored: str, format: str | None, compression: str | None = None
+    ) -> tuple[DataHandler | None, str]:
+        """The handler and extension to decode ``stored`` with; (None, ext) for a file whose
+        name has no known extension, read by its content instead (0.1.x wrote such files)."""
         if format is not None:
             ext = "." + format.lower().lstrip(".")
-            return self._handlers.for_extension(ext, key=stored), ext
-        name = stored.rpartition("/")[2]
-        ext = self._handlers.known_extension(name) or ("." + name.rpartition(".")[2] if "." in name else "")
+        else:
+            name = stored.rpartition("/")[2]
+            known = self._handlers.known_extension(name)
+            if known is None and compression is None:
+                return None, ("." + name.rpartition(".")[2] if "." in name[1:] else "")
+            ext = known or ("." + name.rpartition(".")[2] if "." in name[1:] else "")
+        if compression is not None:
+            from .formats.compression import with_codec
+
+            ext = with_codec(ext, compression)
         return self._handlers.for_extension(ext, key=stored), ext
 
-    def _decode(self, backend: Backend, stored: str, handler: DataHandler, ext: str, *, ignore_cache: bool) -> Any:
+    def _decode(
+        self,
+        backend: Backend,
+        stored: str,
+        handler: DataHandler | None,
+        ext: str,
+        *,
+        ignore_cache: bool,
+        options: dict[str, Any] | None = None,
+    ) -> Any:
         allowed = self.options_for(backend.scheme).pickle_allowed
-        if handler.unsafe and not allowed:
+        if handler is not None and handler.unsafe and not allowed:
             uri = backend.uri(stored)
             raise UnsafeLoad(
                 f"Refusing to load {uri}: {ext} files can run code when loaded and allow_pickle is off "
                 "(Options(allow_pickle=True) or AUTOSTORE_ALLOW_PICKLE=1 allows it for trusted data)."
             )
         try:
-            with unsafe_loads(allowed):
-                if handler.supports_bytes:
+            mapped = bool(options and options.get("mmap"))
+            with unsafe_loads(allowed), reading_with(options or {}):
+                if handler is None:
+                    with self._local_file(backend, stored, ignore_cache) as source:
+                        handler, ext = self._sniffed(stored, ext, source, allowed)
+                        check_read_options(self._handlers, handler, ext, options or {}, uri=backend.uri(stored))
+                        if handler.supports_bytes:
+                            return handler.read_from_bytes(source.read_bytes(), ext)
+                        return handler.read_from_file(source, ext)
+                if handler.supports_bytes and not mapped:
                     return handler.read_from_bytes(self._read_bytes(backend, stored, ignore_cache), ext)
-                with self._local_file(backend, stored, ignore_cache, buffers=handler.reads_buffers) as source:
+                buffers = handler.reads_buffers and not mapped
+                with self._local_file(backend, stored, ignore_cache, buffers=buffers, mapped=mapped) as source:
                     return handler.read_from_file(source, ext)
         except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
-            raise type(exc)(f"Cannot read {backend.uri(stored)} as {ext}: {exc}") from None
+            raise type(exc)(f"Cannot read {backend.uri(stored)}{f' as {ext}' if ext else ''}: {exc}") from None
         except (AutoStoreError, MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise CorruptData(f"Cannot decode {backend.uri(stored)} as {ext}: {type(exc).__name__}: {exc}") from exc
+            raise _read_error(exc, backend.uri(stored), ext) from exc
+
+    def _sniffed(self, stored: str, ext: str, source: Path, allowed: bool) -> tuple[DataHandler, str]:
+        """The handler for a file without a known extension, chosen by its content."""
+        from .formats.sniff import sniff
+
+        found = sniff(source)
+        if found is None:
+            if ext:  # "blob.xyz": say which extension no handler knows
+                self._handlers.for_extension(ext, key=stored)
+            raise UnsupportedFormat(
+                f"The file has no extension and its content is no format autostore recognises (parquet, npy, "
+                f"npz, torch, pickle, image, JSON, UTF-8 text); read it with format=..., e.g. "
+                f"store.read({stored.rpartition('/')[2]!r}, format='csv')."
+            )
+        handler = self._handlers.for_extension(found, key=stored)
+        if handler.unsafe and not allowed:
+            raise refuse_unsafe("It has no extension and its content is a pickle")
+        return handler, found
 
     def _read_bytes(self, backend: Backend, key: str, ignore_cache: bool) -> bytes:
         cache = self._cache_for(backend)
@@ -333,10 +438,13 @@ class AutoStore:
         return backend.get_bytes(key)
 
     @contextlib.contextmanager
-    def _local_file(self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False) -> Iterator[Any]:
+    def _local_file(
+        self, backend: Backend, key: str, ignore_cache: bool, *, buffers: bool = False, mapped: bool = False
+    ) -> Iterator[Any]:
         """A local file holding ``key``: the file itself on disk, the cache entry, else a
         temporary download — or, with ``buffers``, an in-memory file for small remote objects
-        (one GET, no disk round trip)."""
+        (one GET, no disk round trip). ``mapped``: a file to memory-map, which a temporary
+        download is not (ConfigError without the cache)."""
         local = backend.local_path(key)
         if local is not None:
             if not local.is_file():
@@ -345,9 +453,21 @@ class AutoStore:
             return
         cache = self._cache_for(backend)
         if cache is not None:
+            # A hard link to the entry: a mapping of it outlives the block (the cache never
+            # rewrites an entry's file in place; eviction only unlinks it).
             with cache.local_file(backend, key, fresh=ignore_cache) as path:
                 yield path
             return
+        if mapped:
+            from .cache import cacheable
+
+            fix = (
+                "is remote with the download cache off: create the store with cache_enabled=True (the cached "
+                "copy is mapped)"
+                if cacheable(backend)
+                else "lives in memory, never in a file"
+            )
+            raise ConfigError(f"mmap=True maps a local file, and {backend.uri(key)} {fix}; or drop mmap=True.")
         tmp = self._temp_path(key)
         try:
             if buffers:
@@ -370,12 +490,37 @@ class AutoStore:
                     import tempfile
 
                     self._tmp_dir = Path(tempfile.mkdtemp(prefix="autostore-"))
+                    # Removed when the store is garbage collected or the interpreter exits, even
+                    # without close(); never by a forked child (the folder is its parent's).
+                    self._tmp_finalizer = weakref.finalize(self, _remove_tmp_dir, str(self._tmp_dir), os.getpid())
         return self._tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
 
     def _read_dataset(
-        self, backend: Backend, prefix: str, format: str | None = None, *, cache: bool = False, fresh: bool = False
+        self,
+        backend: Backend,
+        prefix: str,
+        format: str | None = None,
+        *,
+        cache: bool = False,
+        fresh: bool = False,
+        options: dict[str, Any] | None = None,
     ) -> Any:
+        from .delta import is_table
+
+        if format in (None, "delta") and is_table(backend, prefix):  # never the plain scan: wrong rows
+            from .delta import scan_table
+
+            return scan_table(self, backend, prefix, cache=cache)
+        if format == "delta":
+            raise NotFound(f"No Delta table at {backend.uri(prefix)} (no _delta_log/ folder).")
         from .datasets import scan_dataset
+
+        if options:
+            name = next(iter(options))
+            raise ConfigError(
+                f"{'mmap=True' if name == 'mmap' else name + '='} applies to single files, not to the folder "
+                f"{backend.uri(prefix)} (a folder is scanned lazily by polars); read one file of it instead."
+            )
 
         return scan_dataset(self, backend, prefix, format=format, cache=cache, fresh=fresh)
 
@@ -391,18 +536,36 @@ class AutoStore:
         *,
         partition_by: str | list[str] | None = None,
         mode: str = "overwrite",
+        compression: str | None = None,
+        on: str | list[str] | None = None,
     ) -> str:
         """Encode ``value`` and store it at ``key``; returns the stored key (with extension).
 
         The extension in ``key`` (or ``format=``) decides the format; without one it follows the
         value's type. Writing an extensionless key replaces any ``key.<other ext>`` file.
+        ``compression="zstd"`` (gzip, bz2, xz) compresses it: an extensionless key gets the
+        codec's suffix too (``key.json.zst``), a named file keeps its name (as pandas does).
         A folder key (``"sales/"``) or ``partition_by=[...]`` writes a frame as a dataset (see
         :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
+        ``format="delta"`` (or a folder that already is a Delta table) writes one Delta commit:
+        ``mode`` is "overwrite", "append", "error", "ignore" or "merge" (upsert by ``on=[...]``);
+        see :func:`autostore.delta.write_table`.
         """
         backend, full = self._target(key)
+        folder_write = full.endswith("/") or full == "" or partition_by is not None
+        if folder_write or format == "delta" or on is not None or mode == "merge":
+            from .delta import write_wanted
+
+            if write_wanted(backend, full, format, mode, on):
+                from .delta import write_table
+
+                folder = full.rstrip("/") + "/" if full.rstrip("/") else ""
+                return write_table(self, backend, folder, value, mode=mode, partition_by=partition_by, on=on)
         if full.endswith("/") or full == "" or partition_by is not None:
             from .datasets import write_dataset
 
+            if compression is not None:
+                raise ConfigError(f"compression= applies to single files, not to the dataset folder {key!r}.")
             folder = full.rstrip("/") + "/" if full.rstrip("/") else full
             return write_dataset(self, backend, folder, value, format=format, partition_by=partition_by, mode=mode)
         if mode != "overwrite":
@@ -427,6 +590,13 @@ class AutoStore:
                 )
             ext = handler.extension_for(value)
             stored = full + ext
+        if compression is not None:
+            from .formats.compression import with_codec
+
+            coded = with_codec(ext, compression)
+            if stored != full:  # we chose the extension: the codec's suffix goes with it
+                stored = stored[: len(stored) - len(ext)] + coded
+            ext, handler = coded, self._handlers.for_extension(coded, key=key)
         self._encode(backend, stored, handler, ext, value)
         if explicit is None:
             self._replace_siblings(backend, full, stored)
@@ -449,6 +619,8 @@ class AutoStore:
         except AutoStoreError:
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) or is_os_error(exc):  # a full disk, no permission: not the value
+                raise os_error(exc, f"Cannot write {uri}") from exc
             raise FormatError(
                 f"Cannot write {type(value).__name__} to {uri} as {ext}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -557,18 +729,19 @@ class AutoStore:
         self._index.removed(backend, full, stored)
 
     def __contains__(self, key: object) -> bool:
-        """True when ``key`` names a stored value (or a folder, with a trailing "/"). One request
-        at most for a key this store has seen; remembered resolutions are re-checked."""
+        """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
+        file, or a folder holding data files (a dataset). One request at most for a key this
+        store has seen; remembered resolutions are re-checked."""
         if not isinstance(key, str):
             return False
         backend, full = self._target(key)
-        if full.endswith("/"):
-            return backend.is_dir(full)
+        if full.endswith("/") or not full:
+            return backend.is_dataset(full)  # what store["folder/"] scans; else it raises NotFound
         for _attempt in range(2):
             try:
                 stored = self._resolve(backend, full)
             except NotFound:
-                return backend.is_dir(full + "/")  # store["folder"] reads a folder as a dataset
+                return backend.is_dataset(full + "/")  # store["folder"] reads a folder as a dataset
             except AmbiguousKey:
                 return True
             try:
@@ -703,19 +876,15 @@ class AutoStore:
         ext = self._handlers.known_extension(stored_src.rpartition("/")[2]) or ""
         explicit = self._handlers.known_extension(dfull.rpartition("/")[2])
         stored_dst = dfull if explicit else dfull + ext
-        same = sb is db and stored_src == stored_dst
-        if not same:
-            if sb is db:
-                sb.copy(stored_src, stored_dst)
-            else:
-                with self._local_file(sb, stored_src, ignore_cache=False) as path:
-                    db.upload(stored_dst, path)
-            self._after_write(db, stored_dst)
+        if not (sb is db and stored_src == stored_dst):
+            from .transfer import transfer_object
+
+            # Shared with AutoPath and the CLI: reads the source fresh (never a stale cache
+            # entry) and deletes a moved source only if it is still what was copied.
+            transfer_object(self, sb, stored_src, self, db, stored_dst, move=move)
             if explicit is None:
                 self._replace_siblings(db, dfull, stored_dst)
             if move:
-                sb.delete(stored_src)
-                self._after_delete(sb, stored_src)
                 self._forget(sb, sfull, stored_src)
         return self._display_key(db, stored_dst)
 
@@ -744,8 +913,8 @@ class AutoStore:
 
     def storage_options(self, uri: str | None = None, engine: str = "polars") -> dict[str, Any]:
         """Credentials and endpoint of the store (or of ``uri``'s backend) spelled for another
-        engine: ``"polars"`` (object_store keys) or ``"fsspec"`` (s3fs keys: Dask, PyArrow).
-        Empty for local paths."""
+        engine: ``"polars"`` (object_store keys), ``"fsspec"`` (s3fs keys: Dask, PyArrow) or
+        ``"delta"`` (deltalake: S3 and Azure, with safe concurrent commits). Empty for local paths."""
         backend = self._primary if uri is None else self._target(uri)[0]
         return backend.storage_options(engine)
 
@@ -771,9 +940,37 @@ class AutoStore:
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
-            if self._tmp_dir is not None:
-                shutil.rmtree(self._tmp_dir, ignore_errors=True)
-                self._tmp_dir = None
+            if self._tmp_finalizer is not None:
+                self._tmp_finalizer()  # removes the folder (once; a later GC does nothing)
+                self._tmp_finalizer = None
+            self._tmp_dir = None
+
+    # -- versions and Delta tables ----------------------------------------------------------------
+    def versions(self, key: str) -> list[ObjectVersion]:
+        """Every version of the object at ``key``, newest first (delete markers included), with
+        ``version_id``, ``modified_time``, ``size``, ``etag``, ``is_latest``, ``is_delete_marker``.
+        Extensionless keys resolve as reads do (also a key deleted since). S3-compatible stores;
+        a bucket without versioning lists the current object only (``version_id`` None); other
+        backends raise UnsupportedOperation. See :mod:`autostore.versions`."""
+        from .versions import list_versions
+
+        return list_versions(self, key)
+
+    def restore(self, key: str, version: str | int) -> str | int | None:
+        """Make an old version current again: for an object, a server-side copy of ``version``
+        onto ``key`` (the versions in between stay) - returns the new version id; for a Delta
+        table folder, one RESTORE commit - returns the new table version."""
+        from .versions import restore_version
+
+        return restore_version(self, key, version)
+
+    def history(self, key: str) -> list[TableVersion]:
+        """The versions (commits) of the Delta table in the folder ``key``, newest first: version,
+        timestamp, operation, rows added/updated/removed where the log has them."""
+        from .delta import table_history
+
+        backend, full = self._target(key)
+        return table_history(self, backend, full.rstrip("/") + "/" if full.rstrip("/") else "")
 
     def __enter__(self) -> AutoStore:
         return self
@@ -789,6 +986,35 @@ class AutoStore:
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
 
+    # -- memoize ------------------------------------------------------------------------------
+    def memoize(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        prefix: str = "",
+        version: str | int | None = None,
+        ignore: Iterable[str] = (),
+        track: Iterable[str] = (),
+        name: str | None = None,
+        lock_timeout: float = 600.0,
+    ) -> Any:
+        """Decorator: keep ``func``'s results in this store, at
+        ``<prefix><module>.<qualname>/<digest>.<ext>`` in their natural format, keyed by the code
+        (or ``version=``, which then decides alone) and the arguments (minus ``ignore=``;
+        AutoPath arguments and ``track=`` store keys by their ETag). Exceptions are never cached.
+        ``@store.memoize`` or ``@store.memoize(prefix="features/", version="2", ignore=["verbose"])``;
+        ``async def`` functions get an awaitable wrapper. See :mod:`autostore.memoize`."""
+        from .memoize import memoize
+
+        options = {"prefix": prefix, "version": version, "ignore": ignore, "track": track, "name": name}
+        return memoize(self, func, **options, lock_timeout=lock_timeout)
+
+
+def _remove_tmp_dir(path: str, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+
 
 def _rebuild_store(
     uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
@@ -797,3 +1023,14 @@ def _rebuild_store(
     for handler in handlers:
         store.register_handler(handler)
     return store
+
+
+def _read_error(exc: Exception, uri: str, ext: str) -> Exception:
+    """What a handler's unexpected exception means: the file vanished (NotFound), the system
+    failed (an OSError of the same kind, naming the URI), or the bytes are not ``ext``."""
+    if isinstance(exc, OSError) or is_os_error(exc):
+        error = os_error(exc, f"Cannot read {uri}")
+        if isinstance(error, FileNotFoundError):
+            return NotFound(f"{uri} disappeared while it was being read (removed by another writer?); read it again.")
+        return error
+    return CorruptData(f"Cannot decode {uri} as {ext}: {type(exc).__name__}: {exc}")

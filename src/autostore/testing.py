@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -49,6 +49,7 @@ _REGION = "us-east-1"
 _ADMIN_GRPC_OFFSET = 10000  # weed requires admin grpc port == admin http port + 10000
 _START_ATTEMPTS = 3
 _LOG_NAME = "weed.log"
+_CLOUD_ENV_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "STORAGE_EMULATOR_HOST")
 
 # Port flags of ``weed mini`` that each get their own free loopback port.
 _PORT_FLAGS = (
@@ -80,24 +81,20 @@ class S3Server:
     data_dir: str
 
     def create_bucket(self, name: str) -> None:
-        """Create bucket ``name`` with an authenticated S3 CreateBucket request."""
-        try:
-            import boto3  # type: ignore[import-untyped,unused-ignore]
-            from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
-        except ImportError:
-            status, body = _signed_request(self, "PUT", "/" + name)
-            if status != 200:
-                raise RuntimeError(f"CreateBucket {name!r} failed with HTTP {status}: {body[:500]!r}") from None
-            return
-        client = boto3.client(
-            "s3",
-            config=Config(s3={"addressing_style": "path"}),
-            **self.options_kwargs(),
-        )
-        try:
-            client.create_bucket(Bucket=name)
-        finally:
-            client.close()
+        """Create bucket ``name`` with an authenticated S3 CreateBucket request (signed here with
+        the stdlib, so no ``AWS_*`` variable of the calling process can redirect or re-sign it)."""
+        status, body = _signed_request(self, "PUT", "/" + name)
+        if status != 200:
+            raise RuntimeError(f"CreateBucket {name!r} failed with HTTP {status}: {body[:500]!r}")
+
+    def client(self, **config: object) -> Any:
+        """A boto3 S3 client for this server that reads no ``AWS_*`` variable, ``~/.aws`` file or
+        profile: endpoint, credentials and region are the server's (``config`` adds
+        ``botocore.config.Config`` settings). Needs boto3."""
+        from .backends.aws_session import s3_client
+        from .options import S3Options
+
+        return s3_client(S3Options(**self.options_kwargs()), **config)  # type: ignore[arg-type]
 
     def env(self) -> dict[str, str]:
         """Environment variables that point AWS SDKs at this server.
@@ -289,7 +286,8 @@ def _start_once(weed: str, data_dir: str, timeout: float) -> tuple[S3Server, _Pr
         f"-admin.port={admin}",
         f"-admin.port.grpc={admin + _ADMIN_GRPC_OFFSET}",
     ]
-    env = dict(os.environ)
+    # The server gets its own credentials and none of the caller's cloud settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_CLOUD_ENV_PREFIXES)}
     env.update(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key)
     for name in ("S3_BUCKET", "S3_TABLE_BUCKET", "S3_EXTERNAL_URL"):
         env.pop(name, None)  # weed mini reads these as flag fallbacks

@@ -31,6 +31,9 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SIMPLE_KEY_RE = re.compile(r"[A-Za-z0-9_\-.=,+@]+(?:/[A-Za-z0-9_\-.=,+@]+)*/?\Z")
 MAX_KEY_BYTES = 1024  # S3's limit; also keeps local paths sane
 MAX_SEGMENT_BYTES = 255  # common filesystem name limit
+#: Names of in-progress local writes start with this; listings hide such files and
+#: ``remove_stale_temp_files`` deletes them, so no key segment may start with it.
+TEMP_MARKER = ".autostore-tmp-"
 
 # scheme -> backend kind. Kinds: "local", "s3", "memory", "gs", "az", "http".
 _BUILTIN_SCHEMES: dict[str, str] = {
@@ -155,7 +158,8 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
     """Return ``key`` in normal form (NFC unicode, no leading "./"), or raise InvalidKey.
 
     Refused: non-strings, empty keys, NUL and control characters, absolute paths, a leading "~",
-    backslashes, "." / ".." / empty segments, keys over 1024 bytes or segments over 255 bytes.
+    backslashes, "." / ".." / empty segments, segments starting with the temporary-file marker
+    (``.autostore-tmp-``), keys over 1024 bytes or segments over 255 bytes.
     A single trailing "/" marks a folder and is kept.
     """
     if (
@@ -199,6 +203,11 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
             )
         if len(part.encode()) > MAX_SEGMENT_BYTES:
             raise InvalidKey(f"Key {key[:60]!r}...{where} has a segment over {MAX_SEGMENT_BYTES} bytes.")
+        if part.startswith(TEMP_MARKER):
+            raise InvalidKey(
+                f"Key {key!r}{where} has a segment starting with {TEMP_MARKER!r}, the name autostore gives "
+                "temporary files (hidden from listings, deleted as leftovers); rename it."
+            )
     if len(key.encode()) > MAX_KEY_BYTES:
         raise InvalidKey(f"Key {key[:60]!r}...{where} is over {MAX_KEY_BYTES} bytes; shorten it.")
     return key

@@ -25,8 +25,20 @@ __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "i
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(done_bytes, total_bytes)`` during long transfers."""
 
-#: Extensions of the files a dataset folder is made of (what polars can scan in place).
-TABULAR_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson")
+#: Extensions of the files a dataset folder is made of (what polars can scan in place; it
+#: decompresses gzip and zstd CSV / JSON Lines itself, not bz2 or xz).
+TABULAR_EXTENSIONS = (
+    ".parquet",
+    ".pq",
+    ".csv",
+    ".tsv",
+    ".jsonl",
+    ".ndjson",
+    ".arrow",
+    ".feather",
+    ".ipc",
+    *(ext + codec for ext in (".csv", ".tsv", ".jsonl", ".ndjson") for codec in (".gz", ".zst")),
+)
 
 
 def is_hidden(relative_key: str) -> bool:
@@ -196,6 +208,11 @@ class Backend(ABC):
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         """Stream the local file ``src`` to ``key`` atomically."""
 
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        """Store ``data`` at ``key`` only if nothing is there (create-if-absent, atomic: of N racing
+        creators exactly one wins); AlreadyExists when ``key`` exists."""
+        raise BackendError(f"{self.uri(key)}: this backend cannot create objects only if absent.")
+
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
         """Let ``write`` create a file (named like ``key``), then store it atomically as ``key``."""
         tmp = tmp_dir / f"{uuid.uuid4().hex[:12]}-{key.rpartition('/')[2][-100:]}"
@@ -243,7 +260,8 @@ class Backend(ABC):
 
     def is_dataset(self, key: str) -> bool:
         """True when the folder ``key`` holds at least one tabular data file (parquet, csv, tsv,
-        jsonl) that is not hidden, i.e. ``store["key/"]`` has something to scan."""
+        jsonl, Arrow IPC; csv/tsv/jsonl also gzip or zstd compressed) that is not hidden, i.e.
+        ``store["key/"]`` has something to scan."""
         body = key.rstrip("/")
         prefix = body + "/" if body else ""
         for meta in self.list_objects(prefix):
@@ -272,6 +290,22 @@ class Backend(ABC):
     def open_write(self, key: str) -> IO[bytes]:
         """A writable binary stream; the object appears atomically on ``close()``."""
 
+    def read_stream(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> tuple[ObjectMeta, Iterator[bytes]]:
+        """The object's metadata and its bytes in chunks, both of one version of it (object
+        stores: one GET, so the ETag is that of the bytes streamed). By default: ``head`` then
+        ``open_read``, which backends override when the two could see different versions."""
+        meta = self.head(key)
+        reader = self.open_read(key)
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                while data := reader.read(chunk_size):
+                    yield data
+            finally:
+                reader.close()
+
+        return meta, chunks()
+
     def local_path(self, key: str) -> Path | None:
         """The file holding ``key`` if it is on local disk (handlers can read it in place)."""
         return None
@@ -284,6 +318,16 @@ class Backend(ABC):
         """Options that let another engine read this backend's URIs: ``"polars"`` (object_store
         keys) or ``"fsspec"`` (s3fs keys, for Dask and PyArrow). Empty for local files."""
         return {}
+
+    def settled_identity(self) -> str:
+        """``identity`` once everything that names the service is known (an object-store client
+        learns its endpoint when it is built; no request is sent). Cache entries are named by it,
+        so it must work in every process, a forked child included."""
+        return self.identity
+    def polars_scan(self) -> tuple[dict[str, Any], Any]:
+        """(storage_options, credential_provider) for polars to scan this backend's URIs in place
+        (see :func:`autostore.backends.engines.polars_scan`); ``({}, None)`` for local files."""
+        return {}, None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connections."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
+from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
 from ..options import Options, S3Options
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
 
@@ -112,32 +112,23 @@ class Boto3Backend(Backend):
                     self._client = self._make_client()
         return self._client
 
+    def settled_identity(self) -> str:
+        # Only a profile can add an endpoint the options do not name; reading it builds the client.
+        if self.options.resolved().aws_access_key_id is None and self.options.resolved().profile_name is not None:
+            self.client  # noqa: B018
+        return self.identity
+
     def _make_client(self) -> Any:
-        boto3 = _boto3()
+        _boto3()
         from botocore.config import Config
 
+        from .aws_session import isolated_session
+
         s3 = self.options.resolved()
-        endpoint, region = s3.endpoint_url, s3.region_name
-        if s3.aws_access_key_id is not None:
-            self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-            session = boto3.session.Session(
-                aws_access_key_id=s3.aws_access_key_id,
-                aws_secret_access_key=s3.aws_secret_access_key,
-                aws_session_token=s3.aws_session_token,
-            )
-        elif s3.profile_name is not None:
-            try:
-                session = boto3.session.Session(profile_name=s3.profile_name)
-            except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-                raise AuthError(
-                    f"AWS profile {s3.profile_name!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
-                    "or pass aws_access_key_id/aws_secret_access_key."
-                ) from None
-            scoped = session._session.get_scoped_config()
-            endpoint = endpoint or scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
-        else:
-            session = boto3.session.Session()
-        region = region or session.region_name or "us-east-1"
+        # A session that reads no AWS_* variable: endpoint, region, credentials, retries and
+        # timeouts come from the options alone (see aws_session).
+        session, endpoint, region = isolated_session(s3)
+        self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
         config = Config(
             connect_timeout=min(self.options.timeout, 10.0),
             read_timeout=self.options.timeout,
@@ -170,7 +161,7 @@ class Boto3Backend(Backend):
     def _errors(self, key: str, action: str) -> Iterator[None]:
         try:
             yield
-        except (NotFound, AuthError, BackendError, MissingDependency):
+        except (NotFound, AlreadyExists, AuthError, BackendError, MissingDependency):
             raise
         except Exception as exc:
             raise self._translate(exc, key, action) from None
@@ -285,6 +276,18 @@ class Boto3Backend(Backend):
             self.client.upload_fileobj(io.BytesIO(data), self.bucket, key, Config=self._transfer_config())
         return self.head(key)
 
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        with self._errors(key, "create"):
+            try:
+                r = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), IfNoneMatch="*")
+            except Exception as exc:
+                response = getattr(exc, "response", None) or {}
+                status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+                if status == 412 or (response.get("Error") or {}).get("Code") == "PreconditionFailed":
+                    raise AlreadyExists(f"{self.uri(key)} already exists.") from None
+                raise
+        return ObjectMeta(key=key, size=len(data), etag=r.get("ETag"))
+
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         size = os.path.getsize(src)
         with self._errors(key, "upload"):
@@ -367,6 +370,29 @@ class Boto3Backend(Backend):
     def open_read(self, key: str) -> IO[bytes]:
         meta = self.head(key)
         return io.BufferedReader(_RangeReader(self, key, meta), buffer_size=_READ_BUFFER)
+
+    def read_stream(self, key: str, chunk_size: int = _READ_BUFFER) -> tuple[ObjectMeta, Iterator[bytes]]:
+        with self._errors(key, "read"):
+            r = self.client.get_object(Bucket=self.bucket, Key=key)
+        meta = _meta(key, r)
+        body = r["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            try:
+                while True:
+                    with self._errors(key, "read"):
+                        chunk = body.read(chunk_size)
+                    if not chunk:
+                        break
+                    done += len(chunk)
+                    yield chunk
+            finally:
+                body.close()
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
 
     def open_write(self, key: str) -> IO[bytes]:
         return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]

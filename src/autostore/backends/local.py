@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
+from ..uri import TEMP_MARKER
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 
-#: The name prefix of temporary files (listings and keys leave them out; stale ones are
-#: removed by :func:`remove_stale_temp_files`).
-TEMP_MARKER = ".autostore-tmp-"
 _MAX_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs, APFS, NTFS (in UTF-16 units there)
 _TEMP_OVERHEAD = len(TEMP_MARKER) + 13  # marker, 12 hex digits and "-"
 _MAX_TEMP_EXT = 16  # longer "extensions" are dropped from short temp names
@@ -213,26 +211,36 @@ class AtomicWriter(TempFileWriter):
 
 
 class LocalBackend(Backend):
-    """Files below the directory ``root``. Keys never leave it: symlinks resolving outside
-    ``root`` are refused."""
+    """Files below the directory ``root``. Keys never leave it: ``..`` segments and symlinks
+    resolving outside ``root`` are refused.
+
+    ``fence`` (for the ``/`` backend of a local store) is a folder below ``root`` held to the
+    same rule: a path inside it may not follow a symlink out of it."""
 
     scheme = "file"
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.bucket = self.root
         self.identity = f"file://{self.root}"
         self._real_root = os.path.realpath(self.root)
         self._real_prefix = self._real_root.rstrip("/") + "/"
+        self._fence: tuple[str, str] | None = None
+        if fence is not None:
+            lexical = os.path.abspath(os.fspath(fence)).rstrip("/")
+            if lexical and lexical != self.root.rstrip("/"):
+                self._fence = (lexical + "/", os.path.realpath(lexical))
 
     # -- paths ----------------------------------------------------------------------------
     def path(self, key: str) -> str:
-        """Absolute path of ``key``, refusing symlinks that escape the root.
+        """Absolute path of ``key``, refusing ``..`` segments and symlinks that escape the root.
 
         Only the components below the root are examined (one ``lstat`` each); the full
         ``realpath`` check runs when one of them is a symlink."""
         if not key:
             return self.root
+        if ".." in key and ".." in key.split("/"):
+            raise InvalidKey(f"Key {key!r} has a '..' segment; keys cannot leave {self.root}.")
         path = self.root + "/" + key.rstrip("/") if self.root != "/" else "/" + key.rstrip("/")
         step = len(self.root) if self.root != "/" else 0
         while True:
@@ -250,16 +258,28 @@ class LocalBackend(Backend):
 
     def _check_real(self, key: str, path: str) -> None:
         real = os.path.realpath(path)
-        if real != self._real_root and not real.startswith(self._real_prefix):
+        root = self._root_of(path)
+        if root is not None:
             raise InvalidKey(
-                f"Key {key!r} resolves to {real}, outside the store root {self.root} "
+                f"Key {key!r} resolves to {real}, outside the store root {root} "
                 "(a symlink points outside); refusing to follow it."
             )
 
+    def _root_of(self, path: str, real: str | None = None) -> str | None:
+        """The root (this backend's, or the fence ``path`` lies in) that ``path`` resolves
+        outside of, or None when it stays inside."""
+        real = os.path.realpath(path) if real is None else real
+        if real != self._real_root and not real.startswith(self._real_prefix):
+            return self.root
+        if self._fence is not None and path.startswith(self._fence[0]):
+            fence_real = self._fence[1]
+            if real != fence_real and not real.startswith(fence_real.rstrip("/") + "/"):
+                return self._fence[0].rstrip("/")
+        return None
+
     def _escapes(self, path: str) -> bool:
         """True for a symlink that resolves outside the root (listings leave those out)."""
-        real = os.path.realpath(path)
-        return real != self._real_root and not real.startswith(self._real_prefix)
+        return self._root_of(path) is not None
 
     def uri(self, key: str) -> str:
         return os.path.join(self.root, key) if key else self.root
@@ -332,6 +352,26 @@ class LocalBackend(Backend):
             _unlink_quiet(tmp)
             raise
         return _meta(key, st)
+
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        # Complete temp file, then link(2) it to the key: link never replaces an existing name, so
+        # of N racing creators exactly one wins, and readers never see a partial file.
+        target = self.path(key)
+        tmp, fd = open_temp(target, None)
+        try:
+            with open(fd, "wb") as f:
+                f.write(data)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise AlreadyExists(f"{target!r} already exists.") from None
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                _create_exclusive(target, data)  # a filesystem without hard links
+        finally:
+            _unlink_quiet(tmp)
+        return self.head(key)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         with replacing(self.path(key)) as tmp:
@@ -477,6 +517,20 @@ class LocalBackend(Backend):
             return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
         writer: Any = AtomicWriter(target, old)
         return writer  # type: ignore[no-any-return]
+
+
+def _create_exclusive(target: str, data: bytes | bytearray | memoryview) -> None:
+    """O_EXCL create and write (not atomic for readers: only where hard links are unavailable)."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise AlreadyExists(f"{target!r} already exists.") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        _unlink_quiet(target)
+        raise
 
 
 def _unlink_quiet(path: str) -> None:

@@ -32,7 +32,7 @@ from ..errors import (
     MissingDependency,
     NotFound,
 )
-from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options
+from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options, env_is_set
 from . import forksafe
 from .base import Backend, ObjectMeta, ProgressCallback, stream_into
 
@@ -70,7 +70,11 @@ def _shared_client(kind: str, bucket: str, options: Options) -> tuple[Any, str, 
     """One obstore client per (service, bucket, settings) in this process, shared by every store
     and AutoPath using them: their connection pools (and TLS sessions) are reused, so a new
     AutoStore costs no new connections. Settings include what the environment supplies."""
+    # Before the cache: the environment may have changed since an equal client was built.
+    refuse_unoverridable_env(kind, f"{options.scheme}://{bucket}/")
     settled = options.resolved() if isinstance(options, S3Options) else options
+    if kind == "gs":
+        _refuse_gcs_clashes(bucket, _as(GCSOptions, options).resolved())
     ident = (kind, bucket, type(settled).__name__, dataclasses.astuple(settled))
     with _CLIENTS_LOCK:
         found = _CLIENTS.get(ident)
@@ -113,6 +117,7 @@ register_fork_transport("s3", _boto3_transport)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
+_O = TypeVar("_O", bound=Options)
 
 
 def _fork_routed(method: _F) -> _F:
@@ -195,56 +200,115 @@ def _transport_kwargs(opts: Options, endpoint: str | None) -> dict[str, Any]:
     }
 
 
+# obstore builds every S3Store from object_store's `AmazonS3Builder::from_env()` (all `AWS_*`
+# variables, checked with obstore 0.12.1: `AWS_ENDPOINT_URL_S3` even beats `endpoint=`) and then
+# applies what it is given; it cannot be told to skip the environment. So every setting that
+# decides where requests go and how they are signed is given explicitly (below), credentials come
+# through a credential provider (it outranks keys, `AWS_SESSION_TOKEN`, web identity ... from the
+# environment), and the client/retry options replace the `AWS_<client option>` ones wholesale.
+# The variables left are refused (_UNOVERRIDABLE): no explicit value switches them off.
+_UNOVERRIDABLE = {
+    "s3": (
+        "AWS_SERVER_SIDE_ENCRYPTION",
+        "AWS_SSE_KMS_KEY_ID",
+        "AWS_SSE_BUCKET_KEY_ENABLED",
+        "AWS_SSE_CUSTOMER_KEY_BASE64",
+        "AWS_CHECKSUM_ALGORITHM",
+    ),
+    "az": ("AZURE_STORAGE_ENCRYPTION_KEY",),
+    "gs": ("GOOGLE_BEARER_TOKEN",),
+}
+
+
+def refuse_unoverridable_env(kind: str, where: str) -> None:
+    """ConfigError when the environment sets a variable obstore (or polars) would apply behind
+    the options and that no explicit setting can switch off."""
+    found = env_is_set(*_UNOVERRIDABLE.get(kind, ()))
+    if found:
+        raise ConfigError(
+            f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} set in the environment: the object-store "
+            f"library would apply {'it' if len(found) == 1 else 'them'} to {where} behind autostore's options, "
+            "and autostore does not support that setting; unset it (e.g. `env -u NAME`) for this process."
+        )
+
+
+def s3_settings(endpoint: str | None, region: str) -> dict[str, Any]:
+    """object_store S3 settings given explicitly so no `AWS_*` variable can supply them (the
+    endpoint twice: `aws_endpoint_url_s3` beats `endpoint`, and the variable of that name would
+    beat an `endpoint` alone). No endpoint means AWS itself, path-style as object_store does."""
+    url = (endpoint or f"https://s3.{region}.amazonaws.com").rstrip("/")
+    return {
+        "endpoint": url,
+        "aws_endpoint_url_s3": url,
+        "region": region,
+        "virtual_hosted_style_request": False,
+        "s3_express": False,
+        "skip_signature": False,
+        "unsigned_payload": False,
+        "request_payer": False,
+        "disable_tagging": False,
+        "disable_bulk_delete": False,
+        "conditional_put": "etag",
+        "copy_if_not_exists": "multipart",
+    }
+
+
+class StaticCredentials:
+    """A credential provider for fixed keys (for obstore and polars). Given as a provider, the
+    keys outrank every credential object_store would read from the environment, a stray
+    `AWS_SESSION_TOKEN` included; obstore calls it once (no expiry)."""
+
+    def __init__(self, key_id: str, secret: str, token: str | None) -> None:
+        self._creds = (key_id, secret, token)
+
+    def __call__(self) -> dict[str, Any]:
+        key_id, secret, token = self._creds
+        return {"access_key_id": key_id, "secret_access_key": secret, "token": token, "expires_at": None}
+
+    def __repr__(self) -> str:
+        return f"StaticCredentials({self._creds[0]!r}, '***')"
+
+
+def s3_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
+    """(credential provider or None, endpoint, region) for resolved options: explicit keys, else
+    the AWS profile's credentials, endpoint and region; None leaves obstore its credential chain
+    (instance/container/web-identity credentials), which only runs when no credentials are set."""
+    endpoint, region = s3.endpoint_url, s3.region_name
+    if s3.aws_access_key_id is not None:
+        provider: Any = StaticCredentials(s3.aws_access_key_id, s3.aws_secret_access_key or "", s3.aws_session_token)
+        return provider, endpoint, region or "us-east-1"
+    if s3.profile_name is not None:
+        return _profile_credentials(s3)
+    return None, endpoint, region or "us-east-1"
+
+
 def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import S3Store
 
-    s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=opts.scheme).inherit(opts)
-    assert isinstance(s3, S3Options)
-    s3 = s3.resolved()
-    kwargs: dict[str, Any] = {}
-    secrets: list[str] = []
-    endpoint = s3.endpoint_url
-    region = s3.region_name
-    if s3.aws_access_key_id is not None:
-        kwargs["access_key_id"] = s3.aws_access_key_id
-        kwargs["secret_access_key"] = s3.aws_secret_access_key
-        secrets.append(s3.aws_secret_access_key or "")
-        if s3.aws_session_token:
-            kwargs["token"] = s3.aws_session_token
-            secrets.append(s3.aws_session_token)
-    elif s3.profile_name is not None:
-        provider, profile_endpoint, profile_region = _profile_credentials(s3.profile_name)
+    s3 = _as(S3Options, opts).resolved()
+    provider, endpoint, region = s3_credentials(s3)
+    secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
+    kwargs: dict[str, Any] = {"config": s3_settings(endpoint, region), **_transport_kwargs(s3, endpoint)}
+    if provider is not None:
         kwargs["credential_provider"] = provider
-        endpoint = endpoint or profile_endpoint
-        region = region or profile_region
-    if endpoint:
-        kwargs["endpoint"] = endpoint
-    kwargs["region"] = region or "us-east-1"
-    kwargs.update(_transport_kwargs(s3, endpoint))
     store = S3Store(bucket, **kwargs)
     identity = f"s3|{endpoint or 'aws'}|{bucket}"
-    return store, identity, [s for s in secrets if s]
+    return store, identity, secrets
 
 
-def _profile_credentials(profile: str) -> tuple[Any, str | None, str | None]:
-    """Credentials, endpoint and region of an AWS config profile (boto3 is used only here)."""
+def _profile_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
+    """Credential provider, endpoint and region for resolved options naming an AWS profile (boto3
+    is used only here, through a session that reads no AWS_* variable)."""
+    from .aws_session import isolated_session
+
     try:
-        import boto3
+        session, endpoint, region = isolated_session(s3)
         from obstore.auth.boto3 import Boto3CredentialProvider
-    except ImportError as exc:
+    except MissingDependency as exc:
         raise MissingDependency(
-            f'profile_name={profile!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
+            f'profile_name={s3.profile_name!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
         ) from exc
-    try:
-        session = boto3.Session(profile_name=profile)
-    except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-        raise AuthError(
-            f"AWS profile {profile!r} cannot be loaded ({type(exc).__name__}); check ~/.aws/config "
-            "or pass aws_access_key_id/aws_secret_access_key."
-        ) from None
-    scoped = session._session.get_scoped_config()  # the profile's own settings
-    endpoint = scoped.get("endpoint_url") or (scoped.get("s3") or {}).get("endpoint_url")
-    return Boto3CredentialProvider(session), endpoint, session.region_name
+    return Boto3CredentialProvider(session), endpoint, region
 
 
 def _memory_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
@@ -260,41 +324,81 @@ def _memory_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
 _GCS_DEFAULT_URL = "https://storage.googleapis.com"
 
 
+# object_store's GCS builder reads every GOOGLE_* variable (and SERVICE_ACCOUNT) first. base_url
+# and skip_signature are given explicitly; a credential slot we fill replaces the variable of the
+# same slot, but a service-account path and key cannot both be set, and a service account beats
+# application-default credentials: such combinations are refused instead of silently mixed.
+_GCS_SLOTS = {
+    "path": ("SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"),
+    "key": ("GOOGLE_SERVICE_ACCOUNT_KEY",),
+    "adc": ("GOOGLE_APPLICATION_CREDENTIALS",),
+}
+
+
+def _gcs_slot(g: GCSOptions) -> str | None:
+    """The builder slot resolved GCS options fill with their credentials."""
+    if g.anonymous:
+        return "key"  # an OAuth-less service-account key (see _gcs_builder)
+    if g.service_account_path:
+        return "path"
+    if g.service_account_key:
+        return "key"
+    return "adc" if g.application_credentials else None
+
+
+def _refuse_gcs_clashes(bucket: str, g: GCSOptions) -> None:
+    """ConfigError when variables would give obstore credentials next to (or instead of) ours:
+    other slots than ours (ADC is ignored once a service account is set)."""
+    slot = _gcs_slot(g)
+    clashing = [v for name, names in _GCS_SLOTS.items() if name != slot for v in env_is_set(*names)]
+    if slot in ("path", "key"):
+        clashing = [v for v in clashing if v not in _GCS_SLOTS["adc"]]
+    if clashing:
+        raise ConfigError(
+            f"{', '.join(clashing)} set in the environment would give obstore other credentials than the "
+            f"options for gs://{bucket}/ ({'anonymous' if g.anonymous else slot or 'none'}); unset "
+            f"{'it' if len(clashing) == 1 else 'them'} or pass those credentials in GCSOptions."
+        )
+
+
+def _as(cls: type[_O], opts: Options) -> _O:
+    """``opts`` as ``cls`` (plain Options pass their shared fields on)."""
+    return opts if isinstance(opts, cls) else cls(scheme=opts.scheme).inherit(opts)
+
+
 def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import GCSStore
 
-    g = opts if isinstance(opts, GCSOptions) else GCSOptions(scheme=opts.scheme).inherit(opts)
-    assert isinstance(g, GCSOptions)
-    g = g.resolved()
-    config: dict[str, Any] = {}
-    secrets: list[str] = []
+    g = _as(GCSOptions, opts).resolved()
     endpoint = g.endpoint_url
+    base_url = (endpoint or _GCS_DEFAULT_URL).rstrip("/")
+    config: dict[str, Any] = {"base_url": base_url, "skip_signature": False}
+    secrets: list[str] = []
     if g.anonymous:
         # An OAuth-less service account: never asks a metadata server for a token (skip_signature
         # still does before writes), so public buckets and emulators need no credentials.
-        fake = {"gcs_base_url": endpoint or _GCS_DEFAULT_URL, "disable_oauth": True}
+        fake = {"gcs_base_url": base_url, "disable_oauth": True}
         fake.update(client_email="", private_key="", private_key_id="")
         config["service_account_key"] = json.dumps(fake)
-    else:
-        if g.service_account_path:
-            config["service_account"] = g.service_account_path
-        elif g.service_account_key:
-            config["service_account_key"] = g.service_account_key
-            secrets.append(g.service_account_key)
-        elif g.application_credentials:
-            config["application_credentials"] = g.application_credentials
-        if endpoint:
-            config["base_url"] = endpoint.rstrip("/")
+    elif g.service_account_path:
+        config["service_account"] = g.service_account_path
+    elif g.service_account_key:
+        config["service_account_key"] = g.service_account_key
+        secrets.append(g.service_account_key)
+    elif g.application_credentials:
+        config["application_credentials"] = g.application_credentials
     store = GCSStore(bucket, config=cast(Any, config), **_transport_kwargs(g, endpoint))
     return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
 
 
-def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import AzureStore
+_AZURE_LOGIN = "https://login.microsoftonline.com"
 
-    a = opts if isinstance(opts, AzureOptions) else AzureOptions(scheme=opts.scheme).inherit(opts)
-    assert isinstance(a, AzureOptions)
-    a = a.resolved()
+
+def azure_config(bucket: str, opts: Options) -> tuple[str, dict[str, Any], list[str], str | None]:
+    """(container, object_store Azure config, secrets, endpoint) for ``bucket`` (``container`` or
+    ``container@account.dfs.core.windows.net``). The config keys are object_store's, which
+    deltalake and polars accept too (``storage_options(engine="delta")``)."""
+    a = _as(AzureOptions, opts).resolved()
     container, _, host = bucket.partition("@")  # abfs://container@account.dfs.core.windows.net/
     account = a.account_name
     if host:
@@ -310,26 +414,43 @@ def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
         account = account or AZURITE_ACCOUNT
         key = key or (AZURITE_KEY if account == AZURITE_ACCOUNT else None)
         endpoint = endpoint or f"http://127.0.0.1:10000/{account}"
-    config: dict[str, Any] = {}
+    # object_store's Azure builder reads every AZURE_* variable first: what decides the account,
+    # the URL, emulator mode and the credential type is given explicitly, so none of them applies.
+    config: dict[str, Any] = {"use_emulator": False, "use_fabric_endpoint": False, "disable_tagging": False}
     secrets: list[str] = []
     if account:
         config["account_name"] = account
+    config["skip_signature"] = a.anonymous
     if a.anonymous:
-        config["skip_signature"] = True
+        config.update(credential_type="bearer_token", token="")  # never sent: requests are unsigned
     elif key:
-        config["account_key"] = key
+        config.update(credential_type="access_key", account_key=key)
         secrets.append(key)
     elif a.sas_token:
-        config["sas_key"] = a.sas_token.lstrip("?")
+        config.update(credential_type="sas_token", sas_key=a.sas_token.lstrip("?"))
         secrets.append(a.sas_token)
     elif a.client_id and a.client_secret and a.tenant_id:
-        config.update(client_id=a.client_id, client_secret=a.client_secret, tenant_id=a.tenant_id)
+        config.update(
+            credential_type="client_secret",
+            client_id=a.client_id,
+            client_secret=a.client_secret,
+            tenant_id=a.tenant_id,
+            authority_host=_AZURE_LOGIN,
+        )
         secrets.append(a.client_secret)
     elif a.use_azure_cli:
-        config["use_azure_cli"] = True
-    if endpoint:
-        config["endpoint"] = endpoint.rstrip("/")
-    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(a, endpoint))
+        config["credential_type"] = "azure_cli"
+    if endpoint or account:
+        config["endpoint"] = (endpoint or f"https://{account}.blob.core.windows.net").rstrip("/")
+    return container, config, secrets, endpoint
+
+
+def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
+    from obstore.store import AzureStore
+
+    container, config, secrets, endpoint = azure_config(bucket, opts)
+    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(opts, endpoint))
+    account = config.get("account_name")
     return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
 
 
@@ -360,7 +481,7 @@ class ObjectStoreBackend(Backend):
         if kind not in _BUILDERS:
             raise ConfigError(f"No object-store support for {scheme}:// (backend kind {kind!r}).")
         if options.scheme != scheme:  # builders read the scheme (http vs https) from the options
-            options = dataclasses.replace(options, scheme=scheme)
+            options = options._evolve(options._given, scheme=scheme)
         self.scheme = scheme
         self.kind = kind
         self.bucket = bucket
@@ -407,6 +528,12 @@ class ObjectStoreBackend(Backend):
                     self.identity, self._secrets = identity, secrets
                     self._store = store
         return self._store
+
+    def settled_identity(self) -> str:
+        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
+            return self._fork_transport().settled_identity()  # never touch obstore here
+        self.store  # noqa: B018 - building the client completes the identity (no request)
+        return self.identity
 
     def _fork_transport(self) -> Backend:
         """This process's replacement transport (built here; a grandchild builds its own)."""
@@ -639,6 +766,16 @@ class ObjectStoreBackend(Backend):
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
 
     @_fork_routed
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        # One request, never multipart: a conditional create cannot span parts. A retried create
+        # whose first attempt did land reports AlreadyExists; callers read what is there then.
+        self._writable(key)
+        ob = _obstore()
+        with self._errors(key, "create"):
+            result = ob.put(self.store, key, data, mode="create", use_multipart=False)
+        return ObjectMeta(key=key, size=len(data), etag=result.get("e_tag"))
+
+    @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         self._writable(key)
         ob = _obstore()
@@ -750,6 +887,28 @@ class ObjectStoreBackend(Backend):
         return reader  # type: ignore[no-any-return]
 
     @_fork_routed
+    def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
+        ob = _obstore()
+        with self._errors(key, "read"):
+            result = ob.get(self.store, key)
+            stream = iter(result.stream(min_chunk_size=chunk_size))
+        meta = _meta(result.meta)
+
+        def chunks() -> Iterator[bytes]:
+            done = 0
+            while True:
+                with self._errors(key, "read"):
+                    chunk = next(stream, None)
+                if chunk is None:
+                    break
+                done += len(chunk)
+                yield bytes(chunk)
+            if done != meta.size:
+                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
+
+        return meta, chunks()
+
+    @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
         self._writable(key)
         ob = _obstore()
@@ -762,7 +921,14 @@ class ObjectStoreBackend(Backend):
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
 
-        return engine_options(self.options, self.kind, engine)
+        return engine_options(self.options, self.kind, engine, self.bucket)
+
+    def polars_scan(self) -> tuple[dict[str, Any], Any]:
+        if self.kind != "s3":
+            return self.storage_options("polars"), None  # raises: only S3 is scanned in place
+        from .engines import polars_scan
+
+        return polars_scan(self.options)
 
     # -- folders --------------------------------------------------------------------------
     @_fork_routed
@@ -803,33 +969,21 @@ class ObjectStoreBackend(Backend):
                 f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
                 "services support it here; delete them with the service's own tools."
             )
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError as exc:
-            raise MissingDependency(
-                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
-            ) from exc
+        from .aws_session import s3_client
+
         opts = self.options
-        s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=self.scheme).inherit(opts)
-        assert isinstance(s3, S3Options)
-        s3 = s3.resolved()
-        use_profile = s3.aws_access_key_id is None and s3.profile_name is not None
-        session = boto3.Session(profile_name=s3.profile_name) if use_profile else boto3.Session()
-        client = session.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            aws_access_key_id=s3.aws_access_key_id,
-            aws_secret_access_key=s3.aws_secret_access_key,
-            aws_session_token=s3.aws_session_token,
-            region_name=s3.region_name or "us-east-1",
-            config=Config(
+        s3 = _as(S3Options, opts)
+        try:
+            client = s3_client(
+                s3.resolved(),
                 connect_timeout=min(s3.timeout, 10.0),
                 read_timeout=s3.timeout,
                 retries={"max_attempts": s3.max_retries + 1},
-                s3={"addressing_style": "path"} if s3.endpoint_url else {},
-            ),
-        )
+            )
+        except MissingDependency as exc:
+            raise MissingDependency(
+                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
+            ) from exc
         try:
             with self._errors(keys[0], "delete"):
                 for start in range(0, len(keys), 1000):

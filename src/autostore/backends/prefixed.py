@@ -32,6 +32,9 @@ class PrefixedBackend(Backend):
     def identity(self, value: str) -> None:
         raise AttributeError("The identity of a prefixed view follows its backend's.")
 
+    def settled_identity(self) -> str:
+        return f"{self.inner.settled_identity()}|{self.prefix}"
+
     def __getattr__(self, name: str) -> Any:
         if name == "inner":  # not set yet (unpickling): avoid recursing
             raise AttributeError(name)
@@ -65,6 +68,9 @@ class PrefixedBackend(Backend):
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         return self._rel(self.inner.upload(self.prefix + key, src, progress=progress))
+
+    def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
+        return self._rel(self.inner.create_bytes(self.prefix + key, data))
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
         return self._rel(self.inner.write_with(self.prefix + key, write, tmp_dir))
@@ -100,6 +106,10 @@ class PrefixedBackend(Backend):
     def open_write(self, key: str) -> IO[bytes]:
         return self.inner.open_write(self.prefix + key)
 
+    def read_stream(self, key: str, chunk_size: int = 8 * 1024 * 1024) -> tuple[ObjectMeta, Iterator[bytes]]:
+        meta, chunks = self.inner.read_stream(self.prefix + key, chunk_size)
+        return self._rel(meta), chunks
+
     def local_path(self, key: str) -> Path | None:
         return self.inner.local_path(self.prefix + key)
 
@@ -108,6 +118,9 @@ class PrefixedBackend(Backend):
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         return self.inner.storage_options(engine)
+
+    def polars_scan(self) -> tuple[dict[str, Any], Any]:
+        return self.inner.polars_scan()
 
     def close(self) -> None:
         self.inner.close()

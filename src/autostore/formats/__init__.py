@@ -12,17 +12,21 @@ _default: HandlerRegistry | None = None
 def _builtin_handlers() -> list[DataHandler]:
     """Every built-in handler. Priorities (higher wins) make writing by type pick: polars frames
     -> parquet (10); numpy, sparse, torch, PIL, pydantic (8); dataclass (7); list of dicts ->
-    jsonl (6); dict/list -> json and str -> txt (5); anything else -> pickle (0). CSV and YAML
-    are only chosen by extension. The modules import their libraries only when used."""
+    jsonl (6); dict/list -> json and str -> txt (5); anything else -> pickle (0). CSV, YAML,
+    Arrow IPC, Excel and safetensors are only chosen by extension, and ``<ext>.gz/.bz2/.xz/.zst``
+    wraps any of them (formats/compression.py). The modules import their libraries only when used."""
     from .csv import CSVHandler
     from .dataclass import DataclassHandler
+    from .excel import ExcelHandler
     from .image import ImageHandler
+    from .ipc import IpcHandler
     from .json import JSONHandler
     from .jsonl import JSONLHandler
     from .numpy import NumpyHandler
     from .parquet import ParquetHandler
     from .pickle import PickleHandler
     from .pydantic import PydanticHandler
+    from .safetensors import SafetensorsHandler
     from .sparse import SparseHandler
     from .text import TextHandler
     from .torch import TorchHandler
@@ -42,6 +46,9 @@ def _builtin_handlers() -> list[DataHandler]:
         ImageHandler(),
         ParquetHandler(),
         CSVHandler(),
+        IpcHandler(),
+        ExcelHandler(),
+        SafetensorsHandler(),
     ]
 
 

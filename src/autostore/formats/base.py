@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependency, UnsafeLoad, UnsupportedFormat
+from ..errors import ConfigError, MissingDependency, UnsafeLoad, UnsupportedFormat
 
 __all__ = [
     "DataHandler",
     "HandlerRegistry",
+    "check_read_options",
+    "first_line",
+    "is_os_error",
     "might_be",
+    "os_error",
+    "read_option",
+    "reading_with",
     "refuse_unsafe",
     "require",
     "unsafe_loads",
@@ -30,6 +38,9 @@ __all__ = [
 # Set by the store around every read, from Options.allow_pickle, so handlers whose files are
 # only sometimes unsafe (a torch checkpoint holding a whole nn.Module, an object .npy) can ask.
 _UNSAFE_ALLOWED: ContextVar[bool | None] = ContextVar("autostore_unsafe_allowed", default=None)
+# Keyword options of the current ``store.read(key, mmap=True, sheet=...)``, set by the store
+# around the handler call (the handler protocol keeps its 0.1.x two-argument signature).
+_READ_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("autostore_read_options", default=None)
 
 
 def might_be(value: object, module: str) -> bool:
@@ -40,10 +51,53 @@ def might_be(value: object, module: str) -> bool:
 def require(module: str, extra: str | None, what: str) -> Any:
     """Import an optional ``module`` or raise MissingDependency naming the extra to install."""
     top = module.split(".")[0]
-    if importlib.util.find_spec(top) is None:
-        hint = f'pip install "autostore[{extra}]"' if extra else f"pip install {top}"
+    hint = f'pip install "autostore[{extra}]"' if extra else f"pip install {top}"
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):  # an import hook refusing it, or sys.modules[top] = None
+        found = False
+    if not found:
         raise MissingDependency(f"{what} needs {top}: {hint}.")
-    return importlib.import_module(module)
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != top:
+            raise  # the library is there but one of *its* dependencies is missing: show that
+        raise MissingDependency(f"{what} needs {top}: {hint}.") from None
+
+
+_OS_ERROR_RE = re.compile(r"\(os error (\d+)\)")
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    """The errno of an operating-system error: ``exc.errno``, or the "(os error N)" that polars
+    (Rust) puts in its messages."""
+    code = getattr(exc, "errno", None)
+    if isinstance(code, int):
+        return code
+    found = _OS_ERROR_RE.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def is_os_error(exc: BaseException) -> bool:
+    """True when ``exc`` reports the operating system failing (no such file, permission denied,
+    disk full), not bad data: an OSError with an errno, a builtin OSError subclass such as
+    FileNotFoundError, or a library error wrapping "(os error N)". Handlers catching OSError for
+    format problems (Pillow, torch) re-raise these untouched."""
+    if isinstance(exc, OSError) and type(exc) is not OSError and type(exc).__module__ == "builtins":
+        return True
+    return _errno_of(exc) is not None
+
+
+def os_error(exc: BaseException, doing: str) -> OSError:
+    """An OSError of the matching builtin class (PermissionError for EACCES, ...) saying what
+    failed: ``"[Errno 28] Cannot write /x/a.json: No space left on device"``."""
+    code = _errno_of(exc)
+    if code is not None:
+        reason = getattr(exc, "strerror", None) or os.strerror(code)
+        return OSError(code, f"{doing}: {reason}")  # OSError(errno, ...) picks the subclass
+    cls = type(exc) if isinstance(exc, OSError) and type(exc).__module__ == "builtins" else OSError
+    return cls(f"{doing}: {exc}")
 
 
 def unsafe_loads_allowed() -> bool:
@@ -65,6 +119,44 @@ def unsafe_loads(allowed: bool) -> Iterator[None]:
         yield
     finally:
         _UNSAFE_ALLOWED.reset(token)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its type name when empty), for error texts."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
+def read_option(name: str, default: Any = None) -> Any:
+    """A keyword option of the current ``store.read(...)`` (``mmap``, ``sheet``, ...); only
+    options named in the handler's ``read_options`` ever reach it."""
+    options = _READ_OPTIONS.get()
+    return default if options is None else options.get(name, default)
+
+
+@contextlib.contextmanager
+def reading_with(options: dict[str, Any]) -> Iterator[None]:
+    """Within the block, :func:`read_option` answers from ``options``."""
+    token = _READ_OPTIONS.set(options)
+    try:
+        yield
+    finally:
+        _READ_OPTIONS.reset(token)
+
+
+def check_read_options(
+    registry: HandlerRegistry, handler: DataHandler, ext: str, options: dict[str, Any], *, uri: str = ""
+) -> None:
+    """ConfigError when ``options`` holds a keyword the handler for ``ext`` does not take,
+    naming the file (``uri``) and the extensions that do take it."""
+    unknown = [name for name in options if name not in handler.read_options]
+    if not unknown:
+        return
+    name = unknown[0]
+    takers = sorted({e for h in registry.handlers if name in h.read_options for e in h.extensions})
+    spelled = "mmap=True" if name == "mmap" else f"{name}="
+    where = f"it applies to {', '.join(takers)} files" if takers else "no format takes it"
+    raise ConfigError(f"Cannot read {uri} ({ext or 'no extension'}) with {spelled}: {where}.")
 
 
 def refuse_unsafe(what: str) -> UnsafeLoad:
@@ -91,6 +183,9 @@ class DataHandler(ABC):
     #: when ``allow_pickle`` is off. Handlers whose files are only sometimes unsafe keep False
     #: and call :func:`unsafe_loads_allowed` / :func:`refuse_unsafe` themselves.
     unsafe: bool = False
+    #: Keyword options of ``store.read``/``AutoPath.load`` this handler understands (read
+    #: them with :func:`read_option`), e.g. ``("mmap",)``; any other keyword is refused.
+    read_options: tuple[str, ...] = ()
 
     @abstractmethod
     def can_handle_extension(self, extension: str) -> bool:
@@ -202,9 +297,17 @@ class HandlerRegistry:
             return self._by_ext[ext]
         except KeyError:
             pass
-        found = next((h for h in self._handlers if h.can_handle_extension(ext)), None)
+        found = self._direct(ext)
+        if found is None:
+            # "x.json.gz": the last suffix names a codec, the one before it a format.
+            from .compression import compressed_handler
+
+            found = compressed_handler(ext, self._direct)
         self._by_ext[ext] = found
         return found
+
+    def _direct(self, ext: str) -> DataHandler | None:
+        return next((h for h in self._handlers if h.can_handle_extension(ext)), None)
 
     def for_extension(self, ext: str, *, key: str = "") -> DataHandler:
         handler = self.for_extension_or_none(ext)

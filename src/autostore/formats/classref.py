@@ -3,16 +3,23 @@
 A file holds ``{"class": "package.module:Qual.Name", "data": {...fields...}}``. Reading imports
 ``package.module`` and rebuilds an instance when the class is importable and accepts the data;
 otherwise it returns the ``data`` dict and warns (the bytes stay readable without the code).
+
+Importing a module runs its code, and the file names the module. So with ``allow_pickle`` off
+only modules that are already imported are used (the caller's own classes, once their module
+is loaded); a file naming any other module gives the ``data`` dict and a warning, and nothing is
+imported.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import sys
 import warnings
 from typing import Any
 
 from ..errors import CorruptData, FormatError
+from .base import unsafe_loads_allowed
 
 __all__ = ["class_path", "dump", "fallback", "import_class", "load"]
 
@@ -29,14 +36,30 @@ def import_class(path: str) -> tuple[type | None, str]:
         return None, f"{path!r} is not a module:qualname class path"
     if "<locals>" in qualname:
         return None, f"{path} is defined inside a function, so it cannot be imported"
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # an ImportError, or the module failed while importing
-        return None, f"module {module_name!r} cannot be imported ({type(exc).__name__}: {exc})"
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
+    first, _, rest = qualname.partition(".")
+    obj: Any
+    if not unsafe_loads_allowed():
+        module = sys.modules.get(module_name)
+        if module is None:
+            return None, (
+                f"module {module_name!r} is not imported and allow_pickle is off, so a file may not import it "
+                f"(import {module_name} before reading to get {qualname} instances, or allow_pickle=True "
+                "for trusted files)"
+            )
+        # The module's own namespace: a module-level __getattr__ could import more.
+        obj = vars(module).get(first)
+    else:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # an ImportError, or the module failed while importing
+            return None, f"module {module_name!r} cannot be imported ({type(exc).__name__}: {exc})"
+        obj = getattr(module, first, None)
+    for part in rest.split(".") if rest else ():
         if obj is None:
-            return None, f"module {module_name!r} has no {qualname!r}"
+            break
+        obj = getattr(obj, part, None) if isinstance(obj, type) else None
+    if obj is None:
+        return None, f"module {module_name!r} has no {qualname!r}"
     if not isinstance(obj, type):
         return None, f"{path} is not a class"
     return obj, ""

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, require
+from .base import DataHandler, is_os_error, require
 
 __all__ = ["CSVHandler"]
 
@@ -36,6 +36,8 @@ class CSVHandler(DataHandler):
         try:
             return pl.read_csv(file_path, separator="\t" if file_extension == ".tsv" else ",")
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError, ValueError) as exc:
+            if is_os_error(exc):
+                raise
             raise CorruptData(f"Invalid CSV file: {str(exc).splitlines()[0][:200]}.") from None
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, might_be, require
+from .base import DataHandler, is_os_error, might_be, require
 
 __all__ = ["ImageHandler"]
 
@@ -52,6 +52,8 @@ class ImageHandler(DataHandler):
             img = image.open(file_path)
             img.load()  # decode now: the file may be a temporary download
         except (OSError, SyntaxError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+            if is_os_error(exc):
+                raise
             raise CorruptData(f"Not a readable {file_extension} image: {exc}.") from None
         return img
 
@@ -63,6 +65,8 @@ class ImageHandler(DataHandler):
         try:
             data.save(file_path, format=fmt)
         except (OSError, ValueError, KeyError) as exc:
+            if is_os_error(exc):  # a full disk, not the image
+                raise
             raise FormatError(
                 f"Pillow cannot write a mode {data.mode} image as {fmt}: {exc} "
                 f"(convert it first, e.g. img.convert('RGB'), or use .png)."

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, might_be, require
+from .base import DataHandler, is_os_error, might_be, require
 
 __all__ = ["ParquetHandler"]
 
@@ -38,6 +38,8 @@ class ParquetHandler(DataHandler):
         try:
             return pl.read_parquet(file_path)
         except (pl.exceptions.ComputeError, OSError, ValueError) as exc:
+            if is_os_error(exc):
+                raise
             raise CorruptData(f"Invalid parquet file: {str(exc).splitlines()[0][:200]}.") from None
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:

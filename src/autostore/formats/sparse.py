@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData, FormatError
-from .base import DataHandler, might_be, require
+from .base import DataHandler, is_os_error, might_be, require
 
 __all__ = ["SparseHandler", "is_sparse", "is_sparse_npz", "load", "save"]
 
@@ -37,7 +37,7 @@ def is_sparse_npz(file_path: Path) -> bool:
     try:
         with zipfile.ZipFile(file_path) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
+    except zipfile.BadZipFile:
         return False
     return {"format.npy", "shape.npy", "data.npy"} <= names
 
@@ -68,6 +68,8 @@ def load(file_path: Path) -> Any:
             with archive.open(_FORMAT_MEMBER) as member:
                 fmt = str(np.lib.format.read_array(member, allow_pickle=False))
     except (ValueError, KeyError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        if is_os_error(exc):
+            raise
         raise CorruptData(f"Invalid sparse matrix file: {type(exc).__name__}: {exc}.") from None
     if fmt not in ("lil", "dok"):
         raise CorruptData(f"Unknown sparse format {fmt!r} recorded in {_FORMAT_MEMBER}.")

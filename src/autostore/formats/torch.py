@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptData
-from .base import DataHandler, might_be, refuse_unsafe, require, unsafe_loads_allowed
+from .base import DataHandler, first_line, is_os_error, might_be, refuse_unsafe, require, unsafe_loads_allowed
 
 __all__ = ["TorchHandler", "holds_tensors"]
 
@@ -47,11 +47,6 @@ def holds_tensors(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
-
-
 class TorchHandler(DataHandler):
     """torch tensor / state dict / ``nn.Module`` <-> ``.pt`` / ``.pth``; explicit ``.pt`` takes
     anything ``torch.save`` can write."""
@@ -80,7 +75,9 @@ class TorchHandler(DataHandler):
         except pickle.UnpicklingError as exc:
             weights_error: BaseException = exc
         except (RuntimeError, EOFError, OSError, ValueError) as exc:
-            raise CorruptData(f"Invalid PyTorch checkpoint: {_first_line(exc)}.") from None
+            if is_os_error(exc):
+                raise
+            raise CorruptData(f"Invalid PyTorch checkpoint: {first_line(exc)}.") from None
         # weights_only refused something: a class to import (a whole module), or garbage.
         finder = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)  # torch >= 2.5
         try:
@@ -88,7 +85,7 @@ class TorchHandler(DataHandler):
         except Exception:
             needed = None  # not a zip checkpoint: legacy torch.save format, or not torch at all
         if needed == []:
-            raise CorruptData(f"Invalid PyTorch checkpoint: {_first_line(weights_error)}.")
+            raise CorruptData(f"Invalid PyTorch checkpoint: {first_line(weights_error)}.")
         if not unsafe_loads_allowed():
             if needed is None:
                 raise CorruptData(
@@ -100,7 +97,7 @@ class TorchHandler(DataHandler):
         try:
             return torch.load(file_path, weights_only=False)
         except Exception as exc:
-            raise CorruptData(f"Invalid PyTorch checkpoint: {type(exc).__name__}: {_first_line(exc)}.") from None
+            raise CorruptData(f"Invalid PyTorch checkpoint: {type(exc).__name__}: {first_line(exc)}.") from None
 
     def write_to_file(self, data: Any, file_path: Path, file_extension: str) -> None:
         _torch().save(data, file_path)
