@@ -188,7 +188,8 @@ def test_file_and_directory_operations(seed: Seed, seed_store: AutoStore, capsys
     out = lines(capsys)
     assert out[:3] == ["File exists", "It's a file", "It's a directory"]
     assert out[3:6] == [f"Found: {experiment_dir}", f"Found: {data_dir / 'summary.parquet'}", " File size: 3"]
-    assert out[6:8] == [f"Parquet file: {results_file}", f"Parquet file: {data_dir / 'summary.parquet'}"]
+    # pathlib's order: a folder's own matches, then those of its subfolders
+    assert out[6:8] == [f"Parquet file: {data_dir / 'summary.parquet'}", f"Parquet file: {results_file}"]
     assert out[8:] == [f"CSV file: {experiment_dir / 'metrics.csv'}"]
 
 

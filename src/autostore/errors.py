@@ -5,6 +5,7 @@ Every error names the key or URI it is about (never a secret) and says what to d
     AutoStoreError
     ├── ConfigError            (ValueError)        bad options, unknown scheme, bad URL
     ├── InvalidKey             (ValueError)        "..", NUL, absolute path, escaping the root
+    │   └── InvalidTarget      (+ OSError, EINVAL) a folder moved or copied into itself
     ├── NotFound               (FileNotFoundError, KeyError)
     ├── AmbiguousKey           (KeyError)          "a" matches a.json and a.parquet
     ├── AlreadyExists          (FileExistsError)
@@ -44,6 +45,7 @@ __all__ = [
     "DirectoryNotEmpty",
     "FormatError",
     "InvalidKey",
+    "InvalidTarget",
     "IsADirectory",
     "MissingDependency",
     "NotADirectory",
@@ -71,8 +73,20 @@ class InvalidKey(AutoStoreError, ValueError):
     """A key that is unsafe or malformed (``..``, NUL, absolute, escaping the store root)."""
 
 
+class InvalidTarget(InvalidKey, OSError):
+    """A folder moved or copied into itself (``errno`` is ``EINVAL``, as pathlib's ``rename``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.EINVAL
+
+
 class NotFound(AutoStoreError, FileNotFoundError, KeyError):
     """The key or path does not exist."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.ENOENT  # as the OSError pathlib raises
 
 
 class AmbiguousKey(AutoStoreError, KeyError):
@@ -86,13 +100,25 @@ class AmbiguousKey(AutoStoreError, KeyError):
 class AlreadyExists(AutoStoreError, FileExistsError):
     """The target exists and overwriting was not allowed."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.EEXIST  # as the OSError pathlib raises
+
 
 class IsADirectory(AutoStoreError, IsADirectoryError):
     """A file operation (read, write, unlink) on a path that is a folder."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.EISDIR  # as the OSError pathlib raises
+
 
 class NotADirectory(AutoStoreError, NotADirectoryError):
     """A folder operation (iterdir, rmdir) on a path that is a file."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.errno = errno.ENOTDIR  # as the OSError pathlib raises
 
 
 class DirectoryNotEmpty(AutoStoreError, OSError):

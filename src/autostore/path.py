@@ -12,26 +12,30 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import errno
 import io
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
+from . import localpath
 from .backends.base import Backend, ObjectMeta
+from .backends.local import LocalBackend
 from .errors import (
     AlreadyExists,
     BucketNotFound,
     DirectoryNotEmpty,
     InvalidKey,
+    InvalidTarget,
     IsADirectory,
     NotADirectory,
     NotFound,
 )
-from .globbing import glob_regex, literal_prefix
+from .globbing import ListingTree, Tree, is_wildcard, parse_pattern, select, walk_tree
 from .options import Options, S3Options, options_class_for_kind
 from .progress import Progress, progress_reporter, scaled
 from .uri import backend_kind, has_scheme, parse_location, validate_key
@@ -326,7 +330,7 @@ class AutoPath:
                     parts.pop()
                 continue
             added.append(part)
-        if added and not self.is_local:
+        if added and not self.is_local:  # checked as a key of its own (so no leading "~")
             added = validate_key("/".join(added), uri=self.drive).split("/")
         elif "\x00" in text:
             raise InvalidKey(f"Path segment {text!r} contains NUL; remove it.")
@@ -338,7 +342,7 @@ class AutoPath:
         if not name or "/" in name or name == ".":
             raise ValueError(f"Invalid name {name!r}")
         if not self.is_local:
-            validate_key(name, uri=self.drive)
+            name = validate_key(name, uri=self.drive)  # NFC, as every key
         return self._with_parts((*self._parts[:-1], name))
 
     def with_stem(self, stem: str) -> AutoPath:
@@ -399,6 +403,15 @@ class AutoPath:
             self._target = (backend, self.key)
         return self._target
 
+    def _local(self) -> tuple[LocalBackend, str] | None:
+        """The local backend and key of a path on local disk (pathlib's own semantics apply)."""
+        backend, key = self._io()
+        return (backend, key) if isinstance(backend, LocalBackend) else None
+
+    def _local_path(self) -> str | None:
+        local = self._local()
+        return None if local is None else local[0].path(local[1])
+
     def _head(self) -> ObjectMeta | None:
         backend, key = self._io()
         if not key:
@@ -425,6 +438,11 @@ class AutoPath:
         return True
 
     def _raise_missing(self, action: str) -> None:
+        path = self._local_path()
+        if path is not None and localpath.classify(path) == "below-file":
+            raise NotADirectory(
+                f"Cannot {action} {self}: a part of its folder is a file, not a folder; check the path."
+            )
         if self._dir_exists():
             raise IsADirectory(f"Cannot {action} {self}: it is a folder; use iterdir()/glob() to see its files.")
         raise NotFound(f"No file {self} to {action}; check the path (list the folder with .parent.iterdir()).")
@@ -445,23 +463,42 @@ class AutoPath:
 
     # -- queries ------------------------------------------------------------------------------
     def exists(self, *, follow_symlinks: bool = True) -> bool:
-        """True for an existing file or folder (on object stores: any object below the prefix)."""
-        return self._head() is not None or self._dir_exists()
+        """True for an existing file or folder (on object stores: any object below the prefix).
+        Local paths follow pathlib: FIFOs and other special files exist, a dangling symlink does
+        not unless ``follow_symlinks=False``."""
+        path = self._local_path()
+        if path is None:
+            return self._head() is not None or self._dir_exists()
+        try:
+            os.stat(path) if follow_symlinks else os.lstat(path)
+        except (OSError, ValueError):
+            return False
+        return True
 
     def is_file(self) -> bool:
-        return self._head() is not None
+        """True for a regular file (following symlinks), or an object."""
+        path = self._local_path()
+        if path is None:
+            return self._head() is not None
+        return localpath.classify(path) == "file"
 
     def is_dir(self) -> bool:
         """True for a folder: a local directory, or on object stores a prefix with objects below
         it (a zero-byte ``folder/`` marker counts)."""
-        return self._dir_exists()
+        path = self._local_path()
+        if path is None:
+            return self._dir_exists()
+        return localpath.classify(path) == "dir"
 
     def is_symlink(self) -> bool:
         return self.is_local and os.path.islink(str(self))
 
     def stat(self, *, follow_symlinks: bool = True) -> ObjectMeta:
         """Size (``st_size``/``size``), ``st_mtime``, ``etag`` of a file; folders give size 0.
-        FileNotFoundError when nothing is there."""
+        FileNotFoundError when nothing is there (NotADirectoryError below a local file)."""
+        local = self._local()
+        if local is not None:
+            return localpath.stat_path(*local, follow_symlinks=follow_symlinks)
         meta = self._head()
         if meta is not None:
             return meta
@@ -548,16 +585,25 @@ class AutoPath:
             if binary:
                 return stream
             return streams.text_stream(stream, writing=False, encoding=encoding, errors=errors, newline=newline)
+        if "x" in mode:
+            path = self._local_path()
+            there = os.path.lexists(path) if path is not None else self._head() is not None or self._dir_exists()
+            if there:
+                raise AlreadyExists(f"{self} exists; open it with mode 'w' to replace it.")
         backend, key = self._check_writable()
-        if "x" in mode and self._head() is not None:
-            raise AlreadyExists(f"{self} exists; open it with mode 'w' to replace it.")
         writer = streams.Writer(backend.open_write(key), str(self), on_close=lambda: self._wrote(backend, key))
         if binary:
             return writer  # type: ignore[return-value]
         return streams.text_stream(writer, writing=True, encoding=encoding, errors=errors, newline=newline)
 
     def touch(self, mode: int = 0o666, exist_ok: bool = True) -> None:
-        """Create an empty file; an existing local file gets a new mtime (objects are left as they are)."""
+        """Create an empty file (local files get ``mode``, less the umask); an existing local
+        path gets a new mtime (objects are left as they are). Missing parent folders are created."""
+        local = self._local()
+        if local is not None:
+            if localpath.touch(*local, mode, exist_ok):
+                self._wrote(*local)
+            return
         if self.exists():
             if not exist_ok:
                 raise AlreadyExists(f"{self} exists (touch(exist_ok=False)).")
@@ -570,8 +616,13 @@ class AutoPath:
 
     # -- folders ------------------------------------------------------------------------------
     def iterdir(self) -> Iterator[AutoPath]:
-        """The files and folders directly inside this folder, each once, sorted by name."""
-        names = sorted({name for name, _ in self._children()})
+        """The files and folders directly inside this folder, each once, sorted by name (on local
+        disk every entry pathlib lists: symlinks, dangling links, FIFOs)."""
+        local = self._local()
+        if local is not None:
+            names = [name for name, _, _ in localpath.LocalTree(*local).scan((), strict=True)]
+        else:
+            names = sorted({name for name, _ in self._children()})
         for name in names:
             yield self._with_parts((*self._parts, name))
 
@@ -639,58 +690,97 @@ class AutoPath:
         return False
 
     def glob(self, pattern: str, *, case_sensitive: bool | None = None) -> Iterator[AutoPath]:
-        """Files and folders below this folder matching ``pattern`` (``*``, ``?``, ``[..]`` within
-        a folder, ``**`` across folders; a trailing "/" yields folders only)."""
+        """Python 3.11's ``Path.glob``: files and folders below this folder matching ``pattern``
+        (``*``, ``?``, ``[..]`` within a name, ``**`` for this folder and every folder below it; a
+        trailing "/" yields folders only). ``case_sensitive=False`` ignores case. Results come in
+        name order, with ``..`` resolved (``glob("sub/../*")`` gives ``self / "x"``)."""
         if not pattern:
             raise ValueError(f"Unacceptable pattern: {pattern!r}")
-        if pattern.startswith("/") or has_scheme(pattern):
+        if has_scheme(pattern):
             raise NotImplementedError("Non-relative patterns are unsupported")
-        dirs_only = pattern.endswith("/")
-        pattern = pattern.rstrip("/")
-        regex = glob_regex(pattern, recursive=False)
-        if case_sensitive is False:
-            import re
-
-            regex = re.compile(regex.pattern, re.IGNORECASE)
-        if "/" not in pattern and "**" not in pattern:
-            try:
-                children = self._children()
-            except (NotFound, NotADirectory):
-                return
-            seen: set[str] = set()
-            for name, is_dir in sorted(children):
-                if name not in seen and regex.match(name) and (is_dir or not dirs_only):
-                    seen.add(name)
-                    yield self._with_parts((*self._parts, name))
-            return
-        literal = literal_prefix(pattern).rpartition("/")[0]
-        base = self.joinpath(literal) if literal else self
-        for rel, meta in base._walk():
-            full = literal + "/" + rel if literal else rel
-            if (meta is None or not dirs_only) and regex.match(full):
-                yield self._with_parts((*self._parts, *full.split("/")))
+        return self._select(parse_pattern(pattern), case_sensitive)
 
     def rglob(self, pattern: str, *, case_sensitive: bool | None = None) -> Iterator[AutoPath]:
         """``glob("**/" + pattern)``: matches at any depth below this folder."""
-        return self.glob("**/" + pattern, case_sensitive=case_sensitive)
+        if has_scheme(pattern):
+            raise NotImplementedError("Non-relative patterns are unsupported")
+        return self._select(parse_pattern(pattern, rglob=True), case_sensitive)
 
-    def walk(self, top_down: bool = True) -> Iterator[tuple[AutoPath, list[str], list[str]]]:
-        """pathlib's ``walk``: ``(folder, folder names, file names)`` for this folder and each below it."""
-        tree: dict[str, tuple[list[str], list[str]]] = {"": ([], [])}
-        for rel, meta in self._walk():
-            parent, _, name = rel.rpartition("/")
-            if meta is None:
-                tree.setdefault(rel, ([], []))
-                tree.setdefault(parent, ([], []))[0].append(name)
-            else:
-                tree.setdefault(parent, ([], []))[1].append(name)
-        order = sorted(tree, key=lambda r: (r.count("/") if r else -1, r))
-        items = [(self / r if r else self, sorted(d), sorted(f)) for r, (d, f) in ((r, tree[r]) for r in order)]
-        yield from (items if top_down else reversed(items))
+    def _select(self, parts: tuple[str, ...], case_sensitive: bool | None) -> Iterator[AutoPath]:
+        local = self._local()
+        lead: tuple[str, ...] = ()
+        if local is not None:
+            tree: Tree = localpath.LocalTree(*local)
+        else:
+            lead, tree = self._listing_for(parts, case_sensitive)
+        for rel in select(tree, parts[len(lead) :], case_sensitive=case_sensitive):
+            yield self._descendant((*lead, *rel))
+
+    def _descendant(self, rel: tuple[str, ...]) -> AutoPath:
+        if ".." in rel:  # pathlib keeps "sub/.."; an AutoPath resolves it by name, as joinpath does
+            return self.joinpath("/".join(rel))
+        return self._with_parts((*self._parts, *rel))
+
+    def _listing_for(self, parts: tuple[str, ...], case_sensitive: bool | None) -> tuple[tuple[str, ...], Tree]:
+        """A tree of what a pattern can reach on an object store, from one listing: the folder
+        named by the pattern's leading literal components, one level deep when that is all the
+        pattern needs, else everything below it."""
+        lead: list[str] = []
+        for part in parts[:-1]:
+            if part in ("", "..", "**") or is_wildcard(part) or case_sensitive is False:
+                break
+            lead.append(part)
+        rest = parts[len(lead) :]
+        try:
+            base = self.joinpath("/".join(lead)) if lead else self
+        except InvalidKey:  # no key can have such a name: nothing matches
+            return tuple(lead), ListingTree((), exists=False, missing=lambda: NotFound(str(self)))
+        entries: list[tuple[str, bool]]
+        if len(rest) == 1 and rest[0] != "**":
+            try:
+                entries = base._children()
+            except (NotFound, NotADirectory):
+                entries = []
+        else:
+            entries = [(rel, meta is None) for rel, meta in base._walk()]
+        exists = bool(entries) or base._dir_exists()
+        return tuple(lead), ListingTree(entries, exists=exists, missing=base._missing_folder)
+
+    def _missing_folder(self) -> OSError:
+        if self._head() is not None:
+            return NotADirectory(f"{self} is a file, not a folder; walk() and iterdir() list folders.")
+        return NotFound(f"No folder {self}; check the path (list the parent with .parent.iterdir()).")
+
+    def walk(
+        self,
+        top_down: bool = True,
+        on_error: Callable[[OSError], object] | None = None,
+        follow_symlinks: bool = False,
+    ) -> Iterator[tuple[AutoPath, list[str], list[str]]]:
+        """Python 3.12's ``Path.walk`` (on 3.11 too): ``(folder, folder names, file names)`` for
+        this folder and each below it, names sorted. Top-down, removing names from the folder
+        list prunes the walk. A folder that cannot be listed (this one missing, or a file) goes to
+        ``on_error`` and yields nothing. Symlinks to folders are listed as files unless
+        ``follow_symlinks``. Object stores are listed once, up front."""
+        local = self._local()
+        if local is not None:
+            tree: Tree = localpath.LocalTree(*local)
+        else:
+            entries = [(rel, meta is None) for rel, meta in self._walk()]
+            tree = ListingTree(entries, exists=bool(entries) or self._dir_exists(), missing=self._missing_folder)
+        for rel, dirnames, filenames in walk_tree(
+            tree, top_down=top_down, on_error=on_error, follow_symlinks=follow_symlinks
+        ):
+            yield self._with_parts((*self._parts, *rel)), dirnames, filenames
 
     def mkdir(self, mode: int = 0o777, parents: bool = False, exist_ok: bool = False) -> None:
-        """Create this folder. On object stores folders exist through their keys, so nothing is
-        written (no marker object); the checks for files and existing folders still apply."""
+        """Create this folder (on local disk with ``mode``, less the umask, as pathlib). On object
+        stores folders exist through their keys, so nothing is written (no marker object); the
+        checks for files and existing folders still apply."""
+        local = self._local()
+        if local is not None:
+            localpath.mkdir(*local, mode, parents, exist_ok)
+            return
         backend, key = self._io()
         if self._head() is not None:
             raise AlreadyExists(f"Cannot create folder {self}: a file with that name exists.")
@@ -698,8 +788,6 @@ class AutoPath:
             if exist_ok:
                 return
             raise AlreadyExists(f"Folder {self} already exists; pass exist_ok=True to accept that.")
-        if self.is_local and not parents and not self.parent.is_dir():
-            raise NotFound(f"Cannot create folder {self}: its parent {self.parent} does not exist; pass parents=True.")
         backend.make_dir(key + "/")
 
     def rmdir(self) -> None:
@@ -709,19 +797,32 @@ class AutoPath:
         backend, key = self._io()
         if not key:
             raise InvalidKey(f"Refusing to remove the root {self}; remove folders inside it.")
-        if self._head() is not None:
+        if not self.is_local and self._head() is not None:
             raise NotADirectory(f"{self} is a file, not a folder; use unlink() to remove files.")
         if not self.is_local:
-            for meta in backend.list_objects(key + "/"):
-                if meta.key != key:  # anything but the folder's own marker
-                    raise DirectoryNotEmpty(
-                        f"Folder {self} is not empty (it holds {backend.uri(meta.key)}); "
-                        "delete its content first or use delete() to remove it all."
-                    )
+            content = self._content()
+            if content is not None:
+                raise DirectoryNotEmpty(
+                    f"Folder {self} is not empty (it holds {backend.uri(content)}); "
+                    "delete its content first or use delete() to remove it all."
+                )
         backend.remove_dir(key + "/")
+
+    def _content(self) -> str | None:
+        """A key inside this object-store folder (not its own marker), or None if it is empty."""
+        backend, key = self._io()
+        for meta in backend.list_objects(key + "/" if key else ""):
+            if meta.key != key:
+                return meta.key
+        return None
 
     def unlink(self, missing_ok: bool = False) -> None:
         """Remove this file; FileNotFoundError if absent (unless ``missing_ok``), IsADirectoryError for a folder."""
+        local = self._local()
+        if local is not None:
+            if localpath.unlink(*local, missing_ok):
+                self._deleted(*local)
+            return
         backend, key = self._io()
         try:
             if not key:
@@ -769,12 +870,29 @@ class AutoPath:
         return self._transfer(self._coerce(target), progress, move=True)
 
     def rename(self, target: str | os.PathLike[str] | AutoPath) -> AutoPath:
-        """pathlib's ``rename``: same as :meth:`move_to`."""
-        return self.move_to(target)
+        """pathlib's ``rename`` (POSIX): an existing target file is replaced; a folder may replace
+        an empty folder, never a non-empty one (DirectoryNotEmpty: use :meth:`move_to` to merge)
+        nor be moved into itself (InvalidTarget, an OSError EINVAL). On local disk one
+        ``os.rename``; elsewhere copy then delete. Missing parent folders of the target are made."""
+        return self._rename(self._coerce(target))
 
     def replace(self, target: str | os.PathLike[str] | AutoPath) -> AutoPath:
-        """pathlib's ``replace``: same as :meth:`move_to` (an existing target file is replaced)."""
-        return self.move_to(target)
+        """pathlib's ``replace``: the same as :meth:`rename` (which replaces files, as on POSIX)."""
+        return self._rename(self._coerce(target))
+
+    def _rename(self, target: AutoPath) -> AutoPath:
+        src, dst = self._local(), target._local()
+        if src is not None and dst is not None:
+            try:
+                localpath.rename(*src, *dst)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                return self._transfer(target, None, move=True, strict=True)  # another filesystem: copy
+            self._deleted(*src)
+            target._wrote(*dst)
+            return target
+        return self._transfer(target, None, move=True, strict=True)
 
     def upload_from(self, source: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Copy the local file or folder ``source`` to this path; returns this path."""
@@ -788,7 +906,9 @@ class AutoPath:
         self._transfer(target, progress, move=False)
         return Path(str(target))
 
-    def _transfer(self, target: AutoPath, progress: Progress, *, move: bool) -> AutoPath:
+    def _transfer(self, target: AutoPath, progress: Progress, *, move: bool, strict: bool = False) -> AutoPath:
+        """Copy or move this file or folder to ``target``. ``strict`` (rename/replace): a folder
+        never merges into a non-empty folder."""
         from .transfer import transfer_object
 
         src_backend, src_key = self._io()
@@ -804,22 +924,44 @@ class AutoPath:
                     move=move, size=meta.size, progress=report,
                 )  # fmt: skip
             return target
+        verb = "move" if move else "copy"
         if not src_key or not self._dir_exists():
-            raise NotFound(f"No file or folder {self} to {'move' if move else 'copy'}; check the path.")
+            raise NotFound(f"No file or folder {self} to {verb}; check the path.")
+        if target == self and move:
+            return target  # as os.rename(folder, folder): nothing to do
         if target == self or target.is_relative_to(self):
-            raise InvalidKey(f"Cannot {'move' if move else 'copy'} {self} into itself ({target}).")
+            raise InvalidTarget(f"Cannot {verb} folder {self} into itself ({target}); choose a target outside it.")
         if target.is_file():
-            raise NotADirectory(f"Cannot {'move' if move else 'copy'} folder {self} onto the file {target}.")
-        if move and self.is_local and target.is_local and not target.exists():
-            # A local folder moves with one rename (atomic, no copy) when the target is free.
-            os.makedirs(str(target.parent), exist_ok=True)
-            os.replace(str(self), str(target))
-            with progress_reporter(progress, f"move {self.name}/") as report:
-                if report is not None:
-                    total = sum(m.size for _, m in target._walk() if m is not None)
-                    report(total, total)
-            return target
-        files = [(rel, m) for rel, m in self._walk() if m is not None]
+            raise NotADirectory(f"Cannot {verb} folder {self} onto the file {target}.")
+        src_local, dst_local = self._local(), target._local()
+        if move and src_local is not None and dst_local is not None:
+            # A local folder moves with one rename (atomic, no copy) when the target is free or
+            # an empty folder; move_to() merges into a non-empty one below.
+            try:
+                localpath.rename(*src_local, *dst_local)
+            except DirectoryNotEmpty:
+                if strict:
+                    raise
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            else:
+                with progress_reporter(progress, f"move {self.name}/") as report:
+                    if report is not None:
+                        total = sum(m.size for _, m in target._walk() if m is not None)
+                        report(total, total)
+                return target
+        elif strict and target._content() is not None:
+            raise DirectoryNotEmpty(
+                f"Cannot rename folder {self} to {target}: the target folder is not empty; "
+                "remove it first, or use move_to() to merge into it."
+            )
+        entries = list(self._walk())
+        files = [(rel, m) for rel, m in entries if m is not None]
+        if target.is_local:  # local folders exist on their own: empty ones are copied too
+            for rel, m in entries:
+                if m is None:
+                    dst_backend.make_dir(target._with_parts((*target._parts, *rel.split("/"))).key + "/")
         total = sum(m.size for _, m in files)
         done = 0
         with progress_reporter(progress, f"{'move' if move else 'copy'} {self.name}/") as report:

@@ -103,9 +103,12 @@ class TempFileWriter(io.RawIOBase):
     ``close()``. ``abort()``, an exception leaving its ``with`` block, or being dropped without
     ``close()`` discards it: nothing half-written is ever published, and the temp file goes."""
 
-    def __init__(self, tmp_path: str) -> None:
+    _done = True  # until the temp file is open: a writer whose __init__ failed has nothing to discard
+
+    def __init__(self, tmp_path: str, file: IO[bytes] | None = None) -> None:
         self._tmp = tmp_path
-        self._file: IO[bytes] = open(tmp_path, "wb")  # noqa: SIM115 - closed in close()/abort()
+        # ``file``: the temp file already opened by the caller (e.g. with a chosen mode).
+        self._file: IO[bytes] = file if file is not None else open(tmp_path, "wb")  # noqa: SIM115
         self._done = False
 
     def _commit(self, tmp_path: str) -> None:

@@ -18,6 +18,10 @@ from ..uri import TEMP_MARKER
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
+
+_MAX_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs, APFS, NTFS (in UTF-16 units there)
+_TEMP_OVERHEAD = len(TEMP_MARKER) + 13  # marker, 12 hex digits and "-"
+_MAX_TEMP_EXT = 16  # longer "extensions" are dropped from short temp names
 _CHUNK = 4 * 1024 * 1024
 
 
@@ -31,10 +35,146 @@ def _meta(key: str, st: os.stat_result) -> ObjectMeta:
     )
 
 
-def temp_sibling(path: str) -> str:
-    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename)."""
+file_meta = _meta  # the metadata of a local file, for modules that stat files themselves
+
+
+def temp_sibling(path: str, *, short: bool = False) -> str:
+    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename).
+
+    Named like ``path`` (handlers and tools see the key's name) when that fits the 255-byte name
+    limit; else, or with ``short``, a fixed short name that keeps only a short extension, so a
+    temp name fits wherever ``path``'s own name fits."""
     head, tail = os.path.split(path)
-    return os.path.join(head, f"{TEMP_MARKER}{uuid.uuid4().hex[:12]}-{tail[:100]}")
+    token = uuid.uuid4().hex[:12]
+    if not short and len(tail.encode("utf-8", "surrogateescape")) <= _MAX_NAME_BYTES - _TEMP_OVERHEAD:
+        return os.path.join(head, f"{TEMP_MARKER}{token}-{tail}")
+    dot = tail.rfind(".")
+    ext = tail[dot:] if 0 < dot < len(tail) - 1 else ""
+    if len(ext.encode("utf-8", "surrogateescape")) > _MAX_TEMP_EXT:
+        ext = ""
+    return os.path.join(head, f"{TEMP_MARKER}{token}{ext}")
+
+
+def write_target(path: str) -> tuple[str, os.stat_result | None]:
+    """Where a write to ``path`` lands, and the file it replaces (None if there is none). A
+    symlink is written through, as ``open(path, "w")`` does: the link's target gets the new
+    content and the link stays."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return path, None
+    if not stat.S_ISLNK(st.st_mode):
+        return path, st
+    real = os.path.realpath(path)
+    try:
+        return real, os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):
+        return real, None  # a dangling link: the write creates its target
+
+
+def ensure_parent(path: str) -> None:
+    """Create the missing folders above ``path``; NotADirectory when one of them is a file."""
+    parent = os.path.dirname(path) or "."
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _below_file(path) from None
+
+
+def _below_file(path: str) -> NotADirectory | NotFound:
+    """The error for a path whose folder cannot exist: a part of it is a file (NotADirectory),
+    or a dangling symlink (NotFound, as ``open`` says)."""
+    parent = os.path.dirname(path)
+    parts = parent.split("/")
+    blocker = parent
+    for i in range(1, len(parts) + 1):
+        part = "/".join(parts[:i]) or "/"
+        if not os.path.isdir(part):
+            blocker = part
+            break
+    if os.path.lexists(blocker) and not os.path.exists(blocker):
+        return NotFound(f"Cannot create {path!r}: {blocker!r} is a dangling symlink; fix or remove the link.")
+    return NotADirectory(
+        f"Cannot create {path!r}: {blocker!r} is a file, not a folder; remove that file or choose another path."
+    )
+
+
+def open_temp(target: str, old: os.stat_result | None) -> tuple[str, int]:
+    """Create a fresh temporary file next to ``target`` and return ``(its path, an fd open for
+    writing)``. When ``old`` (the file being replaced) is given, the temp file gets its owner
+    (where permitted) and its mode before any byte is written, so the new content is never
+    readable by more users than the old one, and the replace keeps a private file private."""
+    if old is not None:
+        _check_overwrite(target, old)
+    tmp = temp_sibling(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    mode = 0o666 if old is None else 0o600
+    try:
+        try:
+            fd = os.open(tmp, flags, mode)
+        except FileNotFoundError:
+            ensure_parent(target)
+            fd = os.open(tmp, flags, mode)
+    except NotADirectoryError:
+        raise _below_file(target) from None
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        tmp = temp_sibling(target, short=True)  # a filesystem with shorter names than usual
+        fd = os.open(tmp, flags, mode)
+    if old is not None:
+        try:
+            _copy_owner(fd, old)
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+        except BaseException:
+            os.close(fd)
+            _unlink_quiet(tmp)
+            raise
+    return tmp, fd
+
+
+def _check_overwrite(target: str, old: os.stat_result) -> None:
+    # An atomic replace needs write permission on the folder only; refuse a file the caller may
+    # not write, as open(target, "w") would (one access() call, only for read-only/foreign files).
+    if (old.st_mode & 0o200 == 0 or old.st_uid != os.geteuid()) and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, f"Permission denied: cannot overwrite {target!r}", target)
+
+
+def _copy_owner(fd: int, old: os.stat_result) -> None:
+    if old.st_uid == os.geteuid() and old.st_gid == os.getegid():
+        return
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except PermissionError:  # only root may give a file away; keep at least the group if allowed
+        with contextlib.suppress(PermissionError):
+            os.fchown(fd, -1, old.st_gid)
+
+
+def is_special(old: os.stat_result | None) -> bool:
+    """True for a FIFO, socket or device: written in place, as pathlib does (a rename would
+    replace it by a regular file)."""
+    return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
+
+
+@contextlib.contextmanager
+def replacing(target: str) -> Iterator[str]:
+    """Yield a temporary path to fill; on success it atomically replaces ``target`` (through a
+    symlink, keeping the replaced file's mode and owner). On error the temp file goes and
+    ``target`` is unchanged. A FIFO or device is yielded as itself and written in place."""
+    target, old = write_target(target)
+    if is_special(old):
+        yield target
+        return
+    tmp, fd = open_temp(target, old)
+    os.close(fd)
+    try:
+        yield tmp
+        if old is not None:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode))  # the writer may have made the file anew
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quiet(tmp)
+        raise
 
 
 def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 3600.0) -> list[str]:
@@ -58,12 +198,13 @@ def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 36
 
 class AtomicWriter(TempFileWriter):
     """A file opened for writing under a temporary name in the target's folder; renamed over the
-    target on close, so readers never see a half-written file."""
+    target on close, so readers never see a half-written file. ``target`` is where the write
+    lands (a symlink's target) and ``old`` the file it replaces, whose mode and owner it keeps."""
 
-    def __init__(self, target: str) -> None:
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    def __init__(self, target: str, old: os.stat_result | None = None) -> None:
         self._target = target
-        super().__init__(temp_sibling(target))
+        tmp, fd = open_temp(target, old)
+        super().__init__(tmp, open(fd, "wb"))  # noqa: SIM115 - closed by close()/abort()
 
     def _commit(self, tmp_path: str) -> None:
         os.replace(tmp_path, self._target)
@@ -195,15 +336,14 @@ class LocalBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        target = self.path(key)
-        tmp = temp_sibling(target)
+        target, old = write_target(self.path(key))
+        if is_special(old):
+            with open(target, "wb") as f:
+                f.write(data)
+            return _meta(key, os.stat(target))
+        tmp, fd = open_temp(target, old)
         try:
-            try:
-                f = open(tmp, "wb")  # noqa: SIM115 - closed below
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                f = open(tmp, "wb")  # noqa: SIM115
-            with f:
+            with open(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 st = os.fstat(f.fileno())
@@ -217,10 +357,9 @@ class LocalBackend(Backend):
         # Complete temp file, then link(2) it to the key: link never replaces an existing name, so
         # of N racing creators exactly one wins, and readers never see a partial file.
         target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
+        tmp, fd = open_temp(target, None)
         try:
-            with open(tmp, "wb") as f:
+            with open(fd, "wb") as f:
                 f.write(data)
             try:
                 os.link(tmp, target)
@@ -235,27 +374,13 @@ class LocalBackend(Backend):
         return self.head(key)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
-        target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
+        with replacing(self.path(key)) as tmp:
             _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
         return self.head(key)
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
-        target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
+        with replacing(self.path(key)) as tmp:
             write(Path(tmp))
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
         return self.head(key)
 
     def delete(self, key: str) -> None:
@@ -271,15 +396,8 @@ class LocalBackend(Backend):
         source = self.path(src)
         if not os.path.isfile(source):
             raise NotFound(f"No file {source!r} to copy.")
-        target = self.path(dst)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = temp_sibling(target)
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
+        with replacing(self.path(dst)) as tmp:
+            _copy_stream(source, tmp, 0, None)
 
     def rename(self, src: str, dst: str, *, overwrite: bool = True) -> None:
         """Atomic move inside the root."""
@@ -394,7 +512,10 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
 
     def open_write(self, key: str) -> IO[bytes]:
-        writer: Any = AtomicWriter(self.path(key))
+        target, old = write_target(self.path(key))
+        if is_special(old):
+            return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
+        writer: Any = AtomicWriter(target, old)
         return writer  # type: ignore[no-any-return]
 
 
