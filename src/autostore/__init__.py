@@ -29,6 +29,8 @@ from .errors import (
     UnsupportedFormat,
 )
 from .formats.base import DataHandler
+from .metrics import StoreStats
+from .metrics import process_stats as stats
 from .options import AzureOptions, GCSOptions, Options, S3Options
 from .path import AutoPath
 from .store import AutoStore
@@ -60,8 +62,10 @@ __all__ = [
     "NotFound",
     "Options",
     "S3Options",
+    "StoreStats",
     "UnsafeLoad",
     "UnsupportedFormat",
     "__version__",
     "register_scheme",
+    "stats",
 ]

@@ -30,6 +30,7 @@ from .errors import (
     NotFound,
 )
 from .globbing import glob_regex, literal_prefix
+from .metrics import traced
 from .options import Options, S3Options, options_class_for_kind
 from .progress import Progress, progress_reporter, scaled
 from .uri import backend_kind, has_scheme, parse_location, validate_key
@@ -404,9 +405,12 @@ class AutoPath:
             raise IsADirectory(f"Cannot {action} {self}: it is a folder; use iterdir()/glob() to see its files.")
         raise NotFound(f"No file {self} to {action}; check the path (list the folder with .parent.iterdir()).")
 
-    def _check_writable(self) -> tuple[Backend, str]:
+    def _check_writable(self, *, folder_check: bool = True) -> tuple[Backend, str]:
+        """The backend and key to write; IsADirectory when a folder has this name. On object
+        stores ``folder_check=False`` skips that check (a LIST request): writing ``a`` creates
+        the object ``a`` even when keys below ``a/`` exist, as S3 itself does."""
         backend, key = self._io()
-        if not key or backend.is_dir(key + "/"):
+        if not key or ((folder_check or self.is_local) and backend.is_dir(key + "/")):
             raise IsADirectory(
                 f"Cannot write to {self}: it is a folder; write to a file inside it, e.g. path / 'x.json'."
             )
@@ -420,6 +424,7 @@ class AutoPath:
         self._store._forget(backend, key, key)
 
     # -- queries ------------------------------------------------------------------------------
+    @traced("exists")
     def exists(self, *, follow_symlinks: bool = True) -> bool:
         """True for an existing file or folder (on object stores: any object below the prefix)."""
         return self._head() is not None or self._dir_exists()
@@ -435,6 +440,7 @@ class AutoPath:
     def is_symlink(self) -> bool:
         return self.is_local and os.path.islink(str(self))
 
+    @traced("stat")
     def stat(self, *, follow_symlinks: bool = True) -> ObjectMeta:
         """Size (``st_size``/``size``), ``st_mtime``, ``etag`` of a file; folders give size 0.
         FileNotFoundError when nothing is there."""
@@ -452,6 +458,7 @@ class AutoPath:
         return self == self._coerce(other)
 
     # -- reading and writing ------------------------------------------------------------------
+    @traced("read_bytes")
     def read_bytes(self) -> bytes:
         backend, key = self._io()
         if not key:
@@ -468,10 +475,11 @@ class AutoPath:
         with io.TextIOWrapper(io.BytesIO(data), encoding=encoding or "utf-8", errors=errors, newline=newline) as f:
             return f.read()
 
+    @traced("write_bytes")
     def write_bytes(self, data: bytes | bytearray | memoryview) -> int:
         """Replace the file with ``data`` atomically; missing parent folders are created."""
         view = memoryview(data)
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         meta = backend.put_bytes(key, view)
         self._wrote(backend, key, meta, data if isinstance(data, bytes) else None)
         return view.nbytes
@@ -518,7 +526,7 @@ class AutoPath:
             if binary:
                 return stream
             return streams.text_stream(stream, writing=False, encoding=encoding, errors=errors, newline=newline)
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         if "x" in mode and self._head() is not None:
             raise AlreadyExists(f"{self} exists; open it with mode 'w' to replace it.")
         writer = streams.Writer(backend.open_write(key), str(self), on_close=lambda: self._wrote(backend, key))
@@ -526,6 +534,7 @@ class AutoPath:
             return writer  # type: ignore[return-value]
         return streams.text_stream(writer, writing=True, encoding=encoding, errors=errors, newline=newline)
 
+    @traced("touch")
     def touch(self, mode: int = 0o666, exist_ok: bool = True) -> None:
         """Create an empty file; an existing local file gets a new mtime (objects are left as they are)."""
         if self.exists():
@@ -534,7 +543,7 @@ class AutoPath:
             if self.is_local:
                 os.utime(str(self))
             return
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         backend.put_bytes(key, b"")
         self._wrote(backend, key)
 
@@ -658,6 +667,7 @@ class AutoPath:
         items = [(self / r if r else self, sorted(d), sorted(f)) for r, (d, f) in ((r, tree[r]) for r in order)]
         yield from (items if top_down else reversed(items))
 
+    @traced("mkdir")
     def mkdir(self, mode: int = 0o777, parents: bool = False, exist_ok: bool = False) -> None:
         """Create this folder. On object stores folders exist through their keys, so nothing is
         written (no marker object); the checks for files and existing folders still apply."""
@@ -672,6 +682,7 @@ class AutoPath:
             raise NotFound(f"Cannot create folder {self}: its parent {self.parent} does not exist; pass parents=True.")
         backend.make_dir(key + "/")
 
+    @traced("rmdir")
     def rmdir(self) -> None:
         """Remove this empty folder (and a zero-byte ``folder/`` marker object). OSError
         (DirectoryNotEmpty) if it has content, NotADirectoryError for a file. On object stores a
@@ -690,6 +701,7 @@ class AutoPath:
                     )
         backend.remove_dir(key + "/")
 
+    @traced("unlink")
     def unlink(self, missing_ok: bool = False) -> None:
         """Remove this file; FileNotFoundError if absent (unless ``missing_ok``), IsADirectoryError for a folder."""
         backend, key = self._io()
@@ -705,6 +717,7 @@ class AutoPath:
             raise NotFound(f"No file {self} to remove; pass missing_ok=True to ignore that.") from None
         self._deleted(backend, key)
 
+    @traced("delete")
     def delete(self, missing_ok: bool = False) -> None:
         """Remove this file, or this folder with everything in it."""
         backend, key = self._io()
@@ -726,6 +739,7 @@ class AutoPath:
             raise NotFound(f"Nothing to delete at {self}; pass missing_ok=True to ignore that.")
 
     # -- transfers ----------------------------------------------------------------------------
+    @traced("copy_to")
     def copy_to(self, target: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Copy this file (or folder, recursively) to ``target``, on any backend; returns the target.
 
@@ -734,6 +748,7 @@ class AutoPath:
         """
         return self._transfer(self._coerce(target), progress, move=False)
 
+    @traced("move_to")
     def move_to(self, target: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Move this file or folder to ``target`` (copy, then delete the source); returns the target."""
         return self._transfer(self._coerce(target), progress, move=True)
@@ -746,12 +761,14 @@ class AutoPath:
         """pathlib's ``replace``: same as :meth:`move_to` (an existing target file is replaced)."""
         return self.move_to(target)
 
+    @traced("upload_from")
     def upload_from(self, source: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Copy the local file or folder ``source`` to this path; returns this path."""
         src = source if isinstance(source, AutoPath) else AutoPath(os.path.abspath(os.fspath(source)))
         src._transfer(self, progress, move=False)
         return self
 
+    @traced("download_to")
     def download_to(self, dest: str | os.PathLike[str], *, progress: Progress = None) -> Path:
         """Copy this file or folder to the local path ``dest``; returns it as a ``pathlib.Path``."""
         target = AutoPath(os.path.abspath(os.fspath(dest)))
@@ -818,6 +835,7 @@ class AutoPath:
         return target
 
     # -- typed data ---------------------------------------------------------------------------
+    @traced("load")
     def load(self, format: str | None = None, *, ignore_cache: bool = False) -> Any:
         """Decode the file with the store's formats (by extension, or ``format="csv"``); a folder
         loads as a polars LazyFrame over its files. Uses the store's cache unless ``ignore_cache``."""
@@ -829,6 +847,7 @@ class AutoPath:
                 return self._store.read(uri + "/", format, ignore_cache=ignore_cache)
             raise
 
+    @traced("save")
     def save(self, value: Any, format: str | None = None) -> AutoPath:
         """Encode ``value`` with the store's formats and write it here; returns the path written
         (a path without extension gets the one of the chosen format)."""

@@ -38,6 +38,7 @@ from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, r
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
 from .keyindex import KeyIndex
+from .metrics import StoreStats, new_recorder, traced
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -104,6 +105,7 @@ class AutoStore:
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
         self._caches: dict[str, DownloadCache | None] = {}
+        self._stats = new_recorder()  # every backend of this store counts its requests here
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -134,6 +136,7 @@ class AutoStore:
 
             root = "/" + location.key.rstrip("/")
             self._primary: Backend = LocalBackend(root)
+            self._primary.stats = self._stats
             self._prefix = ""
             self._backends[("file", root)] = self._primary
         else:
@@ -192,6 +195,7 @@ class AutoStore:
                     from .backends.objectstore import ObjectStoreBackend
 
                     backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
+                backend.stats = self._stats
                 self._backends[ident] = backend
         return backend
 
@@ -272,6 +276,7 @@ class AutoStore:
     def __getitem__(self, key: str) -> Any:
         return self.read(key)
 
+    @traced("read")
     def read(
         self,
         key: str,
@@ -431,6 +436,7 @@ class AutoStore:
     def __setitem__(self, key: str, value: Any) -> None:
         self.write(key, value)
 
+    @traced("write")
     def write(
         self,
         key: str,
@@ -591,10 +597,18 @@ class AutoStore:
             max_bytes=infos[0].max_bytes,
         )
 
+    def stats(self, reset: bool = False) -> StoreStats:
+        """Requests this store (and every AutoPath on it) sent, by kind, with bytes moved,
+        retries, failed requests, cache hits/misses/revalidations and seconds spent waiting on
+        the backend; ``reset=True`` starts counting again from zero. See ``autostore.stats()``
+        for the whole process."""
+        return self._stats.snapshot(reset=reset)
+
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
         self.delete(key)
 
+    @traced("delete")
     def delete(self, key: str) -> None:
         """Remove the value at ``key`` (NotFound when absent)."""
         backend, full = self._target(key)
@@ -606,6 +620,7 @@ class AutoStore:
     def _forget(self, backend: Backend, full: str, stored: str) -> None:
         self._index.removed(backend, full, stored)
 
+    @traced("contains")
     def __contains__(self, key: object) -> bool:
         """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
         file, or a folder holding data files (a dataset). One request at most for a key this
@@ -630,6 +645,7 @@ class AutoStore:
                     return False
         return False
 
+    @traced("keys")
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
         seen: dict[str, None] = {}
@@ -666,12 +682,14 @@ class AutoStore:
             return max(1, max_concurrency)
         return int(getattr(self._base_options, "max_concurrency", 16) or 16)
 
+    @traced("get_many")
     def get_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
         """Read many keys concurrently (``max_concurrency`` at a time); results in key order.
         Raises BatchError naming every key that failed."""
         names = list(keys)
         return run_many(self.read, names, names, self._workers(max_concurrency))
 
+    @traced("put_many")
     def put_many(
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
     ) -> list[str]:
@@ -729,17 +747,20 @@ class AutoStore:
             if rel and not rel.endswith("/") and regex.match(rel):
                 yield rel
 
+    @traced("get_metadata")
     def get_metadata(self, key: str) -> ObjectMeta:
         """Size, ETag and modification time of the value at ``key``."""
         backend, full = self._target(key)
         stored = self._resolve(backend, full)
         return backend.head(stored)
 
+    @traced("copy")
     def copy(self, src: str, dst: str) -> str:
         """Copy the value at ``src`` to ``dst`` (any backends; server-side when they are the same).
         ``dst`` without an extension gets the source's. Returns the stored destination key."""
         return self._transfer(src, dst, move=False)
 
+    @traced("move")
     def move(self, src: str, dst: str) -> str:
         """Move the value at ``src`` to ``dst``; the source is removed only after the copy."""
         return self._transfer(src, dst, move=True)

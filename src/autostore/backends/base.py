@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import BackendError
+from ..metrics import PROCESS, Recorder
 
 __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
@@ -152,6 +153,8 @@ class Backend(ABC):
     bucket: str
     #: stable text naming the service + bucket (used to name cache entries; no secrets)
     identity: str
+    #: where the requests this backend sends are counted (its store's, set by the store)
+    stats: Recorder = PROCESS
 
     # -- reads ----------------------------------------------------------------------------
     @abstractmethod
