@@ -357,3 +357,68 @@ def test_no_tracing_without_a_tracer_provider(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(autostore.__file__).parents[1])}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_the_boto3_transport_of_forked_children_counts_the_same(
+    s3_server: S3Server, shared_bucket: str, proxy: CountingProxy, fault_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """In a child forked after obstore was used, requests go through boto3 (see
+    backends/forksafe.py); botocore's events count them, retries included."""
+    from autostore.backends.boto3_transport import Boto3Backend
+    from autostore.metrics import Recorder
+
+    opts = S3Options(**{**s3_server.options_kwargs(), "endpoint_url": proxy.url})
+    backend = Boto3Backend(
+        "s3", shared_bucket, opts.replace(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=2)
+    )
+    backend.stats = Recorder()
+    prefix = f"boto-{uuid.uuid4().hex[:8]}/"
+    data = os.urandom(11 * MIB)
+    (tmp_path / "big.bin").write_bytes(data)
+
+    def run(name: str, op: Callable[[], object]) -> StoreStats:
+        backend.stats.snapshot(reset=True)
+        proxy.reset()
+        op()
+        stats = backend.stats.snapshot()
+        assert nonzero(stats.requests) == dict(Counter(kind_of(e) for e in proxy.exchanges)), name
+        return stats
+
+    assert run("put", lambda: backend.put_bytes(prefix + "a.bin", b"0123456789")).bytes_up == 10
+    assert run("get", lambda: backend.get_bytes(prefix + "a.bin")).bytes_down == 10
+    assert run("range", lambda: backend.get_range(prefix + "a.bin", 2, 5)).requests["ranged GET"] == 1
+    run("head", lambda: backend.head(prefix + "a.bin"))
+    run("copy", lambda: backend.copy(prefix + "a.bin", prefix + "b.bin"))
+    run("list", lambda: list(backend.list_objects(prefix)))
+    s = run("upload (multipart)", lambda: backend.upload(prefix + "big.bin", tmp_path / "big.bin"))
+    assert s.requests["multipart part"] == 3 and s.bytes_up == len(data)
+    run("delete", lambda: backend.delete(prefix + "b.bin"))
+    backend.close()
+
+    faulty = Boto3Backend("s3", shared_bucket, opts.replace(endpoint_url=fault_proxy.endpoint_url, max_retries=2))
+    faulty.stats = Recorder()
+    fault_proxy.plan = first(2, "503", only("GET"))
+    assert faulty.get_bytes(prefix + "a.bin") == b"0123456789"
+    fault_proxy.plan = None
+    s = faulty.stats.snapshot()
+    assert (s.requests["GET"], s.retries, s.failed) == (3, 2, 2) == (fault_proxy.requests, 2, 2)
+    faulty.close()
+
+
+def test_a_forked_child_counts_its_requests_on_the_same_store(s3_store: AutoStore) -> None:
+    s3_store["k.json"] = {"v": 1}  # the parent has used obstore: the child goes through boto3
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            s3_store.stats(reset=True)
+            ok = s3_store["k.json"] == {"v": 1}
+            s = s3_store.stats()
+            os.write(write_fd, f"{ok} {s.requests['GET']} {s.bytes_down}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as f:
+        answer = f.read()
+    os.waitpid(pid, 0)
+    assert answer == "True 1 8"  # one GET of the 8 bytes {"v": 1}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -45,6 +46,16 @@ _DOWN, _UP, _RETRIES, _FAILED, _HITS, _MISSES, _REVALIDATED, _SECONDS = range(le
 _SIZE = len(KINDS) + 8
 
 _LOCK = threading.Lock()  # one lock for every recorder: a request costs far more than waiting here
+
+
+def _new_lock_in_child() -> None:
+    # A thread of the parent may have held the lock when it forked: the child starts afresh.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 # Per-operation counters of the span being recorded in this context (None: no span).
 _SPAN: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar("autostore_span", default=None)
 
@@ -145,6 +156,10 @@ class Recorder:
         """One request of ``kind`` that failed (no answer, or a server error); ``retried``
         when another attempt follows."""
         self._add(((kind, 1), (_FAILED, 1), (_RETRIES, 1 if retried else 0), (_SECONDS, seconds)))
+
+    def retried(self) -> None:
+        """A request that is sent again after a failure (counted as a request of its own)."""
+        self._add(((_RETRIES, 1),))
 
     def requests(self, kind: int, n: int, down: int = 0, up: int = 0) -> None:
         """``n`` requests of ``kind`` made inside one call (the parts of a multipart upload)."""

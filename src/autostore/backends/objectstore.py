@@ -441,6 +441,7 @@ class ObjectStoreBackend(Backend):
                     "no fork-safe transport); start workers with multiprocessing's 'spawn' or 'forkserver' method."
                 )
             transport = factory(self.scheme, self.bucket, self.options)
+            transport.stats = self.stats  # the child's requests count on the same store
             # No lock: one inherited from the parent may be held by a thread that does not exist here.
             child = self._child = (pid, transport)
             self.identity = transport.identity
