@@ -60,6 +60,8 @@ class Options:
     ``cache_expiry_hours=0`` means cached entries never expire. ``cache_validation="always"``
     revalidates every cached read with the server (one cheap conditional request).
     ``allow_pickle=None`` reads ``AUTOSTORE_ALLOW_PICKLE`` (default: allowed, as in 0.1.x).
+    ``durable=True`` makes local writes survive a power loss once they return (fsync of the file
+    and of its folder); object stores acknowledge a write only once it is durable anyway.
     """
 
     scheme: str | None = None
@@ -72,6 +74,7 @@ class Options:
     max_retries: int = 3
     retry_delay: float = 1.0
     allow_pickle: bool | None = None
+    durable: bool = False
 
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
 
@@ -86,6 +89,8 @@ class Options:
         _check_number(self, "cache_expiry_hours", minimum=0.0)
         _check_number(self, "timeout", minimum=0.0, strict=True)
         _check_number(self, "retry_delay", minimum=0.0)
+        if not isinstance(self.durable, bool):
+            raise ConfigError(f"durable must be True or False (got {self.durable!r}).")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigError(f"max_retries must be a whole number >= 0 (got {self.max_retries!r}).")
         if self.cache_validation not in ("expiry", "always"):

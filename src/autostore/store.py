@@ -37,6 +37,7 @@ from .formats import default_registry
 from .formats.base import DataHandler, HandlerRegistry, is_os_error, os_error, refuse_unsafe, unsafe_loads
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
+from .hotpath import MISS, read_local
 from .keyindex import KeyIndex
 from .metrics import StoreStats, new_recorder, traced
 from .options import Options, S3Options, options_class_for_kind
@@ -131,11 +132,12 @@ class AutoStore:
         self._effective: dict[tuple[str, str], Options] = {}
         self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
+        self._local = location.is_local
         if location.is_local:
             from .backends.local import LocalBackend
 
             root = "/" + location.key.rstrip("/")
-            self._primary: Backend = LocalBackend(root)
+            self._primary: Backend = LocalBackend(root, durable=self._base_options.durable)
             self._primary.stats = self._stats
             self._prefix = ""
             self._backends[("file", root)] = self._primary
@@ -190,7 +192,7 @@ class AutoStore:
 
                     # Absolute paths inside a local store's root keep its rules (no symlink out).
                     fence = self._primary_root() if bucket == "/" else None
-                    backend = LocalBackend(bucket, fence=fence)
+                    backend = LocalBackend(bucket, fence=fence, durable=self._base_options.durable)
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
@@ -292,6 +294,10 @@ class AutoStore:
         polars LazyFrame over its data files, scanned in place; ``dataset=False`` never reads a folder.
         ``cache=True`` (folders, with caching on) scans copies from the download cache instead.
         """
+        if self._local and format is None and not dataset:
+            value = read_local(self, key)  # small local files: a file read and a decode
+            if value is not MISS:
+                return value
         backend, full = self._target(key)
         if dataset or full.endswith("/") or full == "":
             if dataset is False:

@@ -16,6 +16,7 @@ from typing import IO, Any
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
 from ..uri import TEMP_MARKER
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
+from .durable import fsync_dir, fsync_path, make_parents
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 _CHUNK = 4 * 1024 * 1024
@@ -60,13 +61,24 @@ class AtomicWriter(TempFileWriter):
     """A file opened for writing under a temporary name in the target's folder; renamed over the
     target on close, so readers never see a half-written file."""
 
-    def __init__(self, target: str) -> None:
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    def __init__(self, target: str, *, durable: bool = False) -> None:
+        make_parents(os.path.dirname(target) or ".", durable)
         self._target = target
+        self._durable = durable
         super().__init__(temp_sibling(target))
 
     def _commit(self, tmp_path: str) -> None:
-        os.replace(tmp_path, self._target)
+        publish(tmp_path, self._target, self._durable)
+
+
+def publish(tmp: str, target: str, durable: bool) -> None:
+    """Rename the complete file ``tmp`` over ``target``; ``durable``: its data reaches the disk
+    before the rename, and the folder entry after it (see backends/durable.py)."""
+    if durable:
+        fsync_path(tmp)
+    os.replace(tmp, target)
+    if durable:
+        fsync_dir(os.path.dirname(target))
 
 
 class LocalBackend(Backend):
@@ -78,8 +90,12 @@ class LocalBackend(Backend):
 
     scheme = "file"
 
-    def __init__(self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None, durable: bool = False
+    ) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        #: fsync written files and their folders before a write returns (Options.durable)
+        self.durable = durable
         self.bucket = self.root
         self.identity = f"file://{self.root}"
         self._real_root = os.path.realpath(self.root)
@@ -162,6 +178,22 @@ class LocalBackend(Backend):
         return _meta(key, st)
 
     def get_bytes(self, key: str) -> bytes:
+        if "/" not in key and key not in ("", ".", ".."):
+            # A file directly in the root: O_NOFOLLOW refuses a symlink (checked by path()
+            # below), so no lstat is needed, and os-level reads skip io's extra syscalls.
+            target = self.root + "/" + key if self.root != "/" else "/" + key
+            try:
+                fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                        raise NotFound(f"No file {target!r}.") from None
+                    raise
+            else:
+                try:
+                    return _read_all(fd, target)
+                finally:
+                    os.close(fd)
         path = self.path(key)
         try:
             with open(path, "rb") as f:
@@ -201,13 +233,17 @@ class LocalBackend(Backend):
             try:
                 f = open(tmp, "wb")  # noqa: SIM115 - closed below
             except FileNotFoundError:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
+                make_parents(os.path.dirname(target), self.durable)
                 f = open(tmp, "wb")  # noqa: SIM115
             with f:
                 f.write(data)
                 f.flush()
+                if self.durable:
+                    os.fsync(f.fileno())
                 st = os.fstat(f.fileno())
             os.replace(tmp, target)
+            if self.durable:
+                fsync_dir(os.path.dirname(target))
         except BaseException:
             _unlink_quiet(tmp)
             raise
@@ -215,11 +251,11 @@ class LocalBackend(Backend):
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_parents(os.path.dirname(target), self.durable)
         tmp = temp_sibling(target)
         try:
             _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
-            os.replace(tmp, target)
+            publish(tmp, target, self.durable)
         except BaseException:
             _unlink_quiet(tmp)
             raise
@@ -227,11 +263,11 @@ class LocalBackend(Backend):
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
         target = self.path(key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_parents(os.path.dirname(target), self.durable)
         tmp = temp_sibling(target)
         try:
             write(Path(tmp))
-            os.replace(tmp, target)
+            publish(tmp, target, self.durable)
         except BaseException:
             _unlink_quiet(tmp)
             raise
@@ -245,17 +281,19 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
         except IsADirectoryError:
             raise NotFound(f"{path!r} is a directory, not a file.") from None
+        if self.durable:
+            fsync_dir(os.path.dirname(path))
 
     def copy(self, src: str, dst: str) -> None:
         source = self.path(src)
         if not os.path.isfile(source):
             raise NotFound(f"No file {source!r} to copy.")
         target = self.path(dst)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_parents(os.path.dirname(target), self.durable)
         tmp = temp_sibling(target)
         try:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            publish(tmp, target, self.durable)
         except BaseException:
             _unlink_quiet(tmp)
             raise
@@ -267,8 +305,11 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {source!r} to move.")
         if not overwrite and os.path.exists(target):
             raise AlreadyExists(f"{target!r} exists; pass overwrite=True to replace it.")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_parents(os.path.dirname(target), self.durable)
         os.replace(source, target)
+        if self.durable:
+            fsync_dir(os.path.dirname(target))
+            fsync_dir(os.path.dirname(source))
 
     # -- listing --------------------------------------------------------------------------
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
@@ -373,8 +414,25 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
 
     def open_write(self, key: str) -> IO[bytes]:
-        writer: Any = AtomicWriter(self.path(key))
+        writer: Any = AtomicWriter(self.path(key), durable=self.durable)
         return writer  # type: ignore[no-any-return]
+
+
+def _read_all(fd: int, path: str) -> bytes:
+    """The whole content of the open file ``fd`` (NotFound for a directory): one read when the
+    file still has the size fstat gave (a regular file reads short only at its end)."""
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return data
+        chunks, got = [data], len(data)  # it changed size meanwhile: read on to the end
+        while chunk := os.read(fd, max(size - got + 1, 1 << 16)):
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    except IsADirectoryError:
+        raise NotFound(f"{path!r} is a directory, not a file.") from None
 
 
 def _unlink_quiet(path: str) -> None:
