@@ -329,10 +329,7 @@ def local_json(ctx: Ctx) -> list[Workload]:
     value = {"id": 3, "name": "z" * 80, "nested": {"a": [1, 2, 3]}}
     root = ctx.tmp / "lj"
     store = AutoStore(root / "as")
-    try:
-        durable: AutoStore | None = AutoStore(root / "durable", durable=True)
-    except Exception:  # before the option existed (baseline runs)
-        durable = None
+    durable = AutoStore(root / "durable", durable=True)
     plain = root / "plain"
     plain.mkdir(parents=True)
     names = [f"k{i:05d}" for i in range(n)]
@@ -342,7 +339,6 @@ def local_json(ctx: Ctx) -> list[Workload]:
             store[name] = value
 
     def as_durable() -> None:
-        assert durable is not None
         for name in names:
             durable[name] = value
 
@@ -390,10 +386,8 @@ def local_json(ctx: Ctx) -> list[Workload]:
     def check(name: str, result: Any) -> None:
         assert result == [value] * n, name
 
-    as_write(), open_write()
-    if durable is not None:
-        as_durable()
-    rows = [
+    as_write(), open_write(), as_durable()
+    return [
         Workload(
             f"{n} local small JSON write",
             "autostore",
@@ -429,7 +423,6 @@ def local_json(ctx: Ctx) -> list[Workload]:
             note="store['k00001'] vs open() + json.load",
         ),
     ]
-    return rows if durable is not None else [w for w in rows if "durable" not in w.name]
 
 
 def path_writes(ctx: Ctx) -> list[Workload]:

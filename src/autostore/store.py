@@ -521,14 +521,15 @@ class AutoStore:
         return self._temp_path("x").parent
 
     def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
-        if self._index.remembered(backend, full) != stored:
-            for other in self._index.candidates(backend, full, trust_absence=True):
-                if other != stored:
-                    log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
-                    with contextlib.suppress(NotFound):
-                        backend.delete(other)
-                    self._after_delete(backend, other)
-                    self._index.removed(backend, full, other)
+        if self._index.remembered(backend, full) == stored:
+            return  # this store wrote or resolved it before: no sibling to tidy, nothing to note
+        for other in self._index.candidates(backend, full, trust_absence=True):
+            if other != stored:
+                log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
+                with contextlib.suppress(NotFound):
+                    backend.delete(other)
+                self._after_delete(backend, other)
+                self._index.removed(backend, full, other)
         self._index.resolved(backend, full, stored)
 
     def _after_write(

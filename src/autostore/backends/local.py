@@ -230,17 +230,19 @@ class LocalBackend(Backend):
         target = self.path(key)
         tmp = temp_sibling(target)
         try:
+            # os-level calls: a small write is open, write, fstat, close, rename - no more.
             try:
-                f = open(tmp, "wb")  # noqa: SIM115 - closed below
+                fd = os.open(tmp, _NEW_FILE, 0o666)
             except FileNotFoundError:
                 make_parents(os.path.dirname(target), self.durable)
-                f = open(tmp, "wb")  # noqa: SIM115
-            with f:
-                f.write(data)
-                f.flush()
+                fd = os.open(tmp, _NEW_FILE, 0o666)
+            try:
+                _write_all(fd, data)
                 if self.durable:
-                    os.fsync(f.fileno())
-                st = os.fstat(f.fileno())
+                    os.fsync(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
             if self.durable:
                 fsync_dir(os.path.dirname(target))
@@ -416,6 +418,15 @@ class LocalBackend(Backend):
     def open_write(self, key: str) -> IO[bytes]:
         writer: Any = AtomicWriter(self.path(key), durable=self.durable)
         return writer  # type: ignore[no-any-return]
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_all(fd: int, path: str) -> bytes:

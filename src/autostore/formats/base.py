@@ -36,9 +36,17 @@ __all__ = [
 _UNSAFE_ALLOWED: ContextVar[bool | None] = ContextVar("autostore_unsafe_allowed", default=None)
 
 
+_MIGHT_BE: dict[tuple[type, str], bool] = {}
+
+
 def might_be(value: object, module: str) -> bool:
     """True when ``value``'s type comes from ``module`` (without importing ``module``)."""
-    return any(cls.__module__.split(".", 1)[0] == module for cls in type(value).__mro__)
+    cls = type(value)
+    try:
+        return _MIGHT_BE[cls, module]  # asked for every value written: remembered per type
+    except KeyError:
+        found = _MIGHT_BE[cls, module] = any(c.__module__.split(".", 1)[0] == module for c in cls.__mro__)
+        return found
 
 
 def require(module: str, extra: str | None, what: str) -> Any:
