@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 import json
 import logging
 import os
@@ -758,20 +759,22 @@ class ObjectStoreBackend(Backend):
             result = self._call(PUT, key, "upload", lambda: ob.put(store, key, data, use_multipart=False), up=size)
         else:
             chunk, concurrency = self._chunk, self._stream_concurrency
-            result = self._multipart(
-                key,
-                "upload",
-                size,
-                chunk,
-                lambda store: ob.put(
-                    store,
+            # obstore reads the file itself (no Python copy of each part); with a progress
+            # callback, through a reader that reports the bytes obstore takes.
+            source: Any = Path(src) if progress is None else _progress_reader(src, size, progress)
+            try:
+                result = self._multipart(
                     key,
-                    _file_chunks(src, chunk, size, progress),
-                    use_multipart=True,
-                    chunk_size=chunk,
-                    max_concurrency=concurrency,
-                ),
-            )
+                    "upload",
+                    size,
+                    chunk,
+                    lambda store: ob.put(
+                        store, key, source, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
+                    ),
+                )
+            finally:
+                if progress is not None:
+                    source.close()
         if progress is not None:
             progress(size, size)
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
@@ -1014,17 +1017,30 @@ def _meta(m: Any) -> ObjectMeta:
     return ObjectMeta(key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified"))
 
 
-def _file_chunks(path: Path, chunk: int, total: int, progress: ProgressCallback | None) -> Iterator[bytes]:
-    done = 0
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            data = f.read(chunk)
-            if not data:
-                return
-            done += len(data)
-            if progress is not None:
-                progress(done, total)
-            yield data
+class _ProgressFile(io.RawIOBase):
+    """A local file read by obstore, reporting ``(done, total)`` as it goes."""
+
+    def __init__(self, path: Path, total: int, progress: ProgressCallback) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this reader
+        self._total, self._progress, self._done = total, progress, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._file.readinto(buffer) or 0
+        self._done += n
+        if n:
+            self._progress(min(self._done, self._total), self._total)
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _progress_reader(path: Path, total: int, progress: ProgressCallback) -> IO[bytes]:
+    return io.BufferedReader(_ProgressFile(path, total, progress), buffer_size=1 << 20)
 
 
 class _CountingWriter:
