@@ -101,3 +101,16 @@ def test_big_files_are_always_read_in_place(
     proxy.reset()
     assert lf.collect().height == 60
     assert all(ranged for ranged, _ in object_gets(proxy))
+
+
+def test_a_broken_file_fails_when_the_query_runs_as_before(dataset: tuple[AutoStore, str, int]) -> None:
+    store, _uri, _files = dataset
+    store.primary_backend.put_bytes("sales/year=2023/region=eu/part-0.parquet", b"not parquet at all")
+    lf = store["sales/"]  # the broken file is not read yet
+    for query in (lambda f: f, lambda f: f.filter(pl.col("region") == "eu")):  # whole files, in place
+        with pytest.raises(pl.exceptions.PolarsError):
+            query(lf).collect()
+    store.primary_backend.put_bytes("sales/year=2023/region=__HIVE_DEFAULT_PARTITION__/part-0.parquet", b"broken")
+    lf = store["sales/"]  # no schema from the first file: still no error before the query runs
+    with pytest.raises(pl.exceptions.PolarsError, match="parquet"):
+        lf.collect()

@@ -42,17 +42,17 @@ def prefetching_scan(
         return inner
     from polars.io.plugins import register_io_source
 
-    known: list[Any] = []
-
-    def schema() -> Any:
-        if not known:
-            known.append(inner.collect_schema())
-        return known[0]
+    try:
+        # Now rather than when collected: polars would fetch this footer then anyway, and a
+        # schema function (not a dict) makes polars import pyarrow (~0.1 s per process).
+        schema = dict(inner.collect_schema())
+    except Exception:
+        return inner  # a broken file: polars' own scan reports it when the query runs
+    names = list(schema)
 
     def source(with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None) -> Any:
-        names = list(schema())
         if predicate is None and n_rows is None and (with_columns is None or set(with_columns) >= set(names)):
-            for frame in _whole_files(pl, backend, files, hive_names, parts, schema()):
+            for frame in _whole_files(pl, backend, files, hive_names, parts, schema):
                 yield frame if with_columns is None else frame.select(with_columns)
             return
         lf = inner
