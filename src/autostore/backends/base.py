@@ -182,8 +182,9 @@ class Backend(ABC):
         metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
 
     def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
-        """The object's bytes when it is at most ``limit`` bytes, else None after streaming it
-        into ``dest``; one request either way on object stores."""
+        """The object's bytes when it is at most ``limit`` bytes, else None after writing it
+        into ``dest``; on object stores one GET for an object up to 8 MiB, larger ones in
+        parallel ranged GETs."""
         self.download(key, dest)
         return None
 
