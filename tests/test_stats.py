@@ -229,6 +229,15 @@ def test_retries_and_failures_under_faults(
         fault_proxy.plan = None
         s = store.stats()
         assert (s.total_requests, s.retries, s.failed) == (fault_proxy.requests, 1, 1) == (2, 1, 1)
+    # a listing failing on every attempt: max_retries + 1 pages sent, all failed, 2 retries
+    store.stats(reset=True)
+    fault_proxy.reset()
+    fault_proxy.plan = first(3, fault, only("GET"))
+    with pytest.raises(BackendError):
+        store.keys()
+    fault_proxy.plan = None
+    s = store.stats()
+    assert (s.requests["LIST page"], s.retries, s.failed) == (fault_proxy.requests, 2, 3) == (3, 2, 3)
 
 
 def test_counts_are_per_store_shared_by_paths_and_summed_for_the_process(

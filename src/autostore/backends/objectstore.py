@@ -821,7 +821,7 @@ class ObjectStoreBackend(Backend):
             except Exception as exc:
                 seconds = perf_counter() - start
                 err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, "list", idempotent=True)
-                stats.failure(LIST, seconds, retried=isinstance(err, _NotRetried))
+                stats.failure(LIST, seconds, retried=False)  # the caller counts the retry, if any
                 raise err from None
             seconds = perf_counter() - start
             if batch is not None:
@@ -857,6 +857,7 @@ class ObjectStoreBackend(Backend):
                 return
             except _NotRetried as exc:
                 used = self._before_retry(exc, used)
+                self.stats.retried()
 
     @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
@@ -892,6 +893,7 @@ class ObjectStoreBackend(Backend):
                 return found
             except _NotRetried as exc:
                 used = self._before_retry(exc, used)
+                self.stats.retried()
 
     def is_dir(self, prefix: str) -> bool:
         if self.kind == "http":  # no listing over plain HTTP: a URL is a file or nothing
