@@ -225,6 +225,8 @@ def main() -> int:
             report[query] = row
         if not args.no_dask:
             report["dask"] = dask_handoff(store, folder)
+            polars_x = sum(row[1] for row in json.loads(results["autostore"][0]["digest"]))  # agg ran last
+            assert abs(report["dask"]["x_sum"] - polars_x) <= 1e-6 * abs(polars_x) + 1, (report["dask"], polars_x)
         store.close()
     print(json.dumps(report, indent=2))
     peak = max(report[q]["autostore_peak_rss"] for q in ("filter", "agg"))
