@@ -33,6 +33,9 @@ class Exchange:
     conditional: bool  # carried If-None-Match / If-Match
     status: int | None = None
     body_bytes: int = 0
+    ranged: bool = False  # carried a Range header
+    copy_source: bool = False  # carried x-amz-copy-source (a server-side copy)
+    request_bytes: int = 0  # request body (Content-Length)
 
 
 class _Parser:
@@ -246,10 +249,14 @@ class CountingProxy:
             target = rest.rpartition(" ")[0]
             path, _, query = target.partition("?")
             exchange = Exchange(method, unquote(path), query, "if-none-match" in headers or "if-match" in headers)
+            exchange.ranged = "range" in headers
+            exchange.copy_source = "x-amz-copy-source" in headers
+            mode = _body_mode(headers, allow_close=False)
+            exchange.request_bytes = int(mode.split(":")[1]) if mode.startswith("length:") else 0
             with self._lock:
                 self._exchanges.append(exchange)
                 pending.append(exchange)
-            return _body_mode(headers, allow_close=False)
+            return mode
 
         parser = _Parser(on_head, lambda n: None)
         self._pump(client, server, parser, throttled=False)

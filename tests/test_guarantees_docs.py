@@ -1,27 +1,44 @@
-"""The durability limits written in the guarantees stay true to the code: autostore has no fsync
-option and never fsyncs local writes (README "Guarantees", docs/guarantees.md). Adding one must
-come with new words in both."""
+"""The durability limits written in the guarantees stay true to the code: local writes are
+atomic but not fsynced unless ``durable=True`` asks for it (README "Guarantees",
+docs/guarantees.md). Changing the default must come with new words in both."""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 
-import autostore.backends.local as local
-from autostore import Options, S3Options
+from autostore import AutoStore, Options, S3Options
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_no_fsync_option_and_the_docs_say_so() -> None:
+def _words(path: Path) -> str:
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+def test_durable_is_the_only_fsync_option_and_off_by_default() -> None:
     fields = {f.name for cls in (Options, S3Options) for f in dataclasses.fields(cls)}
-    assert not [name for name in fields if "sync" in name or "durab" in name]
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert "has **no fsync option** today" in readme
-    docs = " ".join((ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8").split())
-    assert "does not `fsync` local writes and has no option to" in docs
+    assert [name for name in sorted(fields) if "sync" in name or "durab" in name] == ["durable"]
+    assert Options().durable is None or Options().durable is False
 
 
-def test_local_writes_do_not_fsync() -> None:
-    assert "fsync" not in inspect.getsource(local)
+def test_a_default_local_store_does_not_fsync(tmp_path: Path) -> None:
+    store = AutoStore(tmp_path)
+    try:
+        assert store._primary.durable is False  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    durable = AutoStore(tmp_path, durable=True)
+    try:
+        assert durable._primary.durable is True  # type: ignore[attr-defined]
+    finally:
+        durable.close()
+
+
+def test_the_docs_state_the_limit_and_the_option() -> None:
+    readme = _words(ROOT / "README.md")
+    assert "*Limit — atomic is not durable by default:*" in readme
+    assert "`Options(durable=True)`" in readme
+    docs = _words(ROOT / "docs" / "guarantees.md")
+    assert "By default autostore does not `fsync` local writes" in docs
+    assert "`durable=True`" in docs

@@ -32,6 +32,8 @@ from .errors import (
     UnsupportedOperation,
 )
 from .formats.base import DataHandler
+from .metrics import StoreStats
+from .metrics import process_stats as stats
 from .options import AzureOptions, GCSOptions, Options, S3Options
 from .path import AutoPath
 from .store import AutoStore
@@ -65,9 +67,11 @@ __all__ = [
     "Options",
     "S3Options",
     "SourceChanged",
+    "StoreStats",
     "UnsafeLoad",
     "UnsupportedFormat",
     "UnsupportedOperation",
     "__version__",
     "register_scheme",
+    "stats",
 ]

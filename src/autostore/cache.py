@@ -362,18 +362,18 @@ class DownloadCache:
         if not fresh:  # lock-free fast path
             served = self._serve(name, ident, key, started, fresh, as_bytes)
             if served is not None:
-                self._count(hit=True)
+                self._count(backend, hit=True)
                 return served
         with self._locked(name, _LOCK_TIMEOUT) as got:
             if not got:
                 log.warning("cache entry of %s busy for %.0fs; reading it uncached", backend.uri(key), _LOCK_TIMEOUT)
-                self._count(hit=False)
+                self._count(backend, hit=False)
                 if as_bytes:
                     return backend.get_bytes(key), None, False
                 return None, self._download_uncached(backend, key), True
             served = self._serve(name, ident, key, started, fresh, as_bytes)  # filled while we waited?
             if served is not None:
-                self._count(hit=True)
+                self._count(backend, hit=True)
                 return served
             result = self._fill(backend, name, ident, key, fresh, as_bytes)
         self._evict_if_needed()
@@ -472,14 +472,15 @@ class DownloadCache:
             assert old is not None
             _unlink(part)
             meta = dict(old, fetched_at=asked_at, confirmed=True)
+            backend.stats.cache(revalidated=True)
             self._write_meta(name, meta)
             served = self._open(name, meta, as_bytes)
             self._check_generation(name, generation)
             if served is not None:
-                self._count(hit=True)
+                self._count(backend, hit=True)
                 return served
             return self._fill(backend, name, ident, key, True, as_bytes)  # changed under us: refetch
-        self._count(hit=False)
+        self._count(backend, hit=False)
         try:
             size = os.path.getsize(part)
             if size != result.size:
@@ -615,7 +616,8 @@ class DownloadCache:
         with contextlib.suppress(OSError):
             os.utime(self._meta_path(name))
 
-    def _count(self, *, hit: bool) -> None:
+    def _count(self, backend: Backend, *, hit: bool) -> None:
+        backend.stats.cache(hit=hit, miss=not hit)
         with self._counter_lock:
             if hit:
                 self.hits += 1

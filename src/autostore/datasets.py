@@ -136,6 +136,10 @@ def scan_dataset(
         above = [name for name, _ in _partitions(root.rstrip("/") + "/x") if name not in hive_names]
         if hive_names and above:
             lf = lf.drop(above, strict=False)
+        if root.startswith("s3://"):  # read in place from an object store: a full scan fetches whole files
+            from .prefetch import prefetching_scan
+
+            lf = prefetching_scan(pl, backend, files, lf, hive_names, parts, uri)
         return lf
     if hive_names:
         scan_kwargs["include_file_paths"] = _PATH_COLUMN

@@ -119,6 +119,9 @@ class Options(_GivenFields):
     A field passed to the constructor (or to :meth:`replace`) is *explicit* and wins over the
     ``AUTOSTORE_*`` environment and the configuration file, even when it equals the default;
     passing ``None`` is the same as not passing the field.
+
+    ``durable=True`` makes local writes survive a power loss once they return (fsync of the file
+    and of its folder); object stores acknowledge a write only once it is durable anyway.
     """
 
     scheme: str | None = None
@@ -131,6 +134,7 @@ class Options(_GivenFields):
     max_retries: int = 3
     retry_delay: float = 1.0
     allow_pickle: bool | None = None
+    durable: bool = False
 
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
     _path_fields: ClassVar[frozenset[str]] = frozenset({"cache_dir"})
@@ -148,6 +152,8 @@ class Options(_GivenFields):
         _check_number(self, "cache_expiry_hours", minimum=0.0)
         _check_number(self, "timeout", minimum=0.0, strict=True)
         _check_number(self, "retry_delay", minimum=0.0)
+        if not isinstance(self.durable, bool):
+            raise ConfigError(f"durable must be True or False (got {self.durable!r}).")
         if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigError(f"max_retries must be a whole number >= 0 (got {self.max_retries!r}).")
         if not isinstance(self.cache_validation, str) or self.cache_validation not in ("expiry", "always"):

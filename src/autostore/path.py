@@ -36,6 +36,7 @@ from .errors import (
     NotFound,
 )
 from .globbing import ListingTree, Tree, is_wildcard, parse_pattern, select, walk_tree
+from .metrics import traced
 from .options import Options, S3Options, options_class_for_kind
 from .progress import Progress, progress_reporter, scaled
 from .uri import backend_kind, has_scheme, parse_location, validate_key
@@ -447,9 +448,12 @@ class AutoPath:
             raise IsADirectory(f"Cannot {action} {self}: it is a folder; use iterdir()/glob() to see its files.")
         raise NotFound(f"No file {self} to {action}; check the path (list the folder with .parent.iterdir()).")
 
-    def _check_writable(self) -> tuple[Backend, str]:
+    def _check_writable(self, *, folder_check: bool = True) -> tuple[Backend, str]:
+        """The backend and key to write; IsADirectory when a folder has this name. On object
+        stores ``folder_check=False`` skips that check (a LIST request): writing ``a`` creates
+        the object ``a`` even when keys below ``a/`` exist, as S3 itself does."""
         backend, key = self._io()
-        if not key or backend.is_dir(key + "/"):
+        if not key or ((folder_check or self.is_local) and backend.is_dir(key + "/")):
             raise IsADirectory(
                 f"Cannot write to {self}: it is a folder; write to a file inside it, e.g. path / 'x.json'."
             )
@@ -462,6 +466,7 @@ class AutoPath:
         self._store._path_deleted(backend, key)
 
     # -- queries ------------------------------------------------------------------------------
+    @traced("exists")
     def exists(self, *, follow_symlinks: bool = True) -> bool:
         """True for an existing file or folder (on object stores: any object below the prefix).
         Local paths follow pathlib: FIFOs and other special files exist, a dangling symlink does
@@ -493,6 +498,7 @@ class AutoPath:
     def is_symlink(self) -> bool:
         return self.is_local and os.path.islink(str(self))
 
+    @traced("stat")
     def stat(self, *, follow_symlinks: bool = True) -> ObjectMeta:
         """Size (``st_size``/``size``), ``st_mtime``, ``etag`` of a file; folders give size 0.
         FileNotFoundError when nothing is there (NotADirectoryError below a local file)."""
@@ -513,6 +519,7 @@ class AutoPath:
         return self == self._coerce(other)
 
     # -- reading and writing ------------------------------------------------------------------
+    @traced("read_bytes")
     def read_bytes(self, *, version: str | None = None, as_of: datetime | str | None = None) -> bytes:
         """The file's bytes; ``version=`` (a version id) or ``as_of=`` (a moment) read an older
         version (S3 with bucket versioning; see ``AutoStore.versions``)."""
@@ -535,10 +542,11 @@ class AutoPath:
         with io.TextIOWrapper(io.BytesIO(data), encoding=encoding or "utf-8", errors=errors, newline=newline) as f:
             return f.read()
 
+    @traced("write_bytes")
     def write_bytes(self, data: bytes | bytearray | memoryview) -> int:
         """Replace the file with ``data`` atomically; missing parent folders are created."""
         view = memoryview(data)
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         meta = backend.put_bytes(key, view)
         self._wrote(backend, key, meta, data if isinstance(data, bytes) else None)
         return view.nbytes
@@ -590,12 +598,13 @@ class AutoPath:
             there = os.path.lexists(path) if path is not None else self._head() is not None or self._dir_exists()
             if there:
                 raise AlreadyExists(f"{self} exists; open it with mode 'w' to replace it.")
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         writer = streams.Writer(backend.open_write(key), str(self), on_close=lambda: self._wrote(backend, key))
         if binary:
             return writer  # type: ignore[return-value]
         return streams.text_stream(writer, writing=True, encoding=encoding, errors=errors, newline=newline)
 
+    @traced("touch")
     def touch(self, mode: int = 0o666, exist_ok: bool = True) -> None:
         """Create an empty file (local files get ``mode``, less the umask); an existing local
         path gets a new mtime (objects are left as they are). Missing parent folders are created."""
@@ -610,7 +619,7 @@ class AutoPath:
             if self.is_local:
                 os.utime(str(self))
             return
-        backend, key = self._check_writable()
+        backend, key = self._check_writable(folder_check=False)
         backend.put_bytes(key, b"")
         self._wrote(backend, key)
 
@@ -773,6 +782,7 @@ class AutoPath:
         ):
             yield self._with_parts((*self._parts, *rel)), dirnames, filenames
 
+    @traced("mkdir")
     def mkdir(self, mode: int = 0o777, parents: bool = False, exist_ok: bool = False) -> None:
         """Create this folder (on local disk with ``mode``, less the umask, as pathlib). On object
         stores folders exist through their keys, so nothing is written (no marker object); the
@@ -790,6 +800,7 @@ class AutoPath:
             raise AlreadyExists(f"Folder {self} already exists; pass exist_ok=True to accept that.")
         backend.make_dir(key + "/")
 
+    @traced("rmdir")
     def rmdir(self) -> None:
         """Remove this empty folder (and a zero-byte ``folder/`` marker object). OSError
         (DirectoryNotEmpty) if it has content, NotADirectoryError for a file. On object stores a
@@ -816,6 +827,7 @@ class AutoPath:
                 return meta.key
         return None
 
+    @traced("unlink")
     def unlink(self, missing_ok: bool = False) -> None:
         """Remove this file; FileNotFoundError if absent (unless ``missing_ok``), IsADirectoryError for a folder."""
         local = self._local()
@@ -836,6 +848,7 @@ class AutoPath:
             raise NotFound(f"No file {self} to remove; pass missing_ok=True to ignore that.") from None
         self._deleted(backend, key)
 
+    @traced("delete")
     def delete(self, missing_ok: bool = False) -> None:
         """Remove this file, or this folder with everything in it."""
         backend, key = self._io()
@@ -857,6 +870,7 @@ class AutoPath:
             raise NotFound(f"Nothing to delete at {self}; pass missing_ok=True to ignore that.")
 
     # -- transfers ----------------------------------------------------------------------------
+    @traced("copy_to")
     def copy_to(self, target: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Copy this file (or folder, recursively) to ``target``, on any backend; returns the target.
 
@@ -865,6 +879,7 @@ class AutoPath:
         """
         return self._transfer(self._coerce(target), progress, move=False)
 
+    @traced("move_to")
     def move_to(self, target: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Move this file or folder to ``target`` (copy, then delete the source); returns the target."""
         return self._transfer(self._coerce(target), progress, move=True)
@@ -894,12 +909,14 @@ class AutoPath:
             return target
         return self._transfer(target, None, move=True, strict=True)
 
+    @traced("upload_from")
     def upload_from(self, source: str | os.PathLike[str] | AutoPath, *, progress: Progress = None) -> AutoPath:
         """Copy the local file or folder ``source`` to this path; returns this path."""
         src = source if isinstance(source, AutoPath) else AutoPath(os.path.abspath(os.fspath(source)))
         src._transfer(self, progress, move=False)
         return self
 
+    @traced("download_to")
     def download_to(self, dest: str | os.PathLike[str], *, progress: Progress = None) -> Path:
         """Copy this file or folder to the local path ``dest``; returns it as a ``pathlib.Path``."""
         target = AutoPath(os.path.abspath(os.fspath(dest)))
@@ -992,6 +1009,7 @@ class AutoPath:
             backend.remove_dir(key + "/", recursive=True)
 
     # -- typed data ---------------------------------------------------------------------------
+    @traced("load")
     def load(
         self,
         format: str | None = None,
@@ -1019,6 +1037,7 @@ class AutoPath:
                 return self._store.read(uri + "/", format, **kwargs)
             raise
 
+    @traced("save")
     def save(self, value: Any, format: str | None = None, *, compression: str | None = None) -> AutoPath:
         """Encode ``value`` with the store's formats and write it here; returns the path written
         (a path without extension gets the one of the chosen format, and of ``compression``)."""

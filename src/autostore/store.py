@@ -48,7 +48,9 @@ from .formats.base import (
 )
 from .globbing import glob_regex as _glob_regex
 from .globbing import literal_prefix as _literal_prefix
+from .hotpath import MISS, read_local
 from .keyindex import KeyIndex
+from .metrics import StoreStats, new_recorder, traced
 from .options import Options, S3Options, options_class_for_kind
 from .uri import (
     backend_kind,
@@ -120,6 +122,7 @@ class AutoStore:
         self._handlers: HandlerRegistry = default_registry().copy()
         self._index = KeyIndex(self._handlers.known_extension)
         self._caches: dict[str, DownloadCache | None] = {}
+        self._stats = new_recorder()  # every backend of this store counts its requests here
 
         primary_kind = location.kind
         primary_scheme = location.scheme
@@ -145,11 +148,13 @@ class AutoStore:
         self._effective: dict[tuple[str, str], Options] = {}
         self._base_options = self._settled(primary_scheme, "" if location.is_local else location.bucket)
 
+        self._local = location.is_local
         if location.is_local:
             from .backends.local import LocalBackend
 
             root = "/" + location.key.rstrip("/")
-            self._primary: Backend = LocalBackend(root)
+            self._primary: Backend = LocalBackend(root, durable=self._base_options.durable)
+            self._primary.stats = self._stats
             self._prefix = ""
             self._backends[("file", root)] = self._primary
         else:
@@ -203,11 +208,12 @@ class AutoStore:
 
                     # Absolute paths inside a local store's root keep its rules (no symlink out).
                     fence = self._primary_root() if bucket == "/" else None
-                    backend = LocalBackend(bucket, fence=fence)
+                    backend = LocalBackend(bucket, fence=fence, durable=self._base_options.durable)
                 else:
                     from .backends.objectstore import ObjectStoreBackend
 
                     backend = ObjectStoreBackend(scheme, kind, bucket, self._settled(scheme, bucket))
+                backend.stats = self._stats
                 self._backends[ident] = backend
         return backend
 
@@ -292,6 +298,7 @@ class AutoStore:
     def __getitem__(self, key: str) -> Any:
         return self.read(key)
 
+    @traced("read")
     def read(
         self,
         key: str,
@@ -325,6 +332,10 @@ class AutoStore:
 
             pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
             return pinned.read(format, ignore_cache=ignore_cache)
+        if self._local and format is None and not dataset and not mmap and compression is None and not options:
+            value = read_local(self, key)  # small local files: a file read and a decode
+            if value is not MISS:
+                return value
         if mmap:
             options["mmap"] = True
         backend, full = self._target(key)
@@ -532,6 +543,7 @@ class AutoStore:
     def __setitem__(self, key: str, value: Any) -> None:
         self.write(key, value)
 
+    @traced("write")
     def write(
         self,
         key: str,
@@ -635,14 +647,15 @@ class AutoStore:
         return self._temp_path("x").parent
 
     def _replace_siblings(self, backend: Backend, full: str, stored: str) -> None:
-        if self._index.remembered(backend, full) != stored:
-            for other in self._index.candidates(backend, full, trust_absence=True):
-                if other != stored:
-                    log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
-                    with contextlib.suppress(NotFound):
-                        backend.delete(other)
-                    self._after_delete(backend, other)
-                    self._index.removed(backend, full, other)
+        if self._index.remembered(backend, full) == stored:
+            return  # this store wrote or resolved it before: no sibling to tidy, nothing to note
+        for other in self._index.candidates(backend, full, trust_absence=True):
+            if other != stored:
+                log.debug("replacing %s with %s", backend.uri(other), backend.uri(stored))
+                with contextlib.suppress(NotFound):
+                    backend.delete(other)
+                self._after_delete(backend, other)
+                self._index.removed(backend, full, other)
         self._index.resolved(backend, full, stored)
 
     def _after_write(
@@ -717,10 +730,18 @@ class AutoStore:
             max_bytes=infos[0].max_bytes,
         )
 
+    def stats(self, reset: bool = False) -> StoreStats:
+        """Requests this store (and every AutoPath on it) sent, by kind, with bytes moved,
+        retries, failed requests, cache hits/misses/revalidations and seconds spent waiting on
+        the backend; ``reset=True`` starts counting again from zero. See ``autostore.stats()``
+        for the whole process."""
+        return self._stats.snapshot(reset=reset)
+
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
         self.delete(key)
 
+    @traced("delete")
     def delete(self, key: str) -> None:
         """Remove the value at ``key`` (NotFound when absent)."""
         backend, full = self._target(key)
@@ -760,6 +781,7 @@ class AutoStore:
             ext = self._handlers.known_extension(k.rpartition("/")[2])
             self._forget(b, k[: -len(ext)] if ext else k, k)
 
+    @traced("contains")
     def __contains__(self, key: object) -> bool:
         """True when ``store[key]`` has a value to read (it may still fail to decode): a stored
         file, or a folder holding data files (a dataset). One request at most for a key this
@@ -784,6 +806,7 @@ class AutoStore:
                     return False
         return False
 
+    @traced("keys")
     def keys(self) -> list[str]:
         """Every stored key relative to the store, without extensions, sorted (``a/b`` style)."""
         seen: dict[str, None] = {}
@@ -820,12 +843,14 @@ class AutoStore:
             return max(1, max_concurrency)
         return int(getattr(self._base_options, "max_concurrency", 16) or 16)
 
+    @traced("get_many")
     def get_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
         """Read many keys concurrently (``max_concurrency`` at a time); results in key order.
         Raises BatchError naming every key that failed."""
         names = list(keys)
         return run_many(self.read, names, names, self._workers(max_concurrency))
 
+    @traced("put_many")
     def put_many(
         self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
     ) -> list[str]:
@@ -883,17 +908,20 @@ class AutoStore:
             if rel and not rel.endswith("/") and regex.match(rel):
                 yield rel
 
+    @traced("get_metadata")
     def get_metadata(self, key: str) -> ObjectMeta:
         """Size, ETag and modification time of the value at ``key``."""
         backend, full = self._target(key)
         stored = self._resolve(backend, full)
         return backend.head(stored)
 
+    @traced("copy")
     def copy(self, src: str, dst: str) -> str:
         """Copy the value at ``src`` to ``dst`` (any backends; server-side when they are the same).
         ``dst`` without an extension gets the source's. Returns the stored destination key."""
         return self._transfer(src, dst, move=False)
 
+    @traced("move")
     def move(self, src: str, dst: str) -> str:
         """Move the value at ``src`` to ``dst``; the source is removed only after the copy."""
         return self._transfer(src, dst, move=True)

@@ -103,7 +103,7 @@ class Writer(io.BufferedIOBase):
             if abort is not None:
                 abort()
             else:  # obstore's WritableFile aborts the upload when its ``with`` block fails
-                self._sink.__exit__(_Aborted, _Aborted(), None)
+                self._sink.__exit__(StreamAborted, StreamAborted(), None)
         finally:
             super().close()
 
@@ -118,7 +118,7 @@ class Writer(io.BufferedIOBase):
         self.abort()
 
 
-class _Aborted(Exception):
+class StreamAborted(Exception):
     """Passed to a sink's ``__exit__`` to make it discard the upload."""
 
 

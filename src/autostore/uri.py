@@ -28,7 +28,7 @@ __all__ = [
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_SIMPLE_KEY_RE = re.compile(r"[A-Za-z0-9_\-.=,+@]+(?:/[A-Za-z0-9_\-.=,+@]+)*/?\Z")
+SIMPLE_KEY_RE = re.compile(r"[A-Za-z0-9_\-.=,+@]+(?:/[A-Za-z0-9_\-.=,+@]+)*/?\Z")
 MAX_KEY_BYTES = 1024  # S3's limit; also keeps local paths sane
 MAX_SEGMENT_BYTES = 255  # common filesystem name limit
 #: Names of in-progress local writes start with this; listings hide such files and
@@ -165,7 +165,7 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
     if (
         type(key) is str
         and len(key) <= MAX_SEGMENT_BYTES
-        and _SIMPLE_KEY_RE.match(key)
+        and SIMPLE_KEY_RE.match(key)
         and not key.startswith(".")
         and "/." not in key
     ):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import BackendError
+from ..metrics import PROCESS, Recorder
 
 __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
@@ -167,6 +168,8 @@ class Backend(ABC):
     bucket: str
     #: stable text naming the service + bucket (used to name cache entries; no secrets)
     identity: str
+    #: where the requests this backend sends are counted (its store's, set by the store)
+    stats: Recorder = PROCESS
 
     # -- reads ----------------------------------------------------------------------------
     @abstractmethod
@@ -194,8 +197,9 @@ class Backend(ABC):
         metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
 
     def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
-        """The object's bytes when it is at most ``limit`` bytes, else None after streaming it
-        into ``dest``; one request either way on object stores."""
+        """The object's bytes when it is at most ``limit`` bytes, else None after writing it
+        into ``dest``; on object stores one GET for an object up to 8 MiB, larger ones in
+        parallel ranged GETs."""
         self.download(key, dest)
         return None
 

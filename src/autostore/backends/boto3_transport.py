@@ -21,9 +21,12 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from time import perf_counter
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
+from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
 from ..options import Options, S3Options
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
 
@@ -145,7 +148,35 @@ class Boto3Backend(Backend):
                 creds = frozen.get_frozen_credentials()
                 self._secrets = list({*self._secrets, *(s for s in (creds.secret_key, creds.token) if s)})
         _redact_in_botocore_logs(self._secrets)
-        return session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+        client = session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+        client.meta.events.register("before-send.s3", self._sending)
+        client.meta.events.register("response-received.s3", self._received)
+        return client
+
+    # -- counting (store.stats()) --------------------------------------------------------------
+    def _sending(self, request: Any, **_: Any) -> None:
+        """botocore is about to send ``request`` (each attempt, retries included)."""
+        context = request.context
+        if context.get("retries", {}).get("attempt", 1) > 1:
+            self.stats.retried()
+        context["autostore_kind"] = _kind(request.method, request.url, request.headers)
+        context["autostore_up"] = int(request.headers.get("Content-Length") or 0) if request.method == "PUT" else 0
+        context["autostore_start"] = perf_counter()
+
+    def _received(self, context: Any, response_dict: Any = None, exception: Any = None, **_: Any) -> None:
+        """One attempt ended: an answer (``response_dict``) or a transport ``exception``."""
+        kind = context.get("autostore_kind")
+        if kind is None:
+            return
+        seconds = perf_counter() - context.get("autostore_start", perf_counter())
+        status = int(response_dict["status_code"]) if response_dict is not None else None
+        if exception is not None or status is None or (status >= 400 and status not in (404, 412)):
+            self.stats.failure(kind, seconds, retried=False)
+            return
+        down = 0
+        if kind in (GET, RANGE) and status in (200, 206):
+            down = int(response_dict["headers"].get("content-length") or 0)
+        self.stats.request(kind, seconds, down, context.get("autostore_up", 0))
 
     def _transfer_config(self) -> Any:
         from boto3.s3.transfer import TransferConfig
@@ -460,3 +491,19 @@ class _SpoolWriter(TempFileWriter):
 
     def _commit(self, tmp_path: str) -> None:
         self._upload(Path(tmp_path))
+
+
+def _kind(method: str, url: str, headers: Any) -> int:
+    """The request kind (autostore.metrics) of one S3 REST request."""
+    query = urlsplit(url).query
+    if method == "HEAD":
+        return HEAD
+    if method == "GET":
+        return LIST if "list-type" in query or "prefix=" in query else RANGE if "Range" in headers else GET
+    if method == "PUT":
+        return MP_PART if "partNumber" in query else COPY if "x-amz-copy-source" in headers else PUT
+    if method == "POST":
+        if query.startswith("uploads"):
+            return MP_START
+        return MP_COMPLETE if "uploadId" in query else DELETE
+    return DELETE

@@ -16,6 +16,7 @@ from typing import IO, Any
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
 from ..uri import TEMP_MARKER
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
+from .durable import fsync_dir, fsync_path, make_parents
 
 __all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
 
@@ -72,11 +73,12 @@ def write_target(path: str) -> tuple[str, os.stat_result | None]:
         return real, None  # a dangling link: the write creates its target
 
 
-def ensure_parent(path: str) -> None:
-    """Create the missing folders above ``path``; NotADirectory when one of them is a file."""
+def ensure_parent(path: str, durable: bool = False) -> None:
+    """Create the missing folders above ``path``; NotADirectory when one of them is a file.
+    ``durable``: the new folders' entries are flushed to disk too."""
     parent = os.path.dirname(path) or "."
     try:
-        os.makedirs(parent, exist_ok=True)
+        make_parents(parent, durable)
     except (FileExistsError, NotADirectoryError):
         raise _below_file(path) from None
 
@@ -99,7 +101,7 @@ def _below_file(path: str) -> NotADirectory | NotFound:
     )
 
 
-def open_temp(target: str, old: os.stat_result | None) -> tuple[str, int]:
+def open_temp(target: str, old: os.stat_result | None, durable: bool = False) -> tuple[str, int]:
     """Create a fresh temporary file next to ``target`` and return ``(its path, an fd open for
     writing)``. When ``old`` (the file being replaced) is given, the temp file gets its owner
     (where permitted) and its mode before any byte is written, so the new content is never
@@ -113,7 +115,7 @@ def open_temp(target: str, old: os.stat_result | None) -> tuple[str, int]:
         try:
             fd = os.open(tmp, flags, mode)
         except FileNotFoundError:
-            ensure_parent(target)
+            ensure_parent(target, durable)
             fd = os.open(tmp, flags, mode)
     except NotADirectoryError:
         raise _below_file(target) from None
@@ -156,8 +158,18 @@ def is_special(old: os.stat_result | None) -> bool:
     return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
 
 
+def publish(tmp: str, target: str, durable: bool) -> None:
+    """Rename the complete file ``tmp`` over ``target``; ``durable``: its data reaches the disk
+    before the rename, and the folder entry after it (see backends/durable.py)."""
+    if durable:
+        fsync_path(tmp)
+    os.replace(tmp, target)
+    if durable:
+        fsync_dir(os.path.dirname(target))
+
+
 @contextlib.contextmanager
-def replacing(target: str) -> Iterator[str]:
+def replacing(target: str, durable: bool = False) -> Iterator[str]:
     """Yield a temporary path to fill; on success it atomically replaces ``target`` (through a
     symlink, keeping the replaced file's mode and owner). On error the temp file goes and
     ``target`` is unchanged. A FIFO or device is yielded as itself and written in place."""
@@ -165,13 +177,13 @@ def replacing(target: str) -> Iterator[str]:
     if is_special(old):
         yield target
         return
-    tmp, fd = open_temp(target, old)
+    tmp, fd = open_temp(target, old, durable)
     os.close(fd)
     try:
         yield tmp
         if old is not None:
             os.chmod(tmp, stat.S_IMODE(old.st_mode))  # the writer may have made the file anew
-        os.replace(tmp, target)
+        publish(tmp, target, durable)
     except BaseException:
         _unlink_quiet(tmp)
         raise
@@ -201,13 +213,14 @@ class AtomicWriter(TempFileWriter):
     target on close, so readers never see a half-written file. ``target`` is where the write
     lands (a symlink's target) and ``old`` the file it replaces, whose mode and owner it keeps."""
 
-    def __init__(self, target: str, old: os.stat_result | None = None) -> None:
+    def __init__(self, target: str, old: os.stat_result | None = None, *, durable: bool = False) -> None:
         self._target = target
-        tmp, fd = open_temp(target, old)
+        self._durable = durable
+        tmp, fd = open_temp(target, old, durable)
         super().__init__(tmp, open(fd, "wb"))  # noqa: SIM115 - closed by close()/abort()
 
     def _commit(self, tmp_path: str) -> None:
-        os.replace(tmp_path, self._target)
+        publish(tmp_path, self._target, self._durable)
 
 
 class LocalBackend(Backend):
@@ -219,8 +232,12 @@ class LocalBackend(Backend):
 
     scheme = "file"
 
-    def __init__(self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, fence: str | os.PathLike[str] | None = None, durable: bool = False
+    ) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        #: fsync written files and their folders before a write returns (Options.durable)
+        self.durable = durable
         self.bucket = self.root
         self.identity = f"file://{self.root}"
         self._real_root = os.path.realpath(self.root)
@@ -303,6 +320,22 @@ class LocalBackend(Backend):
         return _meta(key, st)
 
     def get_bytes(self, key: str) -> bytes:
+        if "/" not in key and key not in ("", ".", ".."):
+            # A file directly in the root: O_NOFOLLOW refuses a symlink (checked by path()
+            # below), so no lstat is needed, and os-level reads skip io's extra syscalls.
+            target = self.root + "/" + key if self.root != "/" else "/" + key
+            try:
+                fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                        raise NotFound(f"No file {target!r}.") from None
+                    raise
+            else:
+                try:
+                    return _read_all(fd, target)
+                finally:
+                    os.close(fd)
         path = self.path(key)
         try:
             with open(path, "rb") as f:
@@ -341,13 +374,19 @@ class LocalBackend(Backend):
             with open(target, "wb") as f:
                 f.write(data)
             return _meta(key, os.stat(target))
-        tmp, fd = open_temp(target, old)
+        tmp, fd = open_temp(target, old, self.durable)
         try:
-            with open(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                st = os.fstat(f.fileno())
+            # os-level calls: a small write is open, write, fstat, close, rename - no more.
+            try:
+                _write_all(fd, data)
+                if self.durable:
+                    os.fsync(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, target)
+            if self.durable:
+                fsync_dir(os.path.dirname(target))
         except BaseException:
             _unlink_quiet(tmp)
             raise
@@ -357,10 +396,13 @@ class LocalBackend(Backend):
         # Complete temp file, then link(2) it to the key: link never replaces an existing name, so
         # of N racing creators exactly one wins, and readers never see a partial file.
         target = self.path(key)
-        tmp, fd = open_temp(target, None)
+        tmp, fd = open_temp(target, None, self.durable)
         try:
             with open(fd, "wb") as f:
                 f.write(data)
+                if self.durable:
+                    f.flush()
+                    os.fsync(f.fileno())
             try:
                 os.link(tmp, target)
             except FileExistsError:
@@ -371,15 +413,17 @@ class LocalBackend(Backend):
                 _create_exclusive(target, data)  # a filesystem without hard links
         finally:
             _unlink_quiet(tmp)
+        if self.durable:
+            fsync_dir(os.path.dirname(target))
         return self.head(key)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
-        with replacing(self.path(key)) as tmp:
+        with replacing(self.path(key), self.durable) as tmp:
             _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
         return self.head(key)
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
-        with replacing(self.path(key)) as tmp:
+        with replacing(self.path(key), self.durable) as tmp:
             write(Path(tmp))
         return self.head(key)
 
@@ -391,12 +435,14 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
         except IsADirectoryError:
             raise NotFound(f"{path!r} is a directory, not a file.") from None
+        if self.durable:
+            fsync_dir(os.path.dirname(path))
 
     def copy(self, src: str, dst: str) -> None:
         source = self.path(src)
         if not os.path.isfile(source):
             raise NotFound(f"No file {source!r} to copy.")
-        with replacing(self.path(dst)) as tmp:
+        with replacing(self.path(dst), self.durable) as tmp:
             _copy_stream(source, tmp, 0, None)
 
     def rename(self, src: str, dst: str, *, overwrite: bool = True) -> None:
@@ -406,8 +452,11 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {source!r} to move.")
         if not overwrite and os.path.exists(target):
             raise AlreadyExists(f"{target!r} exists; pass overwrite=True to replace it.")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        make_parents(os.path.dirname(target), self.durable)
         os.replace(source, target)
+        if self.durable:
+            fsync_dir(os.path.dirname(target))
+            fsync_dir(os.path.dirname(source))
 
     # -- listing --------------------------------------------------------------------------
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
@@ -515,7 +564,7 @@ class LocalBackend(Backend):
         target, old = write_target(self.path(key))
         if is_special(old):
             return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
-        writer: Any = AtomicWriter(target, old)
+        writer: Any = AtomicWriter(target, old, durable=self.durable)
         return writer  # type: ignore[no-any-return]
 
 
@@ -531,6 +580,29 @@ def _create_exclusive(target: str, data: bytes | bytearray | memoryview) -> None
     except BaseException:
         _unlink_quiet(target)
         raise
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_all(fd: int, path: str) -> bytes:
+    """The whole content of the open file ``fd`` (NotFound for a directory): one read when the
+    file still has the size fstat gave (a regular file reads short only at its end)."""
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return data
+        chunks, got = [data], len(data)  # it changed size meanwhile: read on to the end
+        while chunk := os.read(fd, max(size - got + 1, 1 << 16)):
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+    except IsADirectoryError:
+        raise NotFound(f"{path!r} is a directory, not a file.") from None
 
 
 def _unlink_quiet(path: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import io
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from time import perf_counter
 from typing import IO, Any, TypeVar, cast
 
 from ..errors import (
@@ -32,18 +34,23 @@ from ..errors import (
     MissingDependency,
     NotFound,
 )
+from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
 from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options, env_is_set
-from . import forksafe
-from .base import Backend, ObjectMeta, ProgressCallback, stream_into
+from . import forksafe, ranged
+from .base import Backend, ObjectMeta, ProgressCallback
 
 __all__ = ["ObjectStoreBackend", "register_builder", "register_fork_transport"]
 
 _STREAM_CHUNK = 8 * 1024 * 1024
+
 # Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
 # file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
 _STREAM_MEMORY = 64 * 1024 * 1024
 _REQUEST_CAP_SECONDS = 3600.0
 _RETRIES_RE = re.compile(r"after (\d+) retries")
+_STATUS_RE = re.compile(r"status code: (\d{3})")
+# Keys per LIST page (the services' defaults; object_store asks for no other size).
+_PAGE_SIZE = {"az": 5000}
 
 log = logging.getLogger("autostore")
 
@@ -486,7 +493,12 @@ class ObjectStoreBackend(Backend):
         self.kind = kind
         self.bucket = bucket
         self.options = options
+        # Requests go through a client that makes one attempt per call: autostore retries them
+        # itself (same backoff), so that every attempt is counted (store.stats()). Multipart
+        # uploads keep obstore's own retries per part (see _retrying_store).
+        self._single_options = dataclasses.replace(options, max_retries=0)
         self._store: Any = None
+        self._multipart_store: Any = None
         self._secrets: list[str] = []
         self._lock = threading.Lock()
         self.identity = f"{kind}|{bucket}"
@@ -502,32 +514,44 @@ class ObjectStoreBackend(Backend):
     # -- client ---------------------------------------------------------------------------
     @property
     def store(self) -> Any:
-        """The obstore store, built on first use (one per backend, shared by threads)."""
+        """The obstore store for single requests, built on first use (one per backend, shared by
+        threads). It makes one attempt per call; :meth:`_call` retries."""
+        store = self._store
+        if store is None or forksafe.obstore_unsafe():
+            store = self._store = self._client(self._single_options)
+        return store
+
+    @property
+    def _retrying_store(self) -> Any:
+        """The obstore store for multipart uploads, whose parts obstore retries itself."""
+        store = self._multipart_store
+        if store is None or forksafe.obstore_unsafe():
+            store = self._multipart_store = self._client(self.options)
+        return store
+
+    def _client(self, options: Options) -> Any:
         if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
             raise BackendError(
                 f"{self.uri('')} cannot use obstore in this process: it was forked after obstore was used, "
                 "and obstore would hang. Use the store's methods (they switch transport), or start workers "
                 "with multiprocessing's 'spawn' or 'forkserver' method."
             )
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    _obstore()
-                    try:
-                        store, identity, secrets = _shared_client(self.kind, self.bucket, self.options)
-                    except AutoStoreError:
-                        raise
-                    except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
-                        if _credential_failure(exc):
-                            raise self._translate(exc, "", "connect to") from None
-                        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                        raise ConfigError(
-                            f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
-                            f"({type(self.options).__name__}) and the environment."
-                        ) from None
-                    self.identity, self._secrets = identity, secrets
-                    self._store = store
-        return self._store
+        with self._lock:
+            _obstore()
+            try:
+                store, identity, secrets = _shared_client(self.kind, self.bucket, options)
+            except AutoStoreError:
+                raise
+            except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
+                if _credential_failure(exc):
+                    raise self._translate(exc, "", "connect to") from None
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConfigError(
+                    f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
+                    f"({type(self.options).__name__}) and the environment."
+                ) from None
+            self.identity, self._secrets = identity, secrets
+        return store
 
     def settled_identity(self) -> str:
         if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
@@ -547,6 +571,7 @@ class ObjectStoreBackend(Backend):
                     "no fork-safe transport); start workers with multiprocessing's 'spawn' or 'forkserver' method."
                 )
             transport = factory(self.scheme, self.bucket, self.options)
+            transport.stats = self.stats  # the child's requests count on the same store
             # No lock: one inherited from the parent may be held by a thread that does not exist here.
             child = self._child = (pid, transport)
             self.identity = transport.identity
@@ -603,16 +628,16 @@ class ObjectStoreBackend(Backend):
                 f"name the file with its extension. ({first[:200]})"
             )
         # obstore's messages tell how it failed: "Error performing GET ... [after N retries] - HTTP
-        # error" (a request), "Error getting list response body: HTTP error" (a list body); a bare
-        # "HTTP error" is a streamed body it already retried. (Checked by tests/test_faults.py.)
+        # error" (no answer), "... - Server returned non-2xx status code: 503" (a server error),
+        # "Error getting list response body: HTTP error" or a bare "HTTP error" (a body broke off).
+        # Transient ones of an idempotent request are retried. (Checked by tests/test_faults.py.)
         found = _RETRIES_RE.search(first)
         done = int(found.group(1)) if found else 0
-        early = (
-            idempotent
-            and "HTTP error" in first
-            and ("Error performing" in first or "Error getting" in first)
-            and done < self.options.max_retries
+        status = _STATUS_RE.search(first)
+        transient = "HTTP error" in first or (
+            status is not None and (status.group(1).startswith("5") or status.group(1) == "429")
         )
+        early = idempotent and transient and done < self.options.max_retries
         message = (
             f"Could not {action} {uri}: {first[:300]} (timeout={self.options.timeout}s, "
             f"max_retries={self.options.max_retries}; check the endpoint and network)."
@@ -644,22 +669,46 @@ class ObjectStoreBackend(Backend):
         delay = first if used == 1 else random.uniform(first, min(largest, first * 2**used))
         log.debug("retry %d of %d in %.3fs after: %s", used, self.options.max_retries, delay, exc)
         time.sleep(delay)
+        self.stats.waited(delay)
         return used
 
-    def _retrying(self, key: str, action: str, call: Callable[[], _T]) -> _T:
-        """Run the idempotent obstore ``call``, retrying what obstore gave up on early, so that a
-        request is tried at most max_retries + 1 times in all."""
+    def _call(
+        self,
+        kind: int,
+        key: str,
+        action: str,
+        call: Callable[[], _T],
+        *,
+        up: int = 0,
+        down: Callable[[_T], int] | None = None,
+        timed: bool = True,
+    ) -> _T:
+        """Send the idempotent request ``call`` (one attempt on :attr:`store`), retrying transient
+        failures up to max_retries times with backoff; every attempt is counted as a request of
+        ``kind`` (``up`` bytes sent, ``down(result)`` received, and unless ``timed`` is False -
+        a part of a parallel transfer, whose caller counts its wall time - the time it took)."""
         used = 0
+        stats = self.stats
         while True:
+            start = perf_counter()
             try:
-                try:  # inline rather than self._errors(): this is the per-request hot path
-                    return call()
-                except AutoStoreError:
-                    raise
-                except Exception as exc:
-                    raise self._translate(exc, key, action, idempotent=True) from None
-            except _NotRetried as exc:
-                used = self._before_retry(exc, used)
+                result = call()
+            except Exception as exc:
+                seconds = perf_counter() - start if timed else 0.0
+                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, action, idempotent=True)
+                if isinstance(err, _NotRetried) and used + err.attempts <= self.options.max_retries:
+                    stats.failure(kind, seconds, retried=True)
+                    used = self._before_retry(err, used)
+                    continue
+                if isinstance(err, (NotFound, AlreadyExists)):
+                    stats.request(kind, seconds)  # an answer, not a failure
+                else:
+                    stats.failure(kind, seconds, retried=False)
+                if isinstance(err, _NotRetried):
+                    raise BackendError(str(err)) from None
+                raise err from None
+            stats.request(kind, perf_counter() - start if timed else 0.0, down(result) if down is not None else 0, up)
+            return result
 
     def _writable(self, key: str) -> None:
         if self.kind in _READ_ONLY_KINDS:
@@ -677,31 +726,84 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def head(self, key: str) -> ObjectMeta:
         ob = _obstore()
-        return _meta(self._retrying(key, "read", lambda: ob.head(self.store, key)))
+        store = self.store
+        return _meta(self._call(HEAD, key, "read", lambda: ob.head(store, key)))
 
     @_fork_routed
     def get_bytes(self, key: str) -> bytes:
         ob = _obstore()
         store = self.store
-        return self._retrying(key, "read", lambda: bytes(ob.get(store, key).bytes()))
+        return self._call(GET, key, "read", lambda: bytes(ob.get(store, key).bytes()), down=len)
 
     @_fork_routed
     def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
         """The object and its metadata from one request."""
         ob = _obstore()
+        store = self.store
 
         def call() -> tuple[bytes, ObjectMeta]:
-            result = ob.get(self.store, key)
+            result = ob.get(store, key)
             return bytes(result.bytes()), _meta(result.meta)
 
-        return self._retrying(key, "read", call)
+        return self._call(GET, key, "read", call, down=lambda r: len(r[0]))
 
     @_fork_routed
     def get_range(self, key: str, start: int, end: int) -> bytes:
         ob = _obstore()
         if end <= start:
             return b""
-        return self._retrying(key, "read", lambda: bytes(ob.get_range(self.store, key, start=start, end=end)))
+        store = self.store
+        return self._call(RANGE, key, "read", lambda: bytes(ob.get_range(store, key, start=start, end=end)), down=len)
+
+    def _first_part(self, key: str, action: str, if_none_match: str | None) -> tuple[ObjectMeta, Any] | None:
+        """The object's metadata and its bytes from one GET: all of them for an object up to
+        :data:`ranged.PART`, else the first part (the rest of that response is not read; ranged
+        GETs fetch it in parallel). None when its ETag is ``if_none_match`` (304)."""
+        ob = _obstore()
+        from obstore.exceptions import NotModifiedError
+
+        store = self.store
+        options: dict[str, Any] | None = {"if_none_match": if_none_match} if if_none_match else None
+
+        def call() -> tuple[ObjectMeta, Any] | None:
+            try:
+                result = ob.get(store, key, options=options)
+            except NotModifiedError:
+                return None
+            meta = _meta(result.meta)
+            if meta.size <= ranged.PART:
+                return meta, result.bytes()
+            return meta, next(iter(result.stream(min_chunk_size=ranged.PART)))
+
+        return self._call(GET, key, action, call, down=lambda r: 0 if r is None else len(r[1]))
+
+    def _range_fetcher(self, key: str, etag: str | None, *, timed: bool = True) -> ranged.Fetch:
+        """Fetch bytes [start, end) of ``key``, pinned to ``etag`` so that an object replaced
+        meanwhile fails (412) instead of mixing two versions in one file."""
+        ob = _obstore()
+        store = self.store
+        pinned: dict[str, Any] = {"if_match": etag} if etag else {}
+
+        def fetch(start: int, end: int) -> Any:
+            def call() -> Any:
+                return ob.get(store, key, options={**pinned, "range": (start, end)}).bytes()
+
+            try:
+                return self._call(RANGE, key, "read", call, down=len, timed=timed)
+            except BackendError as exc:
+                if "412" in str(exc) or "Precondition" in str(exc):
+                    raise BackendError(
+                        f"{self.uri(key)} changed while it was being read (its ETag is no longer {etag}); "
+                        "read it again."
+                    ) from None
+                raise
+
+        return fetch
+
+    @property
+    def _download_concurrency(self) -> int:
+        # Each part in flight is held in memory once: bounded like uploads (_STREAM_MEMORY).
+        return max(1, min(self._concurrency, _STREAM_MEMORY // ranged.PART // 2))
 
     @_fork_routed
     def download(
@@ -712,57 +814,66 @@ class ObjectStoreBackend(Backend):
         if_none_match: str | None = None,
         progress: ProgressCallback | None = None,
     ) -> ObjectMeta | None:
-        ob = _obstore()
-        from obstore.exceptions import NotModifiedError
-
-        options = {"if_none_match": if_none_match} if if_none_match else None
-        with self._errors(key, "download"):
-            try:
-                result = ob.get(self.store, key, options=options)
-            except NotModifiedError:
-                return None
-        return self._stream_to(result, key, dest, progress)
+        first = self._first_part(key, "download", if_none_match)
+        if first is None:
+            return None
+        meta, head = first
+        fetch = self._range_fetcher(key, meta.etag, timed=False)
+        workers = self._download_concurrency
+        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, progress, self.uri(key))
+        return meta
 
     @_fork_routed
     def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
-        ob = _obstore()
-        with self._errors(key, "read"):
-            result = ob.get(self.store, key)
-            size = int(result.meta["size"])
-            if size <= limit:
-                data = bytes(result.bytes())
-                if len(data) != size:
-                    raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {size} bytes); retry.")
-                return data
-        self._stream_to(result, key, dest, None)
+        first = self._first_part(key, "read", None)
+        assert first is not None
+        meta, head = first
+        fetch = self._range_fetcher(key, meta.etag, timed=False)
+        workers, uri = self._download_concurrency, self.uri(key)
+        if meta.size <= limit:
+            return ranged.fetch_bytes(meta.size, head, fetch, workers, self.stats, uri)
+        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, None, uri)
         return None
 
-    def _stream_to(self, result: Any, key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
-        meta = _meta(result.meta)
-        with self._errors(key, "download"):
-            stream = iter(result.stream(min_chunk_size=_STREAM_CHUNK))
-        stream_into(dest, stream, meta.size, self.uri(key), lambda: self._errors(key, "download"), progress)
-        return meta
-
     # -- writes ---------------------------------------------------------------------------
+    def _multipart(self, key: str, action: str, size: int, chunk: int, call: Callable[[Any], Any]) -> Any:
+        """Run a multipart upload (obstore retries its parts) and count its requests: start,
+        ceil(size / chunk) parts, complete. A failed one counts as one failed part (which of its
+        requests obstore sent is not known)."""
+        store = self._retrying_store
+        stats = self.stats
+        start = perf_counter()
+        try:
+            with self._errors(key, action):
+                result = call(store)
+        except BaseException:
+            stats.failure(MP_PART, perf_counter() - start, retried=False)
+            raise
+        stats.requests(MP_START, 1)
+        stats.requests(MP_PART, max(1, -(-size // chunk)), up=size)
+        stats.requests(MP_COMPLETE, 1)
+        stats.waited(perf_counter() - start)
+        return result
+
     @_fork_routed
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
         self._writable(key)
         ob = _obstore()
         size = len(data)
-        multipart = size > self._threshold
-        with self._errors(key, "write"):
-            if multipart:
-                result = ob.put(
-                    self.store,
-                    key,
-                    data,
-                    use_multipart=True,
-                    chunk_size=self._chunk,
-                    max_concurrency=self._concurrency,
-                )
-            else:
-                result = ob.put(self.store, key, data, use_multipart=False)
+        if size > self._threshold:
+            chunk, concurrency = self._chunk, self._concurrency
+            result = self._multipart(
+                key,
+                "write",
+                size,
+                chunk,
+                lambda store: ob.put(
+                    store, key, data, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
+                ),
+            )
+        else:
+            store = self.store
+            result = self._call(PUT, key, "write", lambda: ob.put(store, key, data, use_multipart=False), up=size)
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
 
     @_fork_routed
@@ -780,19 +891,29 @@ class ObjectStoreBackend(Backend):
         self._writable(key)
         ob = _obstore()
         size = os.path.getsize(src)
-        with self._errors(key, "upload"):
-            if size <= self._threshold:
-                with open(src, "rb") as f:
-                    result = ob.put(self.store, key, f.read(), use_multipart=False)
-            else:
-                result = ob.put(
-                    self.store,
+        if size <= self._threshold:
+            with open(src, "rb") as f:
+                data = f.read()
+            store = self.store
+            result = self._call(PUT, key, "upload", lambda: ob.put(store, key, data, use_multipart=False), up=size)
+        else:
+            chunk, concurrency = self._chunk, self._stream_concurrency
+            # obstore reads the file itself (no Python copy of each part); with a progress
+            # callback, through a reader that reports the bytes obstore takes.
+            source: Any = Path(src) if progress is None else _progress_reader(src, size, progress)
+            try:
+                result = self._multipart(
                     key,
-                    _file_chunks(src, self._chunk, size, progress),
-                    use_multipart=True,
-                    chunk_size=self._chunk,
-                    max_concurrency=self._stream_concurrency,
+                    "upload",
+                    size,
+                    chunk,
+                    lambda store: ob.put(
+                        store, key, source, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
+                    ),
                 )
+            finally:
+                if progress is not None:
+                    source.close()
         if progress is not None:
             progress(size, size)
         return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
@@ -802,24 +923,60 @@ class ObjectStoreBackend(Backend):
         self._writable(key)
         ob = _obstore()
         self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
-        self._retrying(key, "delete", lambda: ob.delete(self.store, key))
+        store = self.store
+        self._call(DELETE, key, "delete", lambda: ob.delete(store, key))
 
     @_fork_routed
     def delete_many(self, keys: list[str]) -> None:
         self._writable(keys[0] if keys else "")
         ob = _obstore()
+        store = self.store
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
-            self._retrying(batch[0] if batch else "", "delete", functools.partial(ob.delete, self.store, batch))
+            self._call(DELETE, batch[0] if batch else "", "delete", functools.partial(ob.delete, store, batch))
 
     @_fork_routed
     def copy(self, src: str, dst: str) -> None:
         self._writable(src)
         ob = _obstore()
-        with self._errors(src, "copy"):
-            ob.copy(self.store, src, dst)
+        store = self.store
+        self._call(COPY, src, "copy", lambda: ob.copy(store, src, dst))
 
     # -- listing --------------------------------------------------------------------------
+    def _pages(self, items: int) -> int:
+        """LIST requests it takes to receive ``items`` entries (at least one)."""
+        size = _PAGE_SIZE.get(self.kind, 1000)
+        return max(1, -(-items // size))
+
+    def _listed(self, key: str, batches: Iterator[Any]) -> Iterator[Any]:
+        """Pull ``batches`` of a listing, counting a LIST page whenever the entries received
+        reach into a new page; failures are counted and mapped (transient ones: _NotRetried)."""
+        stats = self.stats
+        items = pages = 0
+        while True:
+            start = perf_counter()
+            try:
+                batch = next(batches, None)
+            except Exception as exc:
+                seconds = perf_counter() - start
+                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, "list", idempotent=True)
+                stats.failure(LIST, seconds, retried=False)  # the caller counts the retry, if any
+                raise err from None
+            seconds = perf_counter() - start
+            if batch is not None:
+                items += len(batch)
+            now = self._pages(items)
+            if now > pages:
+                for _ in range(now - pages - 1):
+                    stats.request(LIST)
+                stats.request(LIST, seconds)
+                pages = now
+            elif seconds:
+                stats.waited(seconds)
+            if batch is None:
+                return
+            yield batch
+
     @_fork_routed
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         ob = _obstore()
@@ -828,25 +985,29 @@ class ObjectStoreBackend(Backend):
         used = 0
         while True:
             try:
-                with self._errors(prefix, "list", idempotent=True):
-                    for batch in ob.list(self.store, prefix=p, offset=last, chunk_size=1000):
-                        for m in batch:
-                            meta = _meta(m)
-                            if last is not None and meta.key <= last:
-                                continue  # a server that ignores the list offset
-                            last = meta.key
-                            yield meta
+                stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
+                for batch in self._listed(prefix, stream):
+                    for m in batch:
+                        meta = _meta(m)
+                        if last is not None and meta.key <= last:
+                            continue  # a server that ignores the list offset
+                        last = meta.key
+                        yield meta
                 return
             except _NotRetried as exc:
                 used = self._before_retry(exc, used)
+                self.stats.retried()
 
     @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         ob = _obstore()
         p = prefix.rstrip("/") or None
-        result = self._retrying(prefix, "list", lambda: ob.list_with_delimiter(self.store, prefix=p))
+        store = self.store
+        result = self._call(LIST, prefix, "list", lambda: ob.list_with_delimiter(store, prefix=p))
         files = [_meta(m) for m in result["objects"]]
         dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
+        for _ in range(self._pages(len(files) + len(dirs)) - 1):
+            self.stats.request(LIST)  # the further pages object_store fetched inside the call
         return files, dirs
 
     @_fork_routed
@@ -858,20 +1019,20 @@ class ObjectStoreBackend(Backend):
         while True:
             found: list[str] = []
             try:
-                with self._errors(stem, "list", idempotent=True):
-                    stream = ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100)
-                    for batch in stream:
-                        for m in batch:
-                            path = m["path"]
-                            if path < want:  # a server that ignores the list offset (fake-gcs-server)
-                                continue
-                            if not path.startswith(want):
-                                return found
-                            if "/" not in path[len(want) :]:
-                                found.append(path)
+                stream = iter(ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100))
+                for batch in self._listed(stem, stream):
+                    for m in batch:
+                        path = m["path"]
+                        if path < want:  # a server that ignores the list offset (fake-gcs-server)
+                            continue
+                        if not path.startswith(want):
+                            return found
+                        if "/" not in path[len(want) :]:
+                            found.append(path)
                 return found
             except _NotRetried as exc:
                 used = self._before_retry(exc, used)
+                self.stats.retried()
 
     def is_dir(self, prefix: str) -> bool:
         if self.kind == "http":  # no listing over plain HTTP: a URL is a file or nothing
@@ -881,16 +1042,16 @@ class ObjectStoreBackend(Backend):
     # -- streams --------------------------------------------------------------------------
     @_fork_routed
     def open_read(self, key: str) -> IO[bytes]:
-        ob = _obstore()
-        with self._errors(key, "open"):
-            reader: Any = ob.open_reader(self.store, key, buffer_size=_STREAM_CHUNK)
+        meta = self.head(key)
+        reader: Any = ranged.RangeReader(self._range_fetcher(key, meta.etag), meta.size, self.uri(key))
         return reader  # type: ignore[no-any-return]
 
     @_fork_routed
     def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
         ob = _obstore()
+        store = self.store
+        result = self._call(GET, key, "read", lambda: ob.get(store, key))
         with self._errors(key, "read"):
-            result = ob.get(self.store, key)
             stream = iter(result.stream(min_chunk_size=chunk_size))
         meta = _meta(result.meta)
 
@@ -902,6 +1063,7 @@ class ObjectStoreBackend(Backend):
                 if chunk is None:
                     break
                 done += len(chunk)
+                self.stats.requests(GET, 0, down=len(chunk))  # the body's bytes, as they arrive
                 yield bytes(chunk)
             if done != meta.size:
                 raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
@@ -914,9 +1076,10 @@ class ObjectStoreBackend(Backend):
         ob = _obstore()
         with self._errors(key, "open"):
             writer: Any = ob.open_writer(
-                self.store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
+                self._retrying_store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
             )
-        return writer  # type: ignore[no-any-return]
+        counting: Any = _CountingWriter(writer, self, self._chunk)
+        return counting  # type: ignore[no-any-return]
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
@@ -958,8 +1121,8 @@ class ObjectStoreBackend(Backend):
             return
         except NotFound:
             pass
-        with self._errors(name, "delete"):
-            ob.delete(self.store, name)
+        store = self.store
+        self._call(DELETE, name, "delete", lambda: ob.delete(store, name))
 
     def _delete_markers(self, keys: list[str]) -> None:
         """Delete keys ending with "/" (folder markers made by consoles and other tools), which
@@ -988,7 +1151,9 @@ class ObjectStoreBackend(Backend):
             with self._errors(keys[0], "delete"):
                 for start in range(0, len(keys), 1000):
                     batch = [{"Key": k} for k in keys[start : start + 1000]]
+                    began = perf_counter()
                     result = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+                    self.stats.request(DELETE, perf_counter() - began)
                     if result.get("Errors"):
                         err = result["Errors"][0]
                         raise BackendError(
@@ -1000,6 +1165,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def close(self) -> None:
         self._store = None
+        self._multipart_store = None
 
 
 def _credential_failure(exc: Exception) -> bool:
@@ -1011,14 +1177,86 @@ def _meta(m: Any) -> ObjectMeta:
     return ObjectMeta(key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified"))
 
 
-def _file_chunks(path: Path, chunk: int, total: int, progress: ProgressCallback | None) -> Iterator[bytes]:
-    done = 0
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            data = f.read(chunk)
-            if not data:
-                return
-            done += len(data)
-            if progress is not None:
-                progress(done, total)
-            yield data
+class _ProgressFile(io.RawIOBase):
+    """A local file read by obstore, reporting ``(done, total)`` as it goes."""
+
+    def __init__(self, path: Path, total: int, progress: ProgressCallback) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this reader
+        self._total, self._progress, self._done = total, progress, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._file.readinto(buffer) or 0
+        self._done += n
+        if n:
+            self._progress(min(self._done, self._total), self._total)
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _progress_reader(path: Path, total: int, progress: ProgressCallback) -> IO[bytes]:
+    return io.BufferedReader(_ProgressFile(path, total, progress), buffer_size=1 << 20)
+
+
+class _CountingWriter:
+    """obstore's WritableFile, counting the requests it sends: one PUT when less than
+    ``buffer_size`` bytes were written, else a multipart upload of ``buffer_size`` parts."""
+
+    def __init__(self, inner: Any, backend: ObjectStoreBackend, buffer_size: int) -> None:
+        self._inner = inner
+        self._backend = backend
+        self._buffer = buffer_size
+        self._size = 0
+        self._seconds = 0.0
+
+    def write(self, data: Any) -> int:
+        start = perf_counter()
+        try:
+            n = self._inner.write(data)
+        finally:
+            self._seconds += perf_counter() - start
+        self._size += len(data)
+        return int(n) if n is not None else len(data)
+
+    def close(self) -> None:
+        stats = self._backend.stats
+        start = perf_counter()
+        try:
+            self._inner.close()
+        except BaseException:
+            stats.failure(MP_PART if self._size >= self._buffer else PUT, perf_counter() - start, retried=False)
+            raise
+        seconds = self._seconds + perf_counter() - start
+        if self._size < self._buffer:
+            stats.request(PUT, seconds, up=self._size)
+        else:
+            stats.requests(MP_START, 1)
+            stats.requests(MP_PART, -(-self._size // self._buffer), up=self._size)
+            stats.requests(MP_COMPLETE, 1)
+            stats.waited(seconds)
+
+    def __enter__(self) -> _CountingWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def abort(self) -> None:
+        """Discard the upload (obstore aborts it when its ``with`` block fails)."""
+        from ..streams import StreamAborted
+
+        parts = self._size // self._buffer
+        self._inner.__exit__(StreamAborted, StreamAborted(), None)
+        if parts:  # the parts already sent, then the request that aborts the upload
+            stats = self._backend.stats
+            stats.requests(MP_START, 1)
+            stats.requests(MP_PART, parts, up=parts * self._buffer)
+            stats.requests(DELETE, 1)

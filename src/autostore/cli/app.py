@@ -90,6 +90,7 @@ class Settings:
     endpoint_url: str | None = None
     debug: bool = False
     progress: bool | None = None  # None: on for a terminal and transfers over a few MiB
+    stats: bool = False  # print autostore.stats() on stderr at exit
 
 
 _settings = Settings()
@@ -182,11 +183,15 @@ def _root(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     debug: DebugOpt = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Print the requests sent, bytes moved and time waited on stderr at exit.")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """autostore: typed data on local disk and any object store (s3, gs, az, http, memory)."""
+    _settings.stats = stats
     apply_settings(json_out, profile, endpoint_url, debug)
 
 
@@ -247,4 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"autostore: error: {prefix}{_one_line(str(exc))}\n")
         code = exit_code_for(exc)
     sys.stdout.flush()
+    if _settings.stats:
+        from ..metrics import process_stats
+
+        sys.stderr.write("".join(f"autostore stats: {line}\n" for line in str(process_stats()).splitlines()))
     raise SystemExit(code)

@@ -37,15 +37,23 @@ __all__ = [
 
 # Set by the store around every read, from Options.allow_pickle, so handlers whose files are
 # only sometimes unsafe (a torch checkpoint holding a whole nn.Module, an object .npy) can ask.
-_UNSAFE_ALLOWED: ContextVar[bool | None] = ContextVar("autostore_unsafe_allowed", default=None)
+UNSAFE_ALLOWED: ContextVar[bool | None] = ContextVar("autostore_unsafe_allowed", default=None)
 # Keyword options of the current ``store.read(key, mmap=True, sheet=...)``, set by the store
 # around the handler call (the handler protocol keeps its 0.1.x two-argument signature).
 _READ_OPTIONS: ContextVar[dict[str, Any] | None] = ContextVar("autostore_read_options", default=None)
 
 
+_MIGHT_BE: dict[tuple[type, str], bool] = {}
+
+
 def might_be(value: object, module: str) -> bool:
     """True when ``value``'s type comes from ``module`` (without importing ``module``)."""
-    return any(cls.__module__.split(".", 1)[0] == module for cls in type(value).__mro__)
+    cls = type(value)
+    try:
+        return _MIGHT_BE[cls, module]  # asked for every value written: remembered per type
+    except KeyError:
+        found = _MIGHT_BE[cls, module] = any(c.__module__.split(".", 1)[0] == module for c in cls.__mro__)
+        return found
 
 
 def require(module: str, extra: str | None, what: str) -> Any:
@@ -103,7 +111,7 @@ def os_error(exc: BaseException, doing: str) -> OSError:
 def unsafe_loads_allowed() -> bool:
     """May the current read execute code (pickle)? The store's ``allow_pickle``; outside a store
     read, ``AUTOSTORE_ALLOW_PICKLE`` (default: allowed, as in 0.1.x)."""
-    allowed = _UNSAFE_ALLOWED.get()
+    allowed = UNSAFE_ALLOWED.get()
     if allowed is None:
         from ..options import Options
 
@@ -114,11 +122,11 @@ def unsafe_loads_allowed() -> bool:
 @contextlib.contextmanager
 def unsafe_loads(allowed: bool) -> Iterator[None]:
     """Within the block, :func:`unsafe_loads_allowed` returns ``allowed``."""
-    token = _UNSAFE_ALLOWED.set(allowed)
+    token = UNSAFE_ALLOWED.set(allowed)
     try:
         yield
     finally:
-        _UNSAFE_ALLOWED.reset(token)
+        UNSAFE_ALLOWED.reset(token)
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

@@ -10,6 +10,9 @@ from .base import BytesHandler
 
 __all__ = ["JSONHandler"]
 
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; one is enough.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
 
 class JSONHandler(BytesHandler):
     """dict / list <-> ``.json`` (UTF-8, non-ASCII kept as is)."""
@@ -31,7 +34,7 @@ class JSONHandler(BytesHandler):
 
     def write_to_bytes(self, data: Any, file_extension: str) -> bytes:
         try:
-            return json.dumps(data, ensure_ascii=False).encode()
+            return _ENCODER.encode(data).encode()
         except (TypeError, ValueError) as exc:
             raise FormatError(f"Value cannot be written as JSON: {exc}.") from None
 

@@ -40,11 +40,9 @@ def is_plain_array(value: Any) -> bool:
 
 def is_array_dict(value: Any) -> bool:
     """A non-empty dict of plain arrays with string keys (what ``np.savez`` stores)."""
-    return (
-        isinstance(value, dict)
-        and bool(value)
-        and all(isinstance(k, str) and is_plain_array(v) for k, v in value.items())
-    )
+    if not isinstance(value, dict) or not value or not is_plain_array(next(iter(value.values()))):
+        return False  # the common case (a dict for JSON) decided by its first value
+    return all(isinstance(k, str) and is_plain_array(v) for k, v in value.items())
 
 
 def _check_magic(path: Path, magics: tuple[bytes, ...], what: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ class ParquetHandler(DataHandler):
 
     def read_from_file(self, file_path: Path, file_extension: str) -> Any:
         pl = require("polars", None, "Parquet")
+        # polars parses bytes in place; a BytesIO it reads through Python first (slower).
+        source = file_path.getvalue() if isinstance(file_path, io.BytesIO) else file_path
         try:
-            return pl.read_parquet(file_path)
+            return pl.read_parquet(source)
         except (pl.exceptions.ComputeError, OSError, ValueError) as exc:
             if is_os_error(exc):
                 raise

@@ -1,0 +1,103 @@
+"""Dataset scans on object stores that choose how to read once the query is known.
+
+``store["folder/"]`` is a LazyFrame; what it will be asked for is only known when it is
+collected. Through a polars IO source, a full scan (every row and column) of small parquet files
+fetches each file whole, several at a time, through the store's backend: one GET per file
+(counted in ``store.stats()``) instead of polars' footer-then-column-chunks requests. Any other
+query (a filter, a column selection, a ``head``) goes to polars' own reader in place with the
+filter and projection pushed down, so it still fetches only the row groups and columns it needs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from .backends.base import Backend, ObjectMeta
+
+__all__ = ["MAX_FILE", "WINDOW", "prefetching_scan"]
+
+#: Files larger than this are always read in place (a whole-file GET would hold them in memory).
+MAX_FILE = 64 * 1024 * 1024
+#: Whole files in flight at once during a full scan (also the number of concurrent GETs).
+WINDOW = 16
+
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+def prefetching_scan(
+    pl: Any,
+    backend: Backend,
+    files: list[ObjectMeta],
+    inner: Any,
+    hive_names: list[str],
+    parts: dict[str, list[tuple[str, str]]],
+    where: str,
+) -> Any:
+    """A LazyFrame equal to ``inner`` (polars' in-place scan of ``files``) that reads ``files``
+    whole when a query needs all of them; ``inner`` itself when any file is too big for that."""
+    if not files or any(m.size > MAX_FILE for m in files):
+        return inner
+    from polars.io.plugins import register_io_source
+
+    try:
+        # Now rather than when collected: polars would fetch this footer then anyway, and a
+        # schema function (not a dict) makes polars import pyarrow (~0.1 s per process).
+        schema = dict(inner.collect_schema())
+    except Exception:
+        return inner  # a broken file: polars' own scan reports it when the query runs
+    names = list(schema)
+
+    def source(with_columns: list[str] | None, predicate: Any, n_rows: int | None, batch_size: int | None) -> Any:
+        if predicate is None and n_rows is None and (with_columns is None or set(with_columns) >= set(names)):
+            for frame in _whole_files(pl, backend, files, hive_names, parts, schema):
+                yield frame if with_columns is None else frame.select(with_columns)
+            return
+        lf = inner
+        if with_columns is not None:
+            lf = lf.select(with_columns)
+        if predicate is not None:
+            lf = lf.filter(predicate)
+        if n_rows is not None:
+            lf = lf.head(n_rows)
+        yield from lf.collect_batches(chunk_size=batch_size)
+
+    return register_io_source(
+        source,
+        schema=schema,
+        is_pure=True,
+        explain_name="autostore",
+        explain_detail=f"{len(files)} parquet files below {where}",
+    )
+
+
+def _whole_files(
+    pl: Any,
+    backend: Backend,
+    files: list[ObjectMeta],
+    hive_names: list[str],
+    parts: dict[str, list[tuple[str, str]]],
+    schema: Any,
+) -> Iterator[Any]:
+    """Each file as a DataFrame in ``schema``'s columns and order, in file order, with up to
+    :data:`WINDOW` files fetched ahead."""
+    names = list(schema)
+    pending: deque[Future[bytes]] = deque()
+    ahead = iter(files)
+    with ThreadPoolExecutor(min(WINDOW, len(files)), thread_name_prefix="autostore-scan") as pool:
+        try:
+            for meta in files:
+                while len(pending) < WINDOW and (nxt := next(ahead, None)) is not None:
+                    pending.append(pool.submit(backend.get_bytes, nxt.key))
+                frame = pl.read_parquet(pending.popleft().result())
+                if hive_names:  # as polars does: the folder's value wins over a column in the file
+                    frame = frame.drop(hive_names, strict=False).with_columns(
+                        pl.lit(None if value == _HIVE_NULL else value).cast(schema[name]).alias(name)
+                        for name, value in parts[meta.key]
+                    )
+                yield frame.select(names)
+        finally:
+            for future in pending:
+                future.cancel()

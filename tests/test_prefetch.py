@@ -1,0 +1,116 @@
+"""store["folder/"] on S3: a full scan fetches each small parquet file whole (one GET each,
+counted in store.stats()); filters, projections and heads read in place through polars; results
+always equal polars' own scan of the same files."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from autostore import AutoStore, S3Options
+from autostore import prefetch as prefetch_module
+from autostore.testing import S3Server
+from counting_proxy import CountingProxy
+
+
+@pytest.fixture
+def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
+    with CountingProxy(s3_server.endpoint_url) as p:
+        yield p
+
+
+@pytest.fixture
+def dataset(s3_server: S3Server, shared_bucket: str, proxy: CountingProxy) -> tuple[AutoStore, str, int]:
+    """6 files in hive folders year=2023|2024 / region=eu|us|__HIVE_DEFAULT_PARTITION__, read
+    through the counting proxy. Returns (store, folder URI, number of files)."""
+    opts = S3Options(**{**s3_server.options_kwargs(), "endpoint_url": proxy.url})
+    store = AutoStore(f"s3://{shared_bucket}/prefetch-{uuid.uuid4().hex[:8]}/", options=opts)
+    n = 0
+    for year in (2023, 2024):
+        for region in ("eu", "us", "__HIVE_DEFAULT_PARTITION__"):
+            frame = pl.DataFrame({"id": [n * 10 + i for i in range(10)], "x": [float(i) for i in range(10)]})
+            store[f"sales/year={year}/region={region}/part-0.parquet"] = frame
+            n += 1
+    return store, store.uri + "sales/", n
+
+
+def native(store: AutoStore, uri: str) -> pl.LazyFrame:
+    return pl.scan_parquet(uri + "**/*.parquet", hive_partitioning=True, storage_options=store.storage_options())
+
+
+def object_gets(proxy: CountingProxy) -> list[tuple[bool, int | None]]:
+    return [(e.ranged, e.status) for e in proxy.exchanges if e.method == "GET" and "list-type" not in e.query]
+
+
+def test_a_full_scan_fetches_each_file_whole_and_equals_polars(
+    dataset: tuple[AutoStore, str, int], proxy: CountingProxy
+) -> None:
+    store, uri, files = dataset
+    lf = store["sales/"]
+    assert "autostore" in lf.explain()
+    assert lf.collect_schema() == native(store, uri).collect_schema()
+    for engine in ("streaming", "in-memory"):
+        store.stats(reset=True)
+        proxy.reset()
+        got = lf.collect(engine=engine)  # type: ignore[call-overload]
+        assert object_gets(proxy) == [(False, 200)] * files  # one plain GET per file, no ranges
+        stats = store.stats()
+        assert stats.requests["GET"] == files and stats.bytes_down == sum(e.body_bytes for e in proxy.exchanges)
+        expected = native(store, uri).collect()
+        assert_frame_equal(got.sort("id"), expected.sort("id"))
+    assert got.filter(pl.col("region").is_null()).height == 20  # the default partition is null
+
+
+def test_selective_queries_read_in_place(dataset: tuple[AutoStore, str, int], proxy: CountingProxy) -> None:
+    store, uri, _files = dataset
+    lf = store["sales/"]
+    queries = {
+        "filter": lambda f: f.filter((pl.col("year") == 2024) & (pl.col("region") == "eu")),
+        "columns": lambda f: f.select("id", "year"),
+        "head": lambda f: f.head(3),
+        "aggregate": lambda f: f.group_by("year").agg(pl.col("x").sum()).sort("year"),
+    }
+    for name, query in queries.items():
+        store.stats(reset=True)
+        proxy.reset()
+        got = query(lf).collect()
+        gets = object_gets(proxy)
+        assert gets and all(ranged for ranged, _ in gets), name  # polars' ranged reads, in place
+        assert store.stats().requests["GET"] == 0, name  # polars' own requests are not the store's
+        expected = query(native(store, uri)).collect()
+        if name == "head":
+            assert got.height == 3 and got.columns == expected.columns
+        else:
+            assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns), check_row_order=False)
+    proxy.reset()
+    lf.filter(pl.col("year") == 2023).collect()
+    assert all("/year=2023/" in e.path for e in proxy.exchanges if "list-type" not in e.query)  # pruned
+
+
+def test_big_files_are_always_read_in_place(
+    dataset: tuple[AutoStore, str, int], proxy: CountingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _uri, _files = dataset
+    monkeypatch.setattr(prefetch_module, "MAX_FILE", 100)  # every file of the dataset is "big"
+    lf = store["sales/"]
+    assert "autostore" not in lf.explain()
+    proxy.reset()
+    assert lf.collect().height == 60
+    assert all(ranged for ranged, _ in object_gets(proxy))
+
+
+def test_a_broken_file_fails_when_the_query_runs_as_before(dataset: tuple[AutoStore, str, int]) -> None:
+    store, _uri, _files = dataset
+    store.primary_backend.put_bytes("sales/year=2023/region=eu/part-0.parquet", b"not parquet at all")
+    lf = store["sales/"]  # the broken file is not read yet
+    for query in (lambda f: f, lambda f: f.filter(pl.col("region") == "eu")):  # whole files, in place
+        with pytest.raises(pl.exceptions.PolarsError):
+            query(lf).collect()
+    store.primary_backend.put_bytes("sales/year=2023/region=__HIVE_DEFAULT_PARTITION__/part-0.parquet", b"broken")
+    lf = store["sales/"]  # no schema from the first file: still no error before the query runs
+    with pytest.raises(pl.exceptions.PolarsError, match="parquet"):
+        lf.collect()
