@@ -87,7 +87,7 @@ ROWS = st.lists(st.integers(-50, 50), min_size=1, max_size=4)
 #: Point 13 of issue 13 is fixed (test_folder_of_json_files_in_and_getitem_agree), but with
 #: shared stores and outside writers the model's check of `"n" in store` vs `store["n"]` still
 #: fails intermittently (not yet analysed: left for the next session, see the issue note).
-CHECK_FOLDER_OF_VALUES = False
+CHECK_FOLDER_OF_VALUES = True
 
 
 def ext_of(value: Any) -> str:
@@ -135,6 +135,17 @@ def attempt(fn: Callable[[], Any]) -> Outcome:
 
 def check(what: str, got: Outcome, allowed: list[Outcome]) -> None:
     assert got in allowed, f"{what}: got {got!r}, the model allows {allowed!r}"
+
+
+def found(store: AutoStore, key: str) -> bool:
+    """``store[key]`` finds a value (a file or a folder of data files), readable or not."""
+    try:
+        store[key]
+    except NotFound:
+        return False
+    except AutoStoreError:
+        return True
+    return True
 
 
 def readable(store: AutoStore, key: str) -> bool:
@@ -678,8 +689,11 @@ class StoreModel(RuleBasedStateMachine):
     @precondition(lambda self: CHECK_FOLDER_OF_VALUES)
     @rule(which=st.integers(0, 1))
     def folder_of_values(self, which: int) -> None:
+        # `in` is True exactly when `store["n"]` finds something to read (README: it may still
+        # fail to decode, e.g. a folder mixing formats raises FormatError, as an ambiguous key
+        # raises AmbiguousKey): the two never disagree on whether the key exists.
         store = self.store(which)
-        assert ("n" in store) == readable(store, "n")
+        assert ("n" in store) == found(store, "n")
 
     @invariant()
     def nothing_else_on_the_other_backend(self) -> None:
