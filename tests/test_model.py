@@ -231,10 +231,10 @@ CONFIGS = [
     # Own writes through the cache are never stale. Forked steps with the cache on are covered by
     # test_forked_child_reads_and_writes_with_the_cache_on; in the model they still disagree with
     # the dict model's staleness bookkeeping (left for the next session, see the issue note).
-    Config("s3-cache", "s3", cache="expiry", fork=False),
-    Config("s3-cache-always", "s3", cache="always", two_stores=True, outside=True, fork=False, type_changes=False),
-    Config("s3-cache-expiry", "s3", cache="expiry", two_stores=True, outside=True, fork=False, type_changes=False),
-    Config("s3-cache-never-expire", "s3", cache="never", outside=True, fork=False, type_changes=False),
+    Config("s3-cache", "s3", cache="expiry"),
+    Config("s3-cache-always", "s3", cache="always", two_stores=True, outside=True, type_changes=False),
+    Config("s3-cache-expiry", "s3", cache="expiry", two_stores=True, outside=True, type_changes=False),
+    Config("s3-cache-never-expire", "s3", cache="never", outside=True, type_changes=False),
 ]  # fmt: skip
 
 
