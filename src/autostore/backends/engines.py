@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import AuthError, ConfigError
 from ..options import Options, S3Options, env_is_set
-from .objectstore import refuse_unoverridable_env, s3_settings
+from .builders import azure_config, refuse_unoverridable_env
+from .s3conn import s3_settings
 
 __all__ = ["ENGINES", "engine_options", "polars_scan"]
 
@@ -220,7 +221,6 @@ def _delta_s3(s3: S3Options, endpoint: str | None, region: str) -> dict[str, Any
 
 
 def _delta_azure(opts: Options, bucket: str) -> dict[str, Any]:
-    from .objectstore import azure_config
 
     _container, config, _secrets, endpoint = azure_config(bucket, opts)
     out = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in config.items()}

@@ -9,17 +9,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import io
-import json
 import logging
 import os
 import random
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import IO, Any, TypeVar, cast
@@ -35,70 +31,54 @@ from ..errors import (
     NotFound,
 )
 from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
-from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options, env_is_set
+from ..options import Options, S3Options
 from . import forksafe, ranged
 from .base import Backend, ObjectMeta, ProgressCallback
+from .builders import (
+    StoreBuilder,
+    as_options,
+    azure_config,
+    has_builder,
+    obstore_module,
+    refuse_unoverridable_env,
+    register_builder,
+    shared_client,
+)
+from .obstore_io import CountingWriter, object_meta, progress_reader
+from .retry import NotRetried, backoff_bounds, worst_case_seconds
+from .s3conn import StaticCredentials, s3_credentials, s3_settings
 
-__all__ = ["ObjectStoreBackend", "register_builder", "register_fork_transport"]
+__all__ = [
+    "ObjectStoreBackend",
+    "StaticCredentials",
+    "StoreBuilder",
+    "azure_config",
+    "backoff_bounds",
+    "refuse_unoverridable_env",
+    "register_builder",
+    "register_fork_transport",
+    "s3_credentials",
+    "s3_settings",
+    "worst_case_seconds",
+]
 
 _STREAM_CHUNK = 8 * 1024 * 1024
 
 # Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
 # file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
 _STREAM_MEMORY = 64 * 1024 * 1024
-_REQUEST_CAP_SECONDS = 3600.0
 _RETRIES_RE = re.compile(r"after (\d+) retries")
 _STATUS_RE = re.compile(r"status code: (\d{3})")
 # Keys per LIST page (the services' defaults; object_store asks for no other size).
 _PAGE_SIZE = {"az": 5000}
-
-log = logging.getLogger("autostore")
-
-StoreBuilder = Callable[[str, Options], tuple[Any, str, list[str]]]
-"""(bucket, options) -> (obstore store, identity text, secrets to scrub from messages)."""
-
-_BUILDERS: dict[str, StoreBuilder] = {}
 _READ_ONLY_KINDS = frozenset({"http"})
 _CREDENTIAL_HINTS = {
     "s3": "aws_access_key_id / aws_secret_access_key / profile_name",
     "gs": "service_account_path / service_account_key / GOOGLE_APPLICATION_CREDENTIALS",
     "az": "account_name / account_key / sas_token / connection_string",
 }
-_MEMORY_STORES: dict[str, Any] = {}
-_MEMORY_LOCK = threading.Lock()
 
-
-_CLIENTS: OrderedDict[tuple[Any, ...], tuple[Any, str, list[str]]] = OrderedDict()
-_CLIENTS_LOCK = threading.Lock()
-_MAX_CLIENTS = 64
-
-
-def _shared_client(kind: str, bucket: str, options: Options) -> tuple[Any, str, list[str]]:
-    """One obstore client per (service, bucket, settings) in this process, shared by every store
-    and AutoPath using them: their connection pools (and TLS sessions) are reused, so a new
-    AutoStore costs no new connections. Settings include what the environment supplies."""
-    # Before the cache: the environment may have changed since an equal client was built.
-    refuse_unoverridable_env(kind, f"{options.scheme}://{bucket}/")
-    settled = options.resolved() if isinstance(options, S3Options) else options
-    if kind == "gs":
-        _refuse_gcs_clashes(bucket, _as(GCSOptions, options).resolved())
-    ident = (kind, bucket, type(settled).__name__, dataclasses.astuple(settled))
-    with _CLIENTS_LOCK:
-        found = _CLIENTS.get(ident)
-        if found is not None:
-            _CLIENTS.move_to_end(ident)
-            return found
-    built = _BUILDERS[kind](bucket, options)
-    with _CLIENTS_LOCK:
-        _CLIENTS[ident] = built
-        while len(_CLIENTS) > _MAX_CLIENTS:
-            _CLIENTS.popitem(last=False)
-    return built
-
-
-def register_builder(kind: str, builder: StoreBuilder) -> None:
-    """Teach the object-store backend a new backend kind."""
-    _BUILDERS[kind] = builder
+log = logging.getLogger("autostore")
 
 
 ForkTransport = Callable[[str, str, Options], Backend]
@@ -124,7 +104,6 @@ register_fork_transport("s3", _boto3_transport)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _T = TypeVar("_T")
-_O = TypeVar("_O", bound=Options)
 
 
 def _fork_routed(method: _F) -> _F:
@@ -140,352 +119,11 @@ def _fork_routed(method: _F) -> _F:
     return cast(_F, wrapper)
 
 
-def _obstore() -> Any:
-    try:
-        import obstore
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingDependency('Object stores need obstore: pip install "autostore[s3]".') from exc
-    return obstore
-
-
-def _client_options(opts: Options, *, allow_http: bool) -> dict[str, Any]:
-    # `timeout` is a stall timeout, as in requests/boto3: a request fails when no byte arrives for
-    # that long (obstore's read_timeout), so big transfers are not cut off. The overall cap per
-    # request attempt is an hour; connecting gets at most 10 s so a dead endpoint fails fast.
-    return {
-        "timeout": timedelta(seconds=max(opts.timeout, _REQUEST_CAP_SECONDS)),
-        "read_timeout": timedelta(seconds=opts.timeout),
-        "connect_timeout": timedelta(seconds=min(opts.timeout, 10.0)),
-        **({"allow_http": True} if allow_http else {}),
-    }
-
-
-def backoff_bounds(opts: Options) -> tuple[float, float]:
-    """(first, largest) delay in seconds between two attempts of one request."""
-    delay = max(opts.retry_delay, 0.001)
-    return delay, delay * 8
-
-
-def worst_case_seconds(opts: Options) -> float:
-    """How long a request can take before failing when the server stalls every attempt."""
-    _, largest = backoff_bounds(opts)
-    connect = min(opts.timeout, 10.0)
-    return (opts.max_retries + 1) * (opts.timeout + connect) + opts.max_retries * largest
-
-
-class _NotRetried(BackendError):
-    """A transport failure of an idempotent call that obstore gave up on before max_retries (it
-    never retries a list response whose body broke off, nor the POST of a bulk delete, nor some
-    broken responses); we retry those ourselves. ``attempts``: requests obstore already made."""
-
-    attempts = 1
-
-
-def _retry_config(opts: Options) -> dict[str, Any]:
-    # obstore silently ignores unknown keys here: only these four exist (see DESIGN.md).
-    # Its backoff is "decorrelated jitter": the first retry waits init_backoff, each later one a
-    # random time between init_backoff and base x the previous wait, capped at max_backoff.
-    # retry_timeout must never be what stops retries early, so it gets the worst case plus room
-    # for a long transfer that failed late.
-    first, largest = backoff_bounds(opts)
-    return {
-        "max_retries": opts.max_retries,
-        "retry_timeout": timedelta(seconds=worst_case_seconds(opts) + 600),
-        "backoff": {
-            "init_backoff": timedelta(seconds=first),
-            "max_backoff": timedelta(seconds=largest),
-            "base": 2.0,
-        },
-    }
-
-
-def _transport_kwargs(opts: Options, endpoint: str | None) -> dict[str, Any]:
-    """Client and retry settings every obstore store gets; plain http only to an http:// endpoint."""
-    return {
-        "client_options": _client_options(opts, allow_http=bool(endpoint and endpoint.startswith("http://"))),
-        "retry_config": _retry_config(opts),
-    }
-
-
-# obstore builds every S3Store from object_store's `AmazonS3Builder::from_env()` (all `AWS_*`
-# variables, checked with obstore 0.12.1: `AWS_ENDPOINT_URL_S3` even beats `endpoint=`) and then
-# applies what it is given; it cannot be told to skip the environment. So every setting that
-# decides where requests go and how they are signed is given explicitly (below), credentials come
-# through a credential provider (it outranks keys, `AWS_SESSION_TOKEN`, web identity ... from the
-# environment), and the client/retry options replace the `AWS_<client option>` ones wholesale.
-# The variables left are refused (_UNOVERRIDABLE): no explicit value switches them off.
-_UNOVERRIDABLE = {
-    "s3": (
-        "AWS_SERVER_SIDE_ENCRYPTION",
-        "AWS_SSE_KMS_KEY_ID",
-        "AWS_SSE_BUCKET_KEY_ENABLED",
-        "AWS_SSE_CUSTOMER_KEY_BASE64",
-        "AWS_CHECKSUM_ALGORITHM",
-    ),
-    "az": ("AZURE_STORAGE_ENCRYPTION_KEY",),
-    "gs": ("GOOGLE_BEARER_TOKEN",),
-}
-
-
-def refuse_unoverridable_env(kind: str, where: str) -> None:
-    """ConfigError when the environment sets a variable obstore (or polars) would apply behind
-    the options and that no explicit setting can switch off."""
-    found = env_is_set(*_UNOVERRIDABLE.get(kind, ()))
-    if found:
-        raise ConfigError(
-            f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} set in the environment: the object-store "
-            f"library would apply {'it' if len(found) == 1 else 'them'} to {where} behind autostore's options, "
-            "and autostore does not support that setting; unset it (e.g. `env -u NAME`) for this process."
-        )
-
-
-def s3_settings(endpoint: str | None, region: str) -> dict[str, Any]:
-    """object_store S3 settings given explicitly so no `AWS_*` variable can supply them (the
-    endpoint twice: `aws_endpoint_url_s3` beats `endpoint`, and the variable of that name would
-    beat an `endpoint` alone). No endpoint means AWS itself, path-style as object_store does."""
-    url = (endpoint or f"https://s3.{region}.amazonaws.com").rstrip("/")
-    return {
-        "endpoint": url,
-        "aws_endpoint_url_s3": url,
-        "region": region,
-        "virtual_hosted_style_request": False,
-        "s3_express": False,
-        "skip_signature": False,
-        "unsigned_payload": False,
-        "request_payer": False,
-        "disable_tagging": False,
-        "disable_bulk_delete": False,
-        "conditional_put": "etag",
-        "copy_if_not_exists": "multipart",
-    }
-
-
-class StaticCredentials:
-    """A credential provider for fixed keys (for obstore and polars). Given as a provider, the
-    keys outrank every credential object_store would read from the environment, a stray
-    `AWS_SESSION_TOKEN` included; obstore calls it once (no expiry)."""
-
-    def __init__(self, key_id: str, secret: str, token: str | None) -> None:
-        self._creds = (key_id, secret, token)
-
-    def __call__(self) -> dict[str, Any]:
-        key_id, secret, token = self._creds
-        return {"access_key_id": key_id, "secret_access_key": secret, "token": token, "expires_at": None}
-
-    def __repr__(self) -> str:
-        return f"StaticCredentials({self._creds[0]!r}, '***')"
-
-
-def s3_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
-    """(credential provider or None, endpoint, region) for resolved options: explicit keys, else
-    the AWS profile's credentials, endpoint and region; None leaves obstore its credential chain
-    (instance/container/web-identity credentials), which only runs when no credentials are set."""
-    endpoint, region = s3.endpoint_url, s3.region_name
-    if s3.aws_access_key_id is not None:
-        provider: Any = StaticCredentials(s3.aws_access_key_id, s3.aws_secret_access_key or "", s3.aws_session_token)
-        return provider, endpoint, region or "us-east-1"
-    if s3.profile_name is not None:
-        return _profile_credentials(s3)
-    return None, endpoint, region or "us-east-1"
-
-
-def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import S3Store
-
-    s3 = _as(S3Options, opts).resolved()
-    provider, endpoint, region = s3_credentials(s3)
-    secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-    kwargs: dict[str, Any] = {"config": s3_settings(endpoint, region), **_transport_kwargs(s3, endpoint)}
-    if provider is not None:
-        kwargs["credential_provider"] = provider
-    store = S3Store(bucket, **kwargs)
-    identity = f"s3|{endpoint or 'aws'}|{bucket}"
-    return store, identity, secrets
-
-
-def _profile_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
-    """Credential provider, endpoint and region for resolved options naming an AWS profile (boto3
-    is used only here, through a session that reads no AWS_* variable)."""
-    from .aws_session import isolated_session
-
-    try:
-        session, endpoint, region = isolated_session(s3)
-        from obstore.auth.boto3 import Boto3CredentialProvider
-    except MissingDependency as exc:
-        raise MissingDependency(
-            f'profile_name={s3.profile_name!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
-        ) from exc
-    return Boto3CredentialProvider(session), endpoint, region
-
-
-def _memory_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import MemoryStore
-
-    with _MEMORY_LOCK:
-        store = _MEMORY_STORES.get(bucket)
-        if store is None:
-            store = _MEMORY_STORES[bucket] = MemoryStore()
-    return store, f"memory|{os.getpid()}|{bucket}", []
-
-
-_GCS_DEFAULT_URL = "https://storage.googleapis.com"
-
-
-# object_store's GCS builder reads every GOOGLE_* variable (and SERVICE_ACCOUNT) first. base_url
-# and skip_signature are given explicitly; a credential slot we fill replaces the variable of the
-# same slot, but a service-account path and key cannot both be set, and a service account beats
-# application-default credentials: such combinations are refused instead of silently mixed.
-_GCS_SLOTS = {
-    "path": ("SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"),
-    "key": ("GOOGLE_SERVICE_ACCOUNT_KEY",),
-    "adc": ("GOOGLE_APPLICATION_CREDENTIALS",),
-}
-
-
-def _gcs_slot(g: GCSOptions) -> str | None:
-    """The builder slot resolved GCS options fill with their credentials."""
-    if g.anonymous:
-        return "key"  # an OAuth-less service-account key (see _gcs_builder)
-    if g.service_account_path:
-        return "path"
-    if g.service_account_key:
-        return "key"
-    return "adc" if g.application_credentials else None
-
-
-def _refuse_gcs_clashes(bucket: str, g: GCSOptions) -> None:
-    """ConfigError when variables would give obstore credentials next to (or instead of) ours:
-    other slots than ours (ADC is ignored once a service account is set)."""
-    slot = _gcs_slot(g)
-    clashing = [v for name, names in _GCS_SLOTS.items() if name != slot for v in env_is_set(*names)]
-    if slot in ("path", "key"):
-        clashing = [v for v in clashing if v not in _GCS_SLOTS["adc"]]
-    if clashing:
-        raise ConfigError(
-            f"{', '.join(clashing)} set in the environment would give obstore other credentials than the "
-            f"options for gs://{bucket}/ ({'anonymous' if g.anonymous else slot or 'none'}); unset "
-            f"{'it' if len(clashing) == 1 else 'them'} or pass those credentials in GCSOptions."
-        )
-
-
-def _as(cls: type[_O], opts: Options) -> _O:
-    """``opts`` as ``cls`` (plain Options pass their shared fields on)."""
-    return opts if isinstance(opts, cls) else cls(scheme=opts.scheme).inherit(opts)
-
-
-def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import GCSStore
-
-    g = _as(GCSOptions, opts).resolved()
-    endpoint = g.endpoint_url
-    base_url = (endpoint or _GCS_DEFAULT_URL).rstrip("/")
-    config: dict[str, Any] = {"base_url": base_url, "skip_signature": False}
-    secrets: list[str] = []
-    if g.anonymous:
-        # An OAuth-less service account: never asks a metadata server for a token (skip_signature
-        # still does before writes), so public buckets and emulators need no credentials.
-        fake = {"gcs_base_url": base_url, "disable_oauth": True}
-        fake.update(client_email="", private_key="", private_key_id="")
-        config["service_account_key"] = json.dumps(fake)
-    elif g.service_account_path:
-        config["service_account"] = g.service_account_path
-    elif g.service_account_key:
-        config["service_account_key"] = g.service_account_key
-        secrets.append(g.service_account_key)
-    elif g.application_credentials:
-        config["application_credentials"] = g.application_credentials
-    store = GCSStore(bucket, config=cast(Any, config), **_transport_kwargs(g, endpoint))
-    return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
-
-
-_AZURE_LOGIN = "https://login.microsoftonline.com"
-
-
-def azure_config(bucket: str, opts: Options) -> tuple[str, dict[str, Any], list[str], str | None]:
-    """(container, object_store Azure config, secrets, endpoint) for ``bucket`` (``container`` or
-    ``container@account.dfs.core.windows.net``). The config keys are object_store's, which
-    deltalake and polars accept too (``storage_options(engine="delta")``)."""
-    a = _as(AzureOptions, opts).resolved()
-    container, _, host = bucket.partition("@")  # abfs://container@account.dfs.core.windows.net/
-    account = a.account_name
-    if host:
-        from_uri = host.split(".", 1)[0]
-        if account and account != from_uri:
-            raise ConfigError(
-                f"The URI names storage account {from_uri!r} but the options say account_name={account!r}; "
-                "drop one of them."
-            )
-        account = from_uri
-    endpoint, key = a.endpoint_url, a.account_key
-    if a.use_emulator:
-        account = account or AZURITE_ACCOUNT
-        key = key or (AZURITE_KEY if account == AZURITE_ACCOUNT else None)
-        endpoint = endpoint or f"http://127.0.0.1:10000/{account}"
-    # object_store's Azure builder reads every AZURE_* variable first: what decides the account,
-    # the URL, emulator mode and the credential type is given explicitly, so none of them applies.
-    config: dict[str, Any] = {"use_emulator": False, "use_fabric_endpoint": False, "disable_tagging": False}
-    secrets: list[str] = []
-    if account:
-        config["account_name"] = account
-    config["skip_signature"] = a.anonymous
-    if a.anonymous:
-        config.update(credential_type="bearer_token", token="")  # never sent: requests are unsigned
-    elif key:
-        config.update(credential_type="access_key", account_key=key)
-        secrets.append(key)
-    elif a.sas_token:
-        config.update(credential_type="sas_token", sas_key=a.sas_token.lstrip("?"))
-        secrets.append(a.sas_token)
-    elif a.client_id and a.client_secret and a.tenant_id:
-        config.update(
-            credential_type="client_secret",
-            client_id=a.client_id,
-            client_secret=a.client_secret,
-            tenant_id=a.tenant_id,
-            authority_host=_AZURE_LOGIN,
-        )
-        secrets.append(a.client_secret)
-    elif a.use_azure_cli:
-        config["credential_type"] = "azure_cli"
-    if endpoint or account:
-        config["endpoint"] = (endpoint or f"https://{account}.blob.core.windows.net").rstrip("/")
-    return container, config, secrets, endpoint
-
-
-def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import AzureStore
-
-    container, config, secrets, endpoint = azure_config(bucket, opts)
-    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(opts, endpoint))
-    account = config.get("account_name")
-    return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
-
-
-def _http_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import HTTPStore
-
-    scheme = "https" if opts.scheme == "https" else "http"
-    url = f"{scheme}://{bucket}/"
-    kwargs: dict[str, Any] = {
-        "client_options": _client_options(opts, allow_http=scheme == "http"),
-        "retry_config": _retry_config(opts),
-    }
-    store = HTTPStore(url, **kwargs)
-    return store, f"http|{url}", []
-
-
-register_builder("s3", _s3_builder)
-register_builder("memory", _memory_builder)
-register_builder("gs", _gcs_builder)
-register_builder("az", _azure_builder)
-register_builder("http", _http_builder)
-
-
 class ObjectStoreBackend(Backend):
     """One bucket of an object store, spoken to through obstore."""
 
     def __init__(self, scheme: str, kind: str, bucket: str, options: Options) -> None:
-        if kind not in _BUILDERS:
+        if not has_builder(kind):
             raise ConfigError(f"No object-store support for {scheme}:// (backend kind {kind!r}).")
         if options.scheme != scheme:  # builders read the scheme (http vs https) from the options
             options = options._evolve(options._given, scheme=scheme)
@@ -537,9 +175,9 @@ class ObjectStoreBackend(Backend):
                 "with multiprocessing's 'spawn' or 'forkserver' method."
             )
         with self._lock:
-            _obstore()
+            obstore_module()
             try:
-                store, identity, secrets = _shared_client(self.kind, self.bucket, options)
+                store, identity, secrets = shared_client(self.kind, self.bucket, options)
             except AutoStoreError:
                 raise
             except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
@@ -580,7 +218,7 @@ class ObjectStoreBackend(Backend):
     @contextlib.contextmanager
     def _errors(self, key: str, action: str, *, idempotent: bool = False) -> Iterator[None]:
         """Map obstore's exceptions onto ours, naming the URI and never a secret. With
-        ``idempotent``, transport failures obstore did not retry become ``_NotRetried``."""
+        ``idempotent``, transport failures obstore did not retry become ``NotRetried``."""
         try:
             yield
         except AutoStoreError:
@@ -644,7 +282,7 @@ class ObjectStoreBackend(Backend):
         )
         if not early:
             return BackendError(message)
-        err = _NotRetried(message)
+        err = NotRetried(message)
         err.attempts = done + 1
         return err
 
@@ -659,7 +297,7 @@ class ObjectStoreBackend(Backend):
             )
         return f" (profile {s3.profile_name!r})" if s3.aws_access_key_id is None else ""
 
-    def _before_retry(self, exc: _NotRetried, used: int) -> int:
+    def _before_retry(self, exc: NotRetried, used: int) -> int:
         """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
         (decorrelated jitter); past max_retries, raise it as a plain BackendError."""
         used += exc.attempts
@@ -696,7 +334,7 @@ class ObjectStoreBackend(Backend):
             except Exception as exc:
                 seconds = perf_counter() - start if timed else 0.0
                 err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, action, idempotent=True)
-                if isinstance(err, _NotRetried) and used + err.attempts <= self.options.max_retries:
+                if isinstance(err, NotRetried) and used + err.attempts <= self.options.max_retries:
                     stats.failure(kind, seconds, retried=True)
                     used = self._before_retry(err, used)
                     continue
@@ -704,7 +342,7 @@ class ObjectStoreBackend(Backend):
                     stats.request(kind, seconds)  # an answer, not a failure
                 else:
                     stats.failure(kind, seconds, retried=False)
-                if isinstance(err, _NotRetried):
+                if isinstance(err, NotRetried):
                     raise BackendError(str(err)) from None
                 raise err from None
             stats.request(kind, perf_counter() - start if timed else 0.0, down(result) if down is not None else 0, up)
@@ -725,31 +363,31 @@ class ObjectStoreBackend(Backend):
     # -- reads ----------------------------------------------------------------------------
     @_fork_routed
     def head(self, key: str) -> ObjectMeta:
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
-        return _meta(self._call(HEAD, key, "read", lambda: ob.head(store, key)))
+        return object_meta(self._call(HEAD, key, "read", lambda: ob.head(store, key)))
 
     @_fork_routed
     def get_bytes(self, key: str) -> bytes:
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
         return self._call(GET, key, "read", lambda: bytes(ob.get(store, key).bytes()), down=len)
 
     @_fork_routed
-    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+    def get_withobject_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
         """The object and its metadata from one request."""
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
 
         def call() -> tuple[bytes, ObjectMeta]:
             result = ob.get(store, key)
-            return bytes(result.bytes()), _meta(result.meta)
+            return bytes(result.bytes()), object_meta(result.meta)
 
         return self._call(GET, key, "read", call, down=lambda r: len(r[0]))
 
     @_fork_routed
     def get_range(self, key: str, start: int, end: int) -> bytes:
-        ob = _obstore()
+        ob = obstore_module()
         if end <= start:
             return b""
         store = self.store
@@ -759,7 +397,7 @@ class ObjectStoreBackend(Backend):
         """The object's metadata and its bytes from one GET: all of them for an object up to
         :data:`ranged.PART`, else the first part (the rest of that response is not read; ranged
         GETs fetch it in parallel). None when its ETag is ``if_none_match`` (304)."""
-        ob = _obstore()
+        ob = obstore_module()
         from obstore.exceptions import NotModifiedError
 
         store = self.store
@@ -770,7 +408,7 @@ class ObjectStoreBackend(Backend):
                 result = ob.get(store, key, options=options)
             except NotModifiedError:
                 return None
-            meta = _meta(result.meta)
+            meta = object_meta(result.meta)
             if meta.size <= ranged.PART:
                 return meta, result.bytes()
             return meta, next(iter(result.stream(min_chunk_size=ranged.PART)))
@@ -780,7 +418,7 @@ class ObjectStoreBackend(Backend):
     def _range_fetcher(self, key: str, etag: str | None, *, timed: bool = True) -> ranged.Fetch:
         """Fetch bytes [start, end) of ``key``, pinned to ``etag`` so that an object replaced
         meanwhile fails (412) instead of mixing two versions in one file."""
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
         pinned: dict[str, Any] = {"if_match": etag} if etag else {}
 
@@ -858,7 +496,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
         self._writable(key)
-        ob = _obstore()
+        ob = obstore_module()
         size = len(data)
         if size > self._threshold:
             chunk, concurrency = self._chunk, self._concurrency
@@ -881,7 +519,7 @@ class ObjectStoreBackend(Backend):
         # One request, never multipart: a conditional create cannot span parts. A retried create
         # whose first attempt did land reports AlreadyExists; callers read what is there then.
         self._writable(key)
-        ob = _obstore()
+        ob = obstore_module()
         with self._errors(key, "create"):
             result = ob.put(self.store, key, data, mode="create", use_multipart=False)
         return ObjectMeta(key=key, size=len(data), etag=result.get("e_tag"))
@@ -889,7 +527,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         self._writable(key)
-        ob = _obstore()
+        ob = obstore_module()
         size = os.path.getsize(src)
         if size <= self._threshold:
             with open(src, "rb") as f:
@@ -900,7 +538,7 @@ class ObjectStoreBackend(Backend):
             chunk, concurrency = self._chunk, self._stream_concurrency
             # obstore reads the file itself (no Python copy of each part); with a progress
             # callback, through a reader that reports the bytes obstore takes.
-            source: Any = Path(src) if progress is None else _progress_reader(src, size, progress)
+            source: Any = Path(src) if progress is None else progress_reader(src, size, progress)
             try:
                 result = self._multipart(
                     key,
@@ -921,7 +559,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def delete(self, key: str) -> None:
         self._writable(key)
-        ob = _obstore()
+        ob = obstore_module()
         self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
         store = self.store
         self._call(DELETE, key, "delete", lambda: ob.delete(store, key))
@@ -929,7 +567,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def delete_many(self, keys: list[str]) -> None:
         self._writable(keys[0] if keys else "")
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
@@ -938,7 +576,7 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def copy(self, src: str, dst: str) -> None:
         self._writable(src)
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
         self._call(COPY, src, "copy", lambda: ob.copy(store, src, dst))
 
@@ -950,7 +588,7 @@ class ObjectStoreBackend(Backend):
 
     def _listed(self, key: str, batches: Iterator[Any]) -> Iterator[Any]:
         """Pull ``batches`` of a listing, counting a LIST page whenever the entries received
-        reach into a new page; failures are counted and mapped (transient ones: _NotRetried)."""
+        reach into a new page; failures are counted and mapped (transient ones: NotRetried)."""
         stats = self.stats
         items = pages = 0
         while True:
@@ -979,7 +617,7 @@ class ObjectStoreBackend(Backend):
 
     @_fork_routed
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        ob = _obstore()
+        ob = obstore_module()
         p = prefix.rstrip("/") or None
         last: str | None = None  # a broken-off listing resumes after the last key it gave
         used = 0
@@ -988,23 +626,23 @@ class ObjectStoreBackend(Backend):
                 stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
                 for batch in self._listed(prefix, stream):
                     for m in batch:
-                        meta = _meta(m)
+                        meta = object_meta(m)
                         if last is not None and meta.key <= last:
                             continue  # a server that ignores the list offset
                         last = meta.key
                         yield meta
                 return
-            except _NotRetried as exc:
+            except NotRetried as exc:
                 used = self._before_retry(exc, used)
                 self.stats.retried()
 
     @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
-        ob = _obstore()
+        ob = obstore_module()
         p = prefix.rstrip("/") or None
         store = self.store
         result = self._call(LIST, prefix, "list", lambda: ob.list_with_delimiter(store, prefix=p))
-        files = [_meta(m) for m in result["objects"]]
+        files = [object_meta(m) for m in result["objects"]]
         dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
         for _ in range(self._pages(len(files) + len(dirs)) - 1):
             self.stats.request(LIST)  # the further pages object_store fetched inside the call
@@ -1012,7 +650,7 @@ class ObjectStoreBackend(Backend):
 
     @_fork_routed
     def list_stem(self, stem: str) -> list[str]:
-        ob = _obstore()
+        ob = obstore_module()
         folder = stem.rpartition("/")[0]
         want = stem + "."
         used = 0
@@ -1030,7 +668,7 @@ class ObjectStoreBackend(Backend):
                         if "/" not in path[len(want) :]:
                             found.append(path)
                 return found
-            except _NotRetried as exc:
+            except NotRetried as exc:
                 used = self._before_retry(exc, used)
                 self.stats.retried()
 
@@ -1048,12 +686,12 @@ class ObjectStoreBackend(Backend):
 
     @_fork_routed
     def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
-        ob = _obstore()
+        ob = obstore_module()
         store = self.store
         result = self._call(GET, key, "read", lambda: ob.get(store, key))
         with self._errors(key, "read"):
             stream = iter(result.stream(min_chunk_size=chunk_size))
-        meta = _meta(result.meta)
+        meta = object_meta(result.meta)
 
         def chunks() -> Iterator[bytes]:
             done = 0
@@ -1073,12 +711,12 @@ class ObjectStoreBackend(Backend):
     @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
         self._writable(key)
-        ob = _obstore()
+        ob = obstore_module()
         with self._errors(key, "open"):
             writer: Any = ob.open_writer(
                 self._retrying_store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
             )
-        counting: Any = _CountingWriter(writer, self, self._chunk)
+        counting: Any = CountingWriter(writer, self, self._chunk)
         return counting  # type: ignore[no-any-return]
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
@@ -1115,7 +753,7 @@ class ObjectStoreBackend(Backend):
         # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
         # servers (SeaweedFS) then drop the folder entry and its marker; on AWS it deletes a missing
         # key, a no-op. Skipped when a file "name" exists: that would delete the file.
-        ob = _obstore()
+        ob = obstore_module()
         try:
             self.head(name)
             return
@@ -1135,7 +773,7 @@ class ObjectStoreBackend(Backend):
         from .aws_session import s3_client
 
         opts = self.options
-        s3 = _as(S3Options, opts)
+        s3 = as_options(S3Options, opts)
         try:
             client = s3_client(
                 s3.resolved(),
@@ -1171,92 +809,3 @@ class ObjectStoreBackend(Backend):
 def _credential_failure(exc: Exception) -> bool:
     """Raised by a profile's credential provider (boto3), before any request was sent."""
     return type(exc).__module__.startswith("botocore") or "get_credentials" in str(exc)
-
-
-def _meta(m: Any) -> ObjectMeta:
-    return ObjectMeta(key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified"))
-
-
-class _ProgressFile(io.RawIOBase):
-    """A local file read by obstore, reporting ``(done, total)`` as it goes."""
-
-    def __init__(self, path: Path, total: int, progress: ProgressCallback) -> None:
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this reader
-        self._total, self._progress, self._done = total, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._file.readinto(buffer) or 0
-        self._done += n
-        if n:
-            self._progress(min(self._done, self._total), self._total)
-        return n
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def _progress_reader(path: Path, total: int, progress: ProgressCallback) -> IO[bytes]:
-    return io.BufferedReader(_ProgressFile(path, total, progress), buffer_size=1 << 20)
-
-
-class _CountingWriter:
-    """obstore's WritableFile, counting the requests it sends: one PUT when less than
-    ``buffer_size`` bytes were written, else a multipart upload of ``buffer_size`` parts."""
-
-    def __init__(self, inner: Any, backend: ObjectStoreBackend, buffer_size: int) -> None:
-        self._inner = inner
-        self._backend = backend
-        self._buffer = buffer_size
-        self._size = 0
-        self._seconds = 0.0
-
-    def write(self, data: Any) -> int:
-        start = perf_counter()
-        try:
-            n = self._inner.write(data)
-        finally:
-            self._seconds += perf_counter() - start
-        self._size += len(data)
-        return int(n) if n is not None else len(data)
-
-    def close(self) -> None:
-        stats = self._backend.stats
-        start = perf_counter()
-        try:
-            self._inner.close()
-        except BaseException:
-            stats.failure(MP_PART if self._size >= self._buffer else PUT, perf_counter() - start, retried=False)
-            raise
-        seconds = self._seconds + perf_counter() - start
-        if self._size < self._buffer:
-            stats.request(PUT, seconds, up=self._size)
-        else:
-            stats.requests(MP_START, 1)
-            stats.requests(MP_PART, -(-self._size // self._buffer), up=self._size)
-            stats.requests(MP_COMPLETE, 1)
-            stats.waited(seconds)
-
-    def __enter__(self) -> _CountingWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def abort(self) -> None:
-        """Discard the upload (obstore aborts it when its ``with`` block fails)."""
-        from ..streams import StreamAborted
-
-        parts = self._size // self._buffer
-        self._inner.__exit__(StreamAborted, StreamAborted(), None)
-        if parts:  # the parts already sent, then the request that aborts the upload
-            stats = self._backend.stats
-            stats.requests(MP_START, 1)
-            stats.requests(MP_PART, parts, up=parts * self._buffer)
-            stats.requests(DELETE, 1)
