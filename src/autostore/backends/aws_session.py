@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import AuthError, MissingDependency
 from ..options import S3Options, aws_shared_files
 
-__all__ = ["isolated_session", "s3_client"]
+__all__ = ["isolated_session"]
 
 
 def _modules() -> tuple[Any, Any, Any]:
@@ -79,16 +79,3 @@ def isolated_session(s3: S3Options) -> tuple[Any, str | None, str]:
             aws_session_token=s3.aws_session_token,
         )
     return session, endpoint, region or "us-east-1"
-
-
-def s3_client(s3: S3Options, **config: Any) -> Any:
-    """A boto3 S3 client for *resolved* options (see :func:`isolated_session`); ``config`` adds
-    ``botocore.config.Config`` settings (timeouts, retries, pool size)."""
-    from botocore.config import Config
-
-    session, endpoint, region = isolated_session(s3)
-    settings: dict[str, Any] = {"signature_version": "s3v4"}
-    if endpoint:
-        settings["s3"] = {"addressing_style": "path"}  # what obstore uses, and what local servers need
-    settings.update(config)
-    return session.client("s3", endpoint_url=endpoint, region_name=region, config=Config(**settings))

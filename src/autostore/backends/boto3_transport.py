@@ -25,27 +25,17 @@ from time import perf_counter
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
+from ..errors import AlreadyExists, AutoStoreError, BackendError, MissingDependency
 from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
 from ..options import Options, S3Options
 from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
+from .errormap import describe, map_error
+from .s3conn import resolve_s3
 
 __all__ = ["Boto3Backend"]
 
 _CHUNK = 1024 * 1024
 _READ_BUFFER = 8 * 1024 * 1024
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AllAccessDisabled",
-        "403",
-    }
-)
 
 
 class _Redact(logging.Filter):
@@ -123,32 +113,20 @@ class Boto3Backend(Backend):
 
     def _make_client(self) -> Any:
         _boto3()
-        from botocore.config import Config
-
-        from .aws_session import isolated_session
-
-        s3 = self.options.resolved()
-        # A session that reads no AWS_* variable: endpoint, region, credentials, retries and
-        # timeouts come from the options alone (see aws_session).
-        session, endpoint, region = isolated_session(s3)
-        self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-        config = Config(
-            connect_timeout=min(self.options.timeout, 10.0),
-            read_timeout=self.options.timeout,
-            retries={"total_max_attempts": self.options.max_retries + 1, "mode": "standard"},
-            max_pool_connections=max(10, self._concurrency),
-            signature_version="s3v4",
-            s3={"addressing_style": "path"} if endpoint else {},
-        )
-        self._endpoint = endpoint
-        self.identity = f"s3|{endpoint or 'aws'}|{self.bucket}"
+        # Endpoint, region, credentials, retries and timeouts: the connection the obstore client
+        # uses too, through a session that reads no AWS_* variable (see s3conn, aws_session).
+        conn = resolve_s3(self.options)
+        session = conn.boto3_session()
+        self._secrets = conn.secrets
+        self._endpoint = conn.endpoint
+        self.identity = f"s3|{conn.endpoint or 'aws'}|{self.bucket}"
         frozen = session.get_credentials()
         if frozen is not None:  # a profile's secrets too, not only explicit ones
             with contextlib.suppress(Exception):
                 creds = frozen.get_frozen_credentials()
                 self._secrets = list({*self._secrets, *(s for s in (creds.secret_key, creds.token) if s)})
         _redact_in_botocore_logs(self._secrets)
-        client = session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+        client = conn.boto3_client(session, max_pool_connections=max(10, self._concurrency))
         client.meta.events.register("before-send.s3", self._sending)
         client.meta.events.register("response-received.s3", self._received)
         return client
@@ -190,49 +168,25 @@ class Boto3Backend(Backend):
     # -- errors -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _errors(self, key: str, action: str) -> Iterator[None]:
+        """Map boto3's exceptions onto ours (see :mod:`autostore.backends.errormap`)."""
         try:
             yield
-        except (NotFound, AlreadyExists, AuthError, BackendError, MissingDependency):
+        except AutoStoreError:
             raise
         except Exception as exc:
             raise self._translate(exc, key, action) from None
 
     def _translate(self, exc: Exception, key: str, action: str) -> Exception:
-        uri = self.uri(key)
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict):
-            error = response.get("Error") or {}
-            code = str(error.get("Code", ""))
-            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return BucketNotFound(
-                    f"Bucket {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
-                )
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return NotFound(f"No object at {uri}.")
-            if code in _AUTH_CODES or status == 403:
-                return AuthError(
-                    f"Access denied to {action} {uri}: check the credentials (aws_access_key_id / "
-                    "aws_secret_access_key / profile_name) and their permissions."
-                )
-            detail = self._scrub(f"{code or 'error'} (HTTP {status}): {error.get('Message', '')}")
-        else:
-            name = type(exc).__name__
-            if "Credential" in name or name in ("ProfileNotFound", "InvalidConfigError"):
-                return AuthError(
-                    f"No usable credentials to {action} {uri} ({name}): pass aws_access_key_id/"
-                    "aws_secret_access_key or profile_name, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
-                )
-            detail = self._scrub(f"{name}: {exc}")
-        return BackendError(
-            f"Could not {action} {uri}: {detail[:300]} (timeout={self.options.timeout}s, "
-            f"max_retries={self.options.max_retries}; check the endpoint and network)."
+        return map_error(
+            exc,
+            uri=self.uri(key),
+            bucket=self.bucket,
+            kind="s3",
+            action=action,
+            options=self.options,
+            secrets=self._secrets,
+            client="boto3",
         )
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
     # -- reads ----------------------------------------------------------------------------
     def head(self, key: str) -> ObjectMeta:
@@ -273,8 +227,7 @@ class Boto3Backend(Backend):
             try:
                 r = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
             except Exception as exc:
-                status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if status == 304:
+                if describe(exc, "boto3").status == 304:
                     return None
                 raise
         return self._stream_to(r, key, dest, progress)
@@ -312,9 +265,7 @@ class Boto3Backend(Backend):
             try:
                 r = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), IfNoneMatch="*")
             except Exception as exc:
-                response = getattr(exc, "response", None) or {}
-                status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-                if status == 412 or (response.get("Error") or {}).get("Code") == "PreconditionFailed":
+                if describe(exc, "boto3").kind == "precondition":  # If-None-Match: * found an object
                     raise AlreadyExists(f"{self.uri(key)} already exists.") from None
                 raise
         return ObjectMeta(key=key, size=len(data), etag=r.get("ETag"))
@@ -429,7 +380,9 @@ class Boto3Backend(Backend):
         return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._client = None
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
 
 def _meta(key: str, r: dict[str, Any]) -> ObjectMeta:

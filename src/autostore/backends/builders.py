@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 from ..errors import ConfigError, MissingDependency
 from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options, env_is_set
 from .retry import client_options, retry_config, transport_kwargs
-from .s3conn import s3_credentials, s3_settings
+from .s3conn import resolve_s3
 
 __all__ = [
     "StoreBuilder",
@@ -120,15 +120,13 @@ def refuse_unoverridable_env(kind: str, where: str) -> None:
 def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
     from obstore.store import S3Store
 
-    s3 = as_options(S3Options, opts).resolved()
-    provider, endpoint, region = s3_credentials(s3)
-    secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-    kwargs: dict[str, Any] = {"config": s3_settings(endpoint, region), **transport_kwargs(s3, endpoint)}
+    conn = resolve_s3(opts)
+    kwargs: dict[str, Any] = {"config": conn.object_store_settings(), **transport_kwargs(conn.options, conn.endpoint)}
+    provider = conn.credential_provider()
     if provider is not None:
         kwargs["credential_provider"] = provider
     store = S3Store(bucket, **kwargs)
-    identity = f"s3|{endpoint or 'aws'}|{bucket}"
-    return store, identity, secrets
+    return store, f"s3|{conn.endpoint or 'aws'}|{bucket}", conn.secrets
 
 
 def _memory_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:

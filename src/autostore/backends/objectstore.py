@@ -12,7 +12,6 @@ import functools
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,21 +21,18 @@ from typing import IO, Any, TypeVar, cast
 
 from ..errors import (
     AlreadyExists,
-    AuthError,
     AutoStoreError,
     BackendError,
-    BucketNotFound,
     ConfigError,
     MissingDependency,
     NotFound,
 )
 from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
-from ..options import Options, S3Options
+from ..options import Options
 from . import forksafe, ranged
 from .base import Backend, ObjectMeta, ProgressCallback
 from .builders import (
     StoreBuilder,
-    as_options,
     azure_config,
     has_builder,
     obstore_module,
@@ -44,9 +40,10 @@ from .builders import (
     register_builder,
     shared_client,
 )
+from .errormap import PreconditionFailed, is_credential_failure, map_error
 from .obstore_io import CountingWriter, object_meta, progress_reader
 from .retry import NotRetried, backoff_bounds, worst_case_seconds
-from .s3conn import StaticCredentials, s3_credentials, s3_settings
+from .s3conn import StaticCredentials, s3_settings
 
 __all__ = [
     "ObjectStoreBackend",
@@ -57,7 +54,6 @@ __all__ = [
     "refuse_unoverridable_env",
     "register_builder",
     "register_fork_transport",
-    "s3_credentials",
     "s3_settings",
     "worst_case_seconds",
 ]
@@ -67,16 +63,9 @@ _STREAM_CHUNK = 8 * 1024 * 1024
 # Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
 # file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
 _STREAM_MEMORY = 64 * 1024 * 1024
-_RETRIES_RE = re.compile(r"after (\d+) retries")
-_STATUS_RE = re.compile(r"status code: (\d{3})")
 # Keys per LIST page (the services' defaults; object_store asks for no other size).
 _PAGE_SIZE = {"az": 5000}
 _READ_ONLY_KINDS = frozenset({"http"})
-_CREDENTIAL_HINTS = {
-    "s3": "aws_access_key_id / aws_secret_access_key / profile_name",
-    "gs": "service_account_path / service_account_key / GOOGLE_APPLICATION_CREDENTIALS",
-    "az": "account_name / account_key / sas_token / connection_string",
-}
 
 log = logging.getLogger("autostore")
 
@@ -181,7 +170,7 @@ class ObjectStoreBackend(Backend):
             except AutoStoreError:
                 raise
             except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
-                if _credential_failure(exc):
+                if is_credential_failure(exc, "obstore"):
                     raise self._translate(exc, "", "connect to") from None
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise ConfigError(
@@ -227,75 +216,17 @@ class ObjectStoreBackend(Backend):
             raise self._translate(exc, key, action, idempotent=idempotent) from None
 
     def _translate(self, exc: Exception, key: str, action: str, *, idempotent: bool = False) -> Exception:
-        from obstore import exceptions as oe
-
-        uri = self.uri(key)
-        text = self._scrub(str(exc))
-        if _credential_failure(exc):
-            # raised by the profile's credential provider (boto3) before any request was sent
-            settled = self.options.resolved() if isinstance(self.options, S3Options) else self.options
-            profile = getattr(settled, "profile_name", None)
-            source = f"AWS profile {profile!r}" if profile else "the AWS credential chain"
-            reason = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-            return AuthError(
-                f"No usable credentials from {source} to {action} {uri} ({reason}); fix the profile in "
-                "~/.aws/config and ~/.aws/credentials, or pass aws_access_key_id/aws_secret_access_key."
-            )
-        missing = ("NoSuchBucket", "ContainerNotFound")
-        if any(code in text for code in missing) or "bucket does not exist" in text.lower():
-            what = "Container" if self.kind == "az" else "Bucket"
-            return BucketNotFound(
-                f"{what} {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
-            )
-        if isinstance(exc, (FileNotFoundError, oe.NotFoundError)):
-            return NotFound(f"No object at {uri}.")
-        if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or any(
-            code in text for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden")
-        ):
-            hint = _CREDENTIAL_HINTS.get(self.kind, "credentials")
-            return AuthError(
-                f"Access denied to {action} {uri}: check the credentials ({hint}) and their "
-                f"permissions{self._credential_hint()}."
-            )
-        if isinstance(exc, oe.AlreadyExistsError):
-            return AlreadyExists(f"{uri} already exists.")
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        if self.kind == "http" and action == "list":
-            return BackendError(
-                f"Cannot list {uri}: plain HTTP servers have no listing (only WebDAV servers do); "
-                f"name the file with its extension. ({first[:200]})"
-            )
-        # obstore's messages tell how it failed: "Error performing GET ... [after N retries] - HTTP
-        # error" (no answer), "... - Server returned non-2xx status code: 503" (a server error),
-        # "Error getting list response body: HTTP error" or a bare "HTTP error" (a body broke off).
-        # Transient ones of an idempotent request are retried. (Checked by tests/test_faults.py.)
-        found = _RETRIES_RE.search(first)
-        done = int(found.group(1)) if found else 0
-        status = _STATUS_RE.search(first)
-        transient = "HTTP error" in first or (
-            status is not None and (status.group(1).startswith("5") or status.group(1) == "429")
+        return map_error(
+            exc,
+            uri=self.uri(key),
+            bucket=self.bucket,
+            kind=self.kind,
+            action=action,
+            options=self.options,
+            secrets=self._secrets,
+            client="obstore",
+            idempotent=idempotent,
         )
-        early = idempotent and transient and done < self.options.max_retries
-        message = (
-            f"Could not {action} {uri}: {first[:300]} (timeout={self.options.timeout}s, "
-            f"max_retries={self.options.max_retries}; check the endpoint and network)."
-        )
-        if not early:
-            return BackendError(message)
-        err = NotRetried(message)
-        err.attempts = done + 1
-        return err
-
-    def _credential_hint(self) -> str:
-        if not isinstance(self.options, S3Options):
-            return ""
-        s3 = self.options.resolved()
-        if s3.aws_access_key_id is None and s3.profile_name is None:
-            return (
-                "; none were configured (no aws_access_key_id/profile_name, AWS_ACCESS_KEY_ID or AWS_PROFILE), "
-                "so only instance/container credentials were tried"
-            )
-        return f" (profile {s3.profile_name!r})" if s3.aws_access_key_id is None else ""
 
     def _before_retry(self, exc: NotRetried, used: int) -> int:
         """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
@@ -354,11 +285,6 @@ class ObjectStoreBackend(Backend):
                 f"{self.uri(key)} is read-only: autostore reads {self.scheme}:// URLs but cannot write or "
                 "delete them; write to a local path or an object store (s3://, gs://, az://) instead."
             )
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
     # -- reads ----------------------------------------------------------------------------
     @_fork_routed
@@ -428,13 +354,10 @@ class ObjectStoreBackend(Backend):
 
             try:
                 return self._call(RANGE, key, "read", call, down=len, timed=timed)
-            except BackendError as exc:
-                if "412" in str(exc) or "Precondition" in str(exc):
-                    raise BackendError(
-                        f"{self.uri(key)} changed while it was being read (its ETag is no longer {etag}); "
-                        "read it again."
-                    ) from None
-                raise
+            except PreconditionFailed:
+                raise BackendError(
+                    f"{self.uri(key)} changed while it was being read (its ETag is no longer {etag}); read it again."
+                ) from None
 
         return fetch
 
@@ -770,42 +693,20 @@ class ObjectStoreBackend(Backend):
                 f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
                 "services support it here; delete them with the service's own tools."
             )
-        from .aws_session import s3_client
+        from .boto3_transport import Boto3Backend
 
-        opts = self.options
-        s3 = as_options(S3Options, opts)
+        transport = Boto3Backend(self.scheme, self.bucket, self.options)
+        transport.stats = self.stats
         try:
-            client = s3_client(
-                s3.resolved(),
-                connect_timeout=min(s3.timeout, 10.0),
-                read_timeout=s3.timeout,
-                retries={"max_attempts": s3.max_retries + 1},
-            )
+            transport.delete_many(keys)
         except MissingDependency as exc:
             raise MissingDependency(
                 f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
             ) from exc
-        try:
-            with self._errors(keys[0], "delete"):
-                for start in range(0, len(keys), 1000):
-                    batch = [{"Key": k} for k in keys[start : start + 1000]]
-                    began = perf_counter()
-                    result = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-                    self.stats.request(DELETE, perf_counter() - began)
-                    if result.get("Errors"):
-                        err = result["Errors"][0]
-                        raise BackendError(
-                            f"Could not delete {self.uri(err.get('Key', ''))}: {err.get('Code')} {err.get('Message')}."
-                        )
         finally:
-            client.close()
+            transport.close()
 
     @_fork_routed
     def close(self) -> None:
         self._store = None
         self._multipart_store = None
-
-
-def _credential_failure(exc: Exception) -> bool:
-    """Raised by a profile's credential provider (boto3), before any request was sent."""
-    return type(exc).__module__.startswith("botocore") or "get_credentials" in str(exc)
