@@ -1,48 +1,33 @@
-"""Object-store backend on obstore (Rust object_store): S3 and S3-compatible services, memory,
-GCS, Azure and (read-only) HTTP, through one class. A new cloud is a new entry in ``_BUILDERS``.
+"""The object-store backend: one bucket of S3 (and compatibles), memory, GCS, Azure or (read-only)
+HTTP, as the store sees it. It owns no requests: every call goes to this process's *transport*.
 
-obstore is imported lazily, on the first request, so ``import autostore`` stays light.
+Fork routing lives here and only here. obstore must not run in a child forked after obstore was
+used (see :mod:`.forksafe`). So the backend holds ``transport``: the obstore transport
+(:class:`~.obstore_transport.ObstoreTransport`), or in such a child the kind's fork transport
+(boto3 for S3, :class:`~.boto3_transport.Boto3Backend`), built in the child on first use. The
+:attr:`ObjectStoreBackend.transport` accessor checks whether the process changed with one integer
+comparison (the pid :mod:`.forksafe` renews at fork, no system call) and swaps the transport
+then; each method is a plain delegation, as httpx's client hands requests to its transport.
+
+The names other modules import from here (client builders, S3 settings, retry bounds) are
+re-exported from the modules that own them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
-import logging
-import os
-import random
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from time import perf_counter
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any
 
-from ..errors import (
-    AlreadyExists,
-    AutoStoreError,
-    BackendError,
-    ConfigError,
-    MissingDependency,
-    NotFound,
-)
-from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
+from ..errors import BackendError
+from ..metrics import Recorder
 from ..options import Options
-from . import forksafe, ranged
+from . import forksafe
 from .base import Backend, ObjectMeta, ProgressCallback
-from .builders import (
-    StoreBuilder,
-    azure_config,
-    has_builder,
-    obstore_module,
-    refuse_unoverridable_env,
-    register_builder,
-    shared_client,
-)
-from .errormap import PreconditionFailed, is_credential_failure, map_error
-from .obstore_io import CountingWriter, object_meta, progress_reader
-from .retry import NotRetried, backoff_bounds, worst_case_seconds
+from .builders import StoreBuilder, azure_config, refuse_unoverridable_env, register_builder
+from .obstore_transport import STREAM_CHUNK, ObstoreTransport
+from .retry import backoff_bounds, worst_case_seconds
 from .s3conn import StaticCredentials, s3_settings
 
 __all__ = [
@@ -58,23 +43,9 @@ __all__ = [
     "worst_case_seconds",
 ]
 
-_STREAM_CHUNK = 8 * 1024 * 1024
-
-# Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
-# file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
-_STREAM_MEMORY = 64 * 1024 * 1024
-# Keys per LIST page (the services' defaults; object_store asks for no other size).
-_PAGE_SIZE = {"az": 5000}
-_READ_ONLY_KINDS = frozenset({"http"})
-
-log = logging.getLogger("autostore")
-
-
 ForkTransport = Callable[[str, str, Options], Backend]
 """(scheme, bucket, options) -> a Backend that works without obstore (see forksafe)."""
 
-# Kinds that do no network I/O keep obstore in a forked child (checked: MemoryStore works there).
-_FORK_SAFE_KINDS = {"memory"}
 _FORK_TRANSPORTS: dict[str, ForkTransport] = {}
 
 
@@ -91,556 +62,142 @@ def _boto3_transport(scheme: str, bucket: str, options: Options) -> Backend:
 
 register_fork_transport("s3", _boto3_transport)
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-_T = TypeVar("_T")
-
-
-def _fork_routed(method: _F) -> _F:
-    """In a child forked after obstore was used, run ``method`` on the child's own transport."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def wrapper(self: ObjectStoreBackend, *args: Any, **kwargs: Any) -> Any:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            return getattr(self._fork_transport(), name)(*args, **kwargs)
-        return method(self, *args, **kwargs)
-
-    return cast(_F, wrapper)
-
 
 class ObjectStoreBackend(Backend):
-    """One bucket of an object store, spoken to through obstore."""
+    """One bucket of an object store; requests go to :attr:`transport`."""
 
     def __init__(self, scheme: str, kind: str, bucket: str, options: Options) -> None:
-        if not has_builder(kind):
-            raise ConfigError(f"No object-store support for {scheme}:// (backend kind {kind!r}).")
-        if options.scheme != scheme:  # builders read the scheme (http vs https) from the options
-            options = options._evolve(options._given, scheme=scheme)
-        self.scheme = scheme
-        self.kind = kind
-        self.bucket = bucket
-        self.options = options
-        # Requests go through a client that makes one attempt per call: autostore retries them
-        # itself (same backoff), so that every attempt is counted (store.stats()). Multipart
-        # uploads keep obstore's own retries per part (see _retrying_store).
-        self._single_options = dataclasses.replace(options, max_retries=0)
-        self._store: Any = None
-        self._multipart_store: Any = None
-        self._secrets: list[str] = []
-        self._lock = threading.Lock()
-        self.identity = f"{kind}|{bucket}"
-        self._threshold = getattr(options, "multipart_threshold", 64 * 1024 * 1024)
-        self._chunk = getattr(options, "multipart_chunksize", 16 * 1024 * 1024)
-        self._concurrency = getattr(options, "max_concurrency", 10)
-        self._child: tuple[int, Backend] | None = None  # (pid, transport) in a forked child
+        self._obstore = ObstoreTransport(scheme, kind, bucket, options)
+        self.scheme, self.kind, self.bucket = scheme, kind, bucket
+        self.options = self._obstore.options
+        self._transport: Backend = self._obstore
+        self._pid = -1  # the process _transport was chosen in; none yet
 
+    # -- routing --------------------------------------------------------------------------------
     @property
-    def _stream_concurrency(self) -> int:
-        return max(1, min(self._concurrency, _STREAM_MEMORY // self._chunk))
+    def transport(self) -> Backend:
+        """The transport for this process (chosen again when the process forked)."""
+        if self._pid != forksafe.pid:
+            return self._route()
+        return self._transport
 
-    # -- client ---------------------------------------------------------------------------
-    @property
-    def store(self) -> Any:
-        """The obstore store for single requests, built on first use (one per backend, shared by
-        threads). It makes one attempt per call; :meth:`_call` retries."""
-        store = self._store
-        if store is None or forksafe.obstore_unsafe():
-            store = self._store = self._client(self._single_options)
-        return store
-
-    @property
-    def _retrying_store(self) -> Any:
-        """The obstore store for multipart uploads, whose parts obstore retries itself."""
-        store = self._multipart_store
-        if store is None or forksafe.obstore_unsafe():
-            store = self._multipart_store = self._client(self.options)
-        return store
-
-    def _client(self, options: Options) -> Any:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            raise BackendError(
-                f"{self.uri('')} cannot use obstore in this process: it was forked after obstore was used, "
-                "and obstore would hang. Use the store's methods (they switch transport), or start workers "
-                "with multiprocessing's 'spawn' or 'forkserver' method."
-            )
-        with self._lock:
-            obstore_module()
-            try:
-                store, identity, secrets = shared_client(self.kind, self.bucket, options)
-            except AutoStoreError:
-                raise
-            except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
-                if is_credential_failure(exc, "obstore"):
-                    raise self._translate(exc, "", "connect to") from None
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ConfigError(
-                    f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
-                    f"({type(self.options).__name__}) and the environment."
-                ) from None
-            self.identity, self._secrets = identity, secrets
-        return store
-
-    def settled_identity(self) -> str:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            return self._fork_transport().settled_identity()  # never touch obstore here
-        self.store  # noqa: B018 - building the client completes the identity (no request)
-        return self.identity
-
-    def _fork_transport(self) -> Backend:
-        """This process's replacement transport (built here; a grandchild builds its own)."""
-        pid = os.getpid()
-        child = self._child
-        if child is None or child[0] != pid:
+    def _route(self) -> Backend:
+        pid = forksafe.pid
+        transport: Backend = self._obstore
+        if forksafe.obstore_unsafe() and self.kind not in forksafe.FORK_SAFE_KINDS:
             factory = _FORK_TRANSPORTS.get(self.kind)
             if factory is None:
                 raise BackendError(
                     f"{self.uri('')} cannot be used in a process forked after obstore was used ({self.kind} has "
                     "no fork-safe transport); start workers with multiprocessing's 'spawn' or 'forkserver' method."
                 )
+            # Built here, without a lock: one inherited from the parent may be held by a thread
+            # that does not exist in this process. A grandchild builds its own.
             transport = factory(self.scheme, self.bucket, self.options)
-            transport.stats = self.stats  # the child's requests count on the same store
-            # No lock: one inherited from the parent may be held by a thread that does not exist here.
-            child = self._child = (pid, transport)
-            self.identity = transport.identity
-        return child[1]
+            transport.stats = self._obstore.stats  # the child's requests count on the same store
+        self._transport, self._pid = transport, pid
+        return transport
 
-    @contextlib.contextmanager
-    def _errors(self, key: str, action: str, *, idempotent: bool = False) -> Iterator[None]:
-        """Map obstore's exceptions onto ours, naming the URI and never a secret. With
-        ``idempotent``, transport failures obstore did not retry become ``NotRetried``."""
-        try:
-            yield
-        except AutoStoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, key, action, idempotent=idempotent) from None
+    def _fork_transport(self) -> Backend:
+        """This process's transport when obstore must not run here (see :attr:`transport`)."""
+        return self.transport
 
-    def _translate(self, exc: Exception, key: str, action: str, *, idempotent: bool = False) -> Exception:
-        return map_error(
-            exc,
-            uri=self.uri(key),
-            bucket=self.bucket,
-            kind=self.kind,
-            action=action,
-            options=self.options,
-            secrets=self._secrets,
-            client="obstore",
-            idempotent=idempotent,
-        )
+    @property  # type: ignore[override]
+    def stats(self) -> Recorder:
+        """Where requests are counted (shared by every transport of this backend)."""
+        return self._obstore.stats
 
-    def _before_retry(self, exc: NotRetried, used: int) -> int:
-        """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
-        (decorrelated jitter); past max_retries, raise it as a plain BackendError."""
-        used += exc.attempts
-        if used > self.options.max_retries:
-            raise BackendError(str(exc)) from None
-        first, largest = backoff_bounds(self.options)
-        delay = first if used == 1 else random.uniform(first, min(largest, first * 2**used))
-        log.debug("retry %d of %d in %.3fs after: %s", used, self.options.max_retries, delay, exc)
-        time.sleep(delay)
-        self.stats.waited(delay)
-        return used
-
-    def _call(
-        self,
-        kind: int,
-        key: str,
-        action: str,
-        call: Callable[[], _T],
-        *,
-        up: int = 0,
-        down: Callable[[_T], int] | None = None,
-        timed: bool = True,
-    ) -> _T:
-        """Send the idempotent request ``call`` (one attempt on :attr:`store`), retrying transient
-        failures up to max_retries times with backoff; every attempt is counted as a request of
-        ``kind`` (``up`` bytes sent, ``down(result)`` received, and unless ``timed`` is False -
-        a part of a parallel transfer, whose caller counts its wall time - the time it took)."""
-        used = 0
-        stats = self.stats
-        while True:
-            start = perf_counter()
-            try:
-                result = call()
-            except Exception as exc:
-                seconds = perf_counter() - start if timed else 0.0
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, action, idempotent=True)
-                if isinstance(err, NotRetried) and used + err.attempts <= self.options.max_retries:
-                    stats.failure(kind, seconds, retried=True)
-                    used = self._before_retry(err, used)
-                    continue
-                if isinstance(err, (NotFound, AlreadyExists)):
-                    stats.request(kind, seconds)  # an answer, not a failure
-                else:
-                    stats.failure(kind, seconds, retried=False)
-                if isinstance(err, NotRetried):
-                    raise BackendError(str(err)) from None
-                raise err from None
-            stats.request(kind, perf_counter() - start if timed else 0.0, down(result) if down is not None else 0, up)
-            return result
-
-    def _writable(self, key: str) -> None:
-        if self.kind in _READ_ONLY_KINDS:
-            raise BackendError(
-                f"{self.uri(key)} is read-only: autostore reads {self.scheme}:// URLs but cannot write or "
-                "delete them; write to a local path or an object store (s3://, gs://, az://) instead."
-            )
-
-    # -- reads ----------------------------------------------------------------------------
-    @_fork_routed
-    def head(self, key: str) -> ObjectMeta:
-        ob = obstore_module()
-        store = self.store
-        return object_meta(self._call(HEAD, key, "read", lambda: ob.head(store, key)))
-
-    @_fork_routed
-    def get_bytes(self, key: str) -> bytes:
-        ob = obstore_module()
-        store = self.store
-        return self._call(GET, key, "read", lambda: bytes(ob.get(store, key).bytes()), down=len)
-
-    @_fork_routed
-    def get_withobject_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
-        """The object and its metadata from one request."""
-        ob = obstore_module()
-        store = self.store
-
-        def call() -> tuple[bytes, ObjectMeta]:
-            result = ob.get(store, key)
-            return bytes(result.bytes()), object_meta(result.meta)
-
-        return self._call(GET, key, "read", call, down=lambda r: len(r[0]))
-
-    @_fork_routed
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        ob = obstore_module()
-        if end <= start:
-            return b""
-        store = self.store
-        return self._call(RANGE, key, "read", lambda: bytes(ob.get_range(store, key, start=start, end=end)), down=len)
-
-    def _first_part(self, key: str, action: str, if_none_match: str | None) -> tuple[ObjectMeta, Any] | None:
-        """The object's metadata and its bytes from one GET: all of them for an object up to
-        :data:`ranged.PART`, else the first part (the rest of that response is not read; ranged
-        GETs fetch it in parallel). None when its ETag is ``if_none_match`` (304)."""
-        ob = obstore_module()
-        from obstore.exceptions import NotModifiedError
-
-        store = self.store
-        options: dict[str, Any] | None = {"if_none_match": if_none_match} if if_none_match else None
-
-        def call() -> tuple[ObjectMeta, Any] | None:
-            try:
-                result = ob.get(store, key, options=options)
-            except NotModifiedError:
-                return None
-            meta = object_meta(result.meta)
-            if meta.size <= ranged.PART:
-                return meta, result.bytes()
-            return meta, next(iter(result.stream(min_chunk_size=ranged.PART)))
-
-        return self._call(GET, key, action, call, down=lambda r: 0 if r is None else len(r[1]))
-
-    def _range_fetcher(self, key: str, etag: str | None, *, timed: bool = True) -> ranged.Fetch:
-        """Fetch bytes [start, end) of ``key``, pinned to ``etag`` so that an object replaced
-        meanwhile fails (412) instead of mixing two versions in one file."""
-        ob = obstore_module()
-        store = self.store
-        pinned: dict[str, Any] = {"if_match": etag} if etag else {}
-
-        def fetch(start: int, end: int) -> Any:
-            def call() -> Any:
-                return ob.get(store, key, options={**pinned, "range": (start, end)}).bytes()
-
-            try:
-                return self._call(RANGE, key, "read", call, down=len, timed=timed)
-            except PreconditionFailed:
-                raise BackendError(
-                    f"{self.uri(key)} changed while it was being read (its ETag is no longer {etag}); read it again."
-                ) from None
-
-        return fetch
+    @stats.setter
+    def stats(self, recorder: Recorder) -> None:
+        self._obstore.stats = recorder
+        self._transport.stats = recorder
 
     @property
-    def _download_concurrency(self) -> int:
-        # Each part in flight is held in memory once: bounded like uploads (_STREAM_MEMORY).
-        return max(1, min(self._concurrency, _STREAM_MEMORY // ranged.PART // 2))
+    def identity(self) -> str:
+        """The service and bucket, as the current transport names them."""
+        return self.transport.identity
 
-    @_fork_routed
+    @identity.setter
+    def identity(self, value: str) -> None:
+        self.transport.identity = value
+
+    def settled_identity(self) -> str:
+        return self.transport.settled_identity()
+
+    # -- obstore only (object versions read through it) -----------------------------------------
+    @property
+    def store(self) -> Any:
+        """This process's obstore store for single requests (never in a forked child)."""
+        self._obstore.check_usable()
+        return self._obstore.store
+
+    def _errors(self, key: str, action: str, *, idempotent: bool = False) -> contextlib.AbstractContextManager[None]:
+        """Map obstore's exceptions onto ours (for callers that use :attr:`store` directly)."""
+        return self._obstore.errors(key, action, idempotent=idempotent)
+
+    # -- delegation -----------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectMeta:
+        return self.transport.head(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.transport.get_bytes(key)
+
+    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+        """The object and its metadata from one request."""
+        return self.transport.get_with_meta(key)  # type: ignore[attr-defined,no-any-return]
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        return self.transport.get_range(key, start, end)
+
     def download(
-        self,
-        key: str,
-        dest: Path,
-        *,
-        if_none_match: str | None = None,
-        progress: ProgressCallback | None = None,
+        self, key: str, dest: Path, *, if_none_match: str | None = None, progress: ProgressCallback | None = None
     ) -> ObjectMeta | None:
-        first = self._first_part(key, "download", if_none_match)
-        if first is None:
-            return None
-        meta, head = first
-        fetch = self._range_fetcher(key, meta.etag, timed=False)
-        workers = self._download_concurrency
-        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, progress, self.uri(key))
-        return meta
+        return self.transport.download(key, dest, if_none_match=if_none_match, progress=progress)
 
-    @_fork_routed
     def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
-        first = self._first_part(key, "read", None)
-        assert first is not None
-        meta, head = first
-        fetch = self._range_fetcher(key, meta.etag, timed=False)
-        workers, uri = self._download_concurrency, self.uri(key)
-        if meta.size <= limit:
-            return ranged.fetch_bytes(meta.size, head, fetch, workers, self.stats, uri)
-        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, None, uri)
-        return None
+        return self.transport.fetch(key, dest, limit=limit)
 
-    # -- writes ---------------------------------------------------------------------------
-    def _multipart(self, key: str, action: str, size: int, chunk: int, call: Callable[[Any], Any]) -> Any:
-        """Run a multipart upload (obstore retries its parts) and count its requests: start,
-        ceil(size / chunk) parts, complete. A failed one counts as one failed part (which of its
-        requests obstore sent is not known)."""
-        store = self._retrying_store
-        stats = self.stats
-        start = perf_counter()
-        try:
-            with self._errors(key, action):
-                result = call(store)
-        except BaseException:
-            stats.failure(MP_PART, perf_counter() - start, retried=False)
-            raise
-        stats.requests(MP_START, 1)
-        stats.requests(MP_PART, max(1, -(-size // chunk)), up=size)
-        stats.requests(MP_COMPLETE, 1)
-        stats.waited(perf_counter() - start)
-        return result
-
-    @_fork_routed
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        self._writable(key)
-        ob = obstore_module()
-        size = len(data)
-        if size > self._threshold:
-            chunk, concurrency = self._chunk, self._concurrency
-            result = self._multipart(
-                key,
-                "write",
-                size,
-                chunk,
-                lambda store: ob.put(
-                    store, key, data, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
-                ),
-            )
-        else:
-            store = self.store
-            result = self._call(PUT, key, "write", lambda: ob.put(store, key, data, use_multipart=False), up=size)
-        return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
+        return self.transport.put_bytes(key, data)
 
-    @_fork_routed
     def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        # One request, never multipart: a conditional create cannot span parts. A retried create
-        # whose first attempt did land reports AlreadyExists; callers read what is there then.
-        self._writable(key)
-        ob = obstore_module()
-        with self._errors(key, "create"):
-            result = ob.put(self.store, key, data, mode="create", use_multipart=False)
-        return ObjectMeta(key=key, size=len(data), etag=result.get("e_tag"))
+        return self.transport.create_bytes(key, data)
 
-    @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
-        self._writable(key)
-        ob = obstore_module()
-        size = os.path.getsize(src)
-        if size <= self._threshold:
-            with open(src, "rb") as f:
-                data = f.read()
-            store = self.store
-            result = self._call(PUT, key, "upload", lambda: ob.put(store, key, data, use_multipart=False), up=size)
-        else:
-            chunk, concurrency = self._chunk, self._stream_concurrency
-            # obstore reads the file itself (no Python copy of each part); with a progress
-            # callback, through a reader that reports the bytes obstore takes.
-            source: Any = Path(src) if progress is None else progress_reader(src, size, progress)
-            try:
-                result = self._multipart(
-                    key,
-                    "upload",
-                    size,
-                    chunk,
-                    lambda store: ob.put(
-                        store, key, source, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
-                    ),
-                )
-            finally:
-                if progress is not None:
-                    source.close()
-        if progress is not None:
-            progress(size, size)
-        return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
+        return self.transport.upload(key, src, progress=progress)
 
-    @_fork_routed
     def delete(self, key: str) -> None:
-        self._writable(key)
-        ob = obstore_module()
-        self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
-        store = self.store
-        self._call(DELETE, key, "delete", lambda: ob.delete(store, key))
+        self.transport.delete(key)
 
-    @_fork_routed
     def delete_many(self, keys: list[str]) -> None:
-        self._writable(keys[0] if keys else "")
-        ob = obstore_module()
-        store = self.store
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            self._call(DELETE, batch[0] if batch else "", "delete", functools.partial(ob.delete, store, batch))
+        self.transport.delete_many(keys)
 
-    @_fork_routed
     def copy(self, src: str, dst: str) -> None:
-        self._writable(src)
-        ob = obstore_module()
-        store = self.store
-        self._call(COPY, src, "copy", lambda: ob.copy(store, src, dst))
+        self.transport.copy(src, dst)
 
-    # -- listing --------------------------------------------------------------------------
-    def _pages(self, items: int) -> int:
-        """LIST requests it takes to receive ``items`` entries (at least one)."""
-        size = _PAGE_SIZE.get(self.kind, 1000)
-        return max(1, -(-items // size))
-
-    def _listed(self, key: str, batches: Iterator[Any]) -> Iterator[Any]:
-        """Pull ``batches`` of a listing, counting a LIST page whenever the entries received
-        reach into a new page; failures are counted and mapped (transient ones: NotRetried)."""
-        stats = self.stats
-        items = pages = 0
-        while True:
-            start = perf_counter()
-            try:
-                batch = next(batches, None)
-            except Exception as exc:
-                seconds = perf_counter() - start
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, "list", idempotent=True)
-                stats.failure(LIST, seconds, retried=False)  # the caller counts the retry, if any
-                raise err from None
-            seconds = perf_counter() - start
-            if batch is not None:
-                items += len(batch)
-            now = self._pages(items)
-            if now > pages:
-                for _ in range(now - pages - 1):
-                    stats.request(LIST)
-                stats.request(LIST, seconds)
-                pages = now
-            elif seconds:
-                stats.waited(seconds)
-            if batch is None:
-                return
-            yield batch
-
-    @_fork_routed
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        ob = obstore_module()
-        p = prefix.rstrip("/") or None
-        last: str | None = None  # a broken-off listing resumes after the last key it gave
-        used = 0
-        while True:
-            try:
-                stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
-                for batch in self._listed(prefix, stream):
-                    for m in batch:
-                        meta = object_meta(m)
-                        if last is not None and meta.key <= last:
-                            continue  # a server that ignores the list offset
-                        last = meta.key
-                        yield meta
-                return
-            except NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
+        return self.transport.list_objects(prefix)
 
-    @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
-        ob = obstore_module()
-        p = prefix.rstrip("/") or None
-        store = self.store
-        result = self._call(LIST, prefix, "list", lambda: ob.list_with_delimiter(store, prefix=p))
-        files = [object_meta(m) for m in result["objects"]]
-        dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
-        for _ in range(self._pages(len(files) + len(dirs)) - 1):
-            self.stats.request(LIST)  # the further pages object_store fetched inside the call
-        return files, dirs
+        return self.transport.list_dir(prefix)
 
-    @_fork_routed
     def list_stem(self, stem: str) -> list[str]:
-        ob = obstore_module()
-        folder = stem.rpartition("/")[0]
-        want = stem + "."
-        used = 0
-        while True:
-            found: list[str] = []
-            try:
-                stream = iter(ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100))
-                for batch in self._listed(stem, stream):
-                    for m in batch:
-                        path = m["path"]
-                        if path < want:  # a server that ignores the list offset (fake-gcs-server)
-                            continue
-                        if not path.startswith(want):
-                            return found
-                        if "/" not in path[len(want) :]:
-                            found.append(path)
-                return found
-            except NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
+        return self.transport.list_stem(stem)
 
     def is_dir(self, prefix: str) -> bool:
-        if self.kind == "http":  # no listing over plain HTTP: a URL is a file or nothing
-            return False
-        return super().is_dir(prefix)
+        return self.transport.is_dir(prefix)
 
-    # -- streams --------------------------------------------------------------------------
-    @_fork_routed
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        self.transport.remove_dir(prefix, recursive=recursive)
+
     def open_read(self, key: str) -> IO[bytes]:
-        meta = self.head(key)
-        reader: Any = ranged.RangeReader(self._range_fetcher(key, meta.etag), meta.size, self.uri(key))
-        return reader  # type: ignore[no-any-return]
+        return self.transport.open_read(key)
 
-    @_fork_routed
-    def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
-        ob = obstore_module()
-        store = self.store
-        result = self._call(GET, key, "read", lambda: ob.get(store, key))
-        with self._errors(key, "read"):
-            stream = iter(result.stream(min_chunk_size=chunk_size))
-        meta = object_meta(result.meta)
+    def read_stream(self, key: str, chunk_size: int = STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
+        return self.transport.read_stream(key, chunk_size)
 
-        def chunks() -> Iterator[bytes]:
-            done = 0
-            while True:
-                with self._errors(key, "read"):
-                    chunk = next(stream, None)
-                if chunk is None:
-                    break
-                done += len(chunk)
-                self.stats.requests(GET, 0, down=len(chunk))  # the body's bytes, as they arrive
-                yield bytes(chunk)
-            if done != meta.size:
-                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
-
-        return meta, chunks()
-
-    @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
-        self._writable(key)
-        ob = obstore_module()
-        with self._errors(key, "open"):
-            writer: Any = ob.open_writer(
-                self._retrying_store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
-            )
-        counting: Any = CountingWriter(writer, self, self._chunk)
-        return counting  # type: ignore[no-any-return]
+        return self.transport.open_write(key)
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
@@ -654,59 +211,5 @@ class ObjectStoreBackend(Backend):
 
         return polars_scan(self.options)
 
-    # -- folders --------------------------------------------------------------------------
-    @_fork_routed
-    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
-        """Remove an empty folder (its ``name/`` marker object, if another tool made one), or
-        with ``recursive`` every object below it."""
-        name = prefix.rstrip("/")
-        if recursive:
-            # Reverse order puts children before the markers of their folders.
-            keys = sorted((m.key for m in self.list_objects(name + "/")), reverse=True)
-            if keys:
-                self.delete_many(keys)
-        if name:
-            self._delete_folder_entry(name)
-        left = [m.key for m in self.list_objects(name + "/")]
-        markers = left if recursive else [k for k in left if k == name]
-        if markers:
-            self._delete_markers([k + "/" for k in markers])
-
-    def _delete_folder_entry(self, name: str) -> None:
-        # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
-        # servers (SeaweedFS) then drop the folder entry and its marker; on AWS it deletes a missing
-        # key, a no-op. Skipped when a file "name" exists: that would delete the file.
-        ob = obstore_module()
-        try:
-            self.head(name)
-            return
-        except NotFound:
-            pass
-        store = self.store
-        self._call(DELETE, name, "delete", lambda: ob.delete(store, name))
-
-    def _delete_markers(self, keys: list[str]) -> None:
-        """Delete keys ending with "/" (folder markers made by consoles and other tools), which
-        obstore cannot address; boto3 (part of autostore[s3]) sends the request."""
-        if self.kind != "s3":
-            raise BackendError(
-                f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
-                "services support it here; delete them with the service's own tools."
-            )
-        from .boto3_transport import Boto3Backend
-
-        transport = Boto3Backend(self.scheme, self.bucket, self.options)
-        transport.stats = self.stats
-        try:
-            transport.delete_many(keys)
-        except MissingDependency as exc:
-            raise MissingDependency(
-                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
-            ) from exc
-        finally:
-            transport.close()
-
-    @_fork_routed
     def close(self) -> None:
-        self._store = None
-        self._multipart_store = None
+        self.transport.close()
