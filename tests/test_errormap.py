@@ -14,8 +14,7 @@ import obstore
 import pytest
 
 from autostore.backends.builders import shared_client
-from autostore.backends.errormap import PreconditionFailed, describe, is_credential_failure, map_error
-from autostore.backends.retry import NotRetried
+from autostore.backends.errormap import NotRetried, PreconditionFailed, describe, is_credential_failure, map_error
 from autostore.backends.s3conn import s3_client
 from autostore.errors import AlreadyExists, AuthError, BackendError, BucketNotFound, ConfigError, NotFound
 from autostore.options import S3Options

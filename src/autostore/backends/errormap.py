@@ -20,9 +20,8 @@ from dataclasses import dataclass
 
 from ..errors import AlreadyExists, AuthError, AutoStoreError, BackendError, BucketNotFound, NotFound
 from ..options import Options, S3Options
-from .retry import NotRetried
 
-__all__ = ["Failure", "PreconditionFailed", "describe", "is_credential_failure", "map_error"]
+__all__ = ["Failure", "NotRetried", "PreconditionFailed", "describe", "is_credential_failure", "map_error"]
 
 _STATUS_RE = re.compile(r"status code: (\d{3})")  # obstore: "Server returned non-2xx status code: 503 ..."
 _CODE_RE = re.compile(r"<Code>([^<]{1,100})</Code>")  # the service's XML error body (S3, Azure)
@@ -61,6 +60,14 @@ _CREDENTIAL_HINTS = {
     "gs": "service_account_path / service_account_key / GOOGLE_APPLICATION_CREDENTIALS",
     "az": "account_name / account_key / sas_token / connection_string",
 }
+
+
+class NotRetried(BackendError):
+    """A transport failure of an idempotent call that obstore gave up on before max_retries (it
+    never retries a list response whose body broke off, nor the POST of a bulk delete, nor some
+    broken responses); we retry those ourselves. ``attempts``: requests obstore already made."""
+
+    attempts = 1
 
 
 class PreconditionFailed(BackendError):

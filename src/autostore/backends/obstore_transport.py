@@ -10,28 +10,24 @@ imported lazily, on the first request, so ``import autostore`` stays light.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import logging
 import os
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from time import perf_counter
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
-from ..errors import AlreadyExists, AutoStoreError, BackendError, ConfigError, MissingDependency, NotFound
-from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
+from ..errors import AutoStoreError, BackendError, ConfigError
+from ..metrics import COPY, DELETE, GET, HEAD, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
 from ..options import Options
 from . import forksafe, ranged
-from .base import Backend, ObjectMeta, ProgressCallback
+from .base import ObjectMeta, ProgressCallback
 from .builders import has_builder, obstore_module, shared_client
-from .errormap import PreconditionFailed, is_credential_failure, map_error
+from .errormap import PreconditionFailed, is_credential_failure
 from .obstore_io import CountingWriter, object_meta, progress_reader
-from .retry import NotRetried, backoff_bounds
+from .obstore_listing import ObstoreListing
 
 __all__ = ["ObstoreTransport"]
 
@@ -45,12 +41,8 @@ _STREAM_MEMORY = 64 * 1024 * 1024
 _PAGE_SIZE = {"az": 5000}
 _READ_ONLY_KINDS = frozenset({"http"})
 
-log = logging.getLogger("autostore")
 
-_T = TypeVar("_T")
-
-
-class ObstoreTransport(Backend):
+class ObstoreTransport(ObstoreListing):
     """One bucket of an object store, spoken to through obstore (in a process where obstore may
     run: :class:`~autostore.backends.objectstore.ObjectStoreBackend` routes to it)."""
 
@@ -130,81 +122,6 @@ class ObstoreTransport(Backend):
         self.store  # noqa: B018 - building the client completes the identity (no request)
         return self.identity
 
-    @contextlib.contextmanager
-    def errors(self, key: str, action: str, *, idempotent: bool = False) -> Iterator[None]:
-        """Map obstore's exceptions onto ours, naming the URI and never a secret. With
-        ``idempotent``, transport failures obstore did not retry become ``NotRetried``."""
-        try:
-            yield
-        except AutoStoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, key, action, idempotent=idempotent) from None
-
-    def _translate(self, exc: Exception, key: str, action: str, *, idempotent: bool = False) -> Exception:
-        return map_error(
-            exc,
-            uri=self.uri(key),
-            bucket=self.bucket,
-            kind=self.kind,
-            action=action,
-            options=self.options,
-            secrets=self._secrets,
-            client="obstore",
-            idempotent=idempotent,
-        )
-
-    def _before_retry(self, exc: NotRetried, used: int) -> int:
-        """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
-        (decorrelated jitter); past max_retries, raise it as a plain BackendError."""
-        used += exc.attempts
-        if used > self.options.max_retries:
-            raise BackendError(str(exc)) from None
-        first, largest = backoff_bounds(self.options)
-        delay = first if used == 1 else random.uniform(first, min(largest, first * 2**used))
-        log.debug("retry %d of %d in %.3fs after: %s", used, self.options.max_retries, delay, exc)
-        time.sleep(delay)
-        self.stats.waited(delay)
-        return used
-
-    def _call(
-        self,
-        kind: int,
-        key: str,
-        action: str,
-        call: Callable[[], _T],
-        *,
-        up: int = 0,
-        down: Callable[[_T], int] | None = None,
-        timed: bool = True,
-    ) -> _T:
-        """Send the idempotent request ``call`` (one attempt on :attr:`store`), retrying transient
-        failures up to max_retries times with backoff; every attempt is counted as a request of
-        ``kind`` (``up`` bytes sent, ``down(result)`` received, and unless ``timed`` is False -
-        a part of a parallel transfer, whose caller counts its wall time - the time it took)."""
-        used = 0
-        stats = self.stats
-        while True:
-            start = perf_counter()
-            try:
-                result = call()
-            except Exception as exc:
-                seconds = perf_counter() - start if timed else 0.0
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, action, idempotent=True)
-                if isinstance(err, NotRetried) and used + err.attempts <= self.options.max_retries:
-                    stats.failure(kind, seconds, retried=True)
-                    used = self._before_retry(err, used)
-                    continue
-                if isinstance(err, (NotFound, AlreadyExists)):
-                    stats.request(kind, seconds)  # an answer, not a failure
-                else:
-                    stats.failure(kind, seconds, retried=False)
-                if isinstance(err, NotRetried):
-                    raise BackendError(str(err)) from None
-                raise err from None
-            stats.request(kind, perf_counter() - start if timed else 0.0, down(result) if down is not None else 0, up)
-            return result
-
     def _writable(self, key: str) -> None:
         if self.kind in _READ_ONLY_KINDS:
             raise BackendError(
@@ -223,7 +140,7 @@ class ObstoreTransport(Backend):
         store = self.store
         return self._call(GET, key, "read", lambda: bytes(ob.get(store, key).bytes()), down=len)
 
-    def get_withobject_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
         """The object and its metadata from one request."""
         ob = obstore_module()
         store = self.store
@@ -417,100 +334,6 @@ class ObstoreTransport(Backend):
         store = self.store
         self._call(COPY, src, "copy", lambda: ob.copy(store, src, dst))
 
-    # -- listing --------------------------------------------------------------------------
-    def _pages(self, items: int) -> int:
-        """LIST requests it takes to receive ``items`` entries (at least one)."""
-        size = _PAGE_SIZE.get(self.kind, 1000)
-        return max(1, -(-items // size))
-
-    def _listed(self, key: str, batches: Iterator[Any]) -> Iterator[Any]:
-        """Pull ``batches`` of a listing, counting a LIST page whenever the entries received
-        reach into a new page; failures are counted and mapped (transient ones: NotRetried)."""
-        stats = self.stats
-        items = pages = 0
-        while True:
-            start = perf_counter()
-            try:
-                batch = next(batches, None)
-            except Exception as exc:
-                seconds = perf_counter() - start
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, "list", idempotent=True)
-                stats.failure(LIST, seconds, retried=False)  # the caller counts the retry, if any
-                raise err from None
-            seconds = perf_counter() - start
-            if batch is not None:
-                items += len(batch)
-            now = self._pages(items)
-            if now > pages:
-                for _ in range(now - pages - 1):
-                    stats.request(LIST)
-                stats.request(LIST, seconds)
-                pages = now
-            elif seconds:
-                stats.waited(seconds)
-            if batch is None:
-                return
-            yield batch
-
-    def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        ob = obstore_module()
-        p = prefix.rstrip("/") or None
-        last: str | None = None  # a broken-off listing resumes after the last key it gave
-        used = 0
-        while True:
-            try:
-                stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
-                for batch in self._listed(prefix, stream):
-                    for m in batch:
-                        meta = object_meta(m)
-                        if last is not None and meta.key <= last:
-                            continue  # a server that ignores the list offset
-                        last = meta.key
-                        yield meta
-                return
-            except NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
-
-    def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
-        ob = obstore_module()
-        p = prefix.rstrip("/") or None
-        store = self.store
-        result = self._call(LIST, prefix, "list", lambda: ob.list_with_delimiter(store, prefix=p))
-        files = [object_meta(m) for m in result["objects"]]
-        dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
-        for _ in range(self._pages(len(files) + len(dirs)) - 1):
-            self.stats.request(LIST)  # the further pages object_store fetched inside the call
-        return files, dirs
-
-    def list_stem(self, stem: str) -> list[str]:
-        ob = obstore_module()
-        folder = stem.rpartition("/")[0]
-        want = stem + "."
-        used = 0
-        while True:
-            found: list[str] = []
-            try:
-                stream = iter(ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100))
-                for batch in self._listed(stem, stream):
-                    for m in batch:
-                        path = m["path"]
-                        if path < want:  # a server that ignores the list offset (fake-gcs-server)
-                            continue
-                        if not path.startswith(want):
-                            return found
-                        if "/" not in path[len(want) :]:
-                            found.append(path)
-                return found
-            except NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
-
-    def is_dir(self, prefix: str) -> bool:
-        if self.kind == "http":  # no listing over plain HTTP: a URL is a file or nothing
-            return False
-        return super().is_dir(prefix)
-
     # -- streams --------------------------------------------------------------------------
     def open_read(self, key: str) -> IO[bytes]:
         meta = self.head(key)
@@ -549,57 +372,6 @@ class ObstoreTransport(Backend):
             )
         counting: Any = CountingWriter(writer, self, self._chunk)
         return counting  # type: ignore[no-any-return]
-
-    # -- folders --------------------------------------------------------------------------
-    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
-        """Remove an empty folder (its ``name/`` marker object, if another tool made one), or
-        with ``recursive`` every object below it."""
-        name = prefix.rstrip("/")
-        if recursive:
-            # Reverse order puts children before the markers of their folders.
-            keys = sorted((m.key for m in self.list_objects(name + "/")), reverse=True)
-            if keys:
-                self.delete_many(keys)
-        if name:
-            self._delete_folder_entry(name)
-        left = [m.key for m in self.list_objects(name + "/")]
-        markers = left if recursive else [k for k in left if k == name]
-        if markers:
-            self._delete_markers([k + "/" for k in markers])
-
-    def _delete_folder_entry(self, name: str) -> None:
-        # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
-        # servers (SeaweedFS) then drop the folder entry and its marker; on AWS it deletes a missing
-        # key, a no-op. Skipped when a file "name" exists: that would delete the file.
-        ob = obstore_module()
-        try:
-            self.head(name)
-            return
-        except NotFound:
-            pass
-        store = self.store
-        self._call(DELETE, name, "delete", lambda: ob.delete(store, name))
-
-    def _delete_markers(self, keys: list[str]) -> None:
-        """Delete keys ending with "/" (folder markers made by consoles and other tools), which
-        obstore cannot address; boto3 (part of autostore[s3]) sends the request."""
-        if self.kind != "s3":
-            raise BackendError(
-                f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
-                "services support it here; delete them with the service's own tools."
-            )
-        from .boto3_transport import Boto3Backend
-
-        transport = Boto3Backend(self.scheme, self.bucket, self.options)
-        transport.stats = self.stats
-        try:
-            transport.delete_many(keys)
-        except MissingDependency as exc:
-            raise MissingDependency(
-                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
-            ) from exc
-        finally:
-            transport.close()
 
     def close(self) -> None:
         self._store = None
