@@ -135,6 +135,10 @@ class ObjectStoreBackend(Backend):
         """Map obstore's exceptions onto ours (for callers that use :attr:`store` directly)."""
         return self._obstore.errors(key, action, idempotent=idempotent)
 
+    def _delete_markers(self, keys: list[str]) -> None:
+        """Delete folder-marker keys (ending with "/"), which obstore cannot address."""
+        self._obstore.delete_markers(keys)
+
     # -- delegation -----------------------------------------------------------------------------
     def head(self, key: str) -> ObjectMeta:
         return self.transport.head(key)

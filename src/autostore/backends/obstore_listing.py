@@ -103,7 +103,7 @@ class ObstoreListing(AttemptingBackend):
         left = [m.key for m in self.list_objects(name + "/")]
         markers = left if recursive else [k for k in left if k == name]
         if markers:
-            self._delete_markers([k + "/" for k in markers])
+            self.delete_markers([k + "/" for k in markers])
 
     def _delete_folder_entry(self, name: str) -> None:
         # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
@@ -118,7 +118,7 @@ class ObstoreListing(AttemptingBackend):
         store = self.store
         self._call(DELETE, name, "delete", lambda: ob.delete(store, name))
 
-    def _delete_markers(self, keys: list[str]) -> None:
+    def delete_markers(self, keys: list[str]) -> None:
         """Delete keys ending with "/" (folder markers made by consoles and other tools), which
         obstore cannot address; boto3 (part of autostore[s3]) sends the request."""
         if self.kind != "s3":
