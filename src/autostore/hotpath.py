@@ -15,7 +15,7 @@ from .formats.base import UNSAFE_ALLOWED
 from .uri import MAX_SEGMENT_BYTES, SIMPLE_KEY_RE
 
 if TYPE_CHECKING:
-    from .store import AutoStore
+    from .core import StoreCore
 
 __all__ = ["MISS", "read_local"]
 
@@ -23,8 +23,8 @@ MISS: Any = object()
 """Returned when the fast path does not apply; the caller takes the general path."""
 
 
-def read_local(store: AutoStore, key: Any) -> Any:
-    """The value of ``key`` in the local store ``store``, or :data:`MISS`.
+def read_local(core: StoreCore, key: Any) -> Any:
+    """The value of ``key`` in the local store whose core is ``core``, or :data:`MISS`.
 
     Applies to plain keys (the characters :func:`autostore.uri.validate_key` accepts without
     normalising) naming a file by its extension, or an extensionless key this store already
@@ -38,12 +38,12 @@ def read_local(store: AutoStore, key: Any) -> Any:
         or key[-1:] == "/"
     ):
         return MISS
-    handlers = store._handlers
-    backend = store._primary
+    handlers = core.handlers
+    backend = core.primary
     ext = handlers.known_extension(key[key.rfind("/") + 1 :])
     stored = key
     if ext is None:
-        remembered = store._index.remembered(backend, key)  # a local store's keys have no prefix
+        remembered = core.index.remembered(backend, key)  # a local store's keys have no prefix
         if remembered is None:
             return MISS
         stored = remembered
@@ -56,7 +56,7 @@ def read_local(store: AutoStore, key: Any) -> Any:
     try:
         data = backend.get_bytes(stored)
         # Handlers that may load code (class references) consult the store's policy.
-        token = UNSAFE_ALLOWED.set(store._base_options.pickle_allowed)
+        token = UNSAFE_ALLOWED.set(core.base_options.pickle_allowed)
         try:
             return handler.read_from_bytes(data, ext)
         finally:

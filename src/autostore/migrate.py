@@ -41,7 +41,7 @@ def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
         rel = key[len(prefix) :]
         if not rel or rel.endswith("/") or is_hidden(rel):
             continue
-        if store._handlers.known_extension(rel.rpartition("/")[2]) is not None:
+        if store.core.handlers.known_extension(rel.rpartition("/")[2]) is not None:
             continue
         ext = _content_kind(store, backend, key)
         if ext is None:
@@ -78,10 +78,10 @@ def apply(store: AutoStore, backend: Backend, renames: list[Rename]) -> list[Ren
                 pass
             backend.copy(item.key, item.target)
             backend.delete(item.key)
-        store._after_write(backend, item.target)
-        store._after_delete(backend, item.key)
+        store.core.after_write(backend, item.target)
+        store.core.after_delete(backend, item.key)
         done.append(item)
-    store._index.clear()
+    store.core.index.clear()
     return done
 
 
@@ -91,5 +91,5 @@ def _content_kind(store: AutoStore, backend: Backend, key: str) -> str | None:
     ext = from_head(backend.get_range(key, 0, HEAD_BYTES))
     if ext is not None and ext != ".zip":
         return ext
-    with store._local_file(backend, key, ignore_cache=True) as path:
+    with store.core.local_file(backend, key, ignore_cache=True) as path:
         return sniff(path)
