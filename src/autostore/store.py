@@ -9,7 +9,7 @@ autostore's own modules use instead of the store's private members.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +22,20 @@ from .folders import folder_of, read_folder, write_folder
 from .formats.base import DataHandler, check_read_options
 from .globbing import glob_regex, literal_prefix
 from .hotpath import MISS, read_local
-from .metrics import StoreStats, traced
+from .metrics import traced
 from .options import Options, S3Options
+from .services import StoreServices
 from .transfer import copy_key
 from .uri import parse_location, register_scheme, supported_schemes, validate_key
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from .cache import CacheInfo
-    from .delta import TableVersion
-    from .versions import ObjectVersion
 
 __all__ = ["AutoStore"]
 
-class AutoStore:
+
+class AutoStore(StoreServices):
     """Dictionary-like access to typed files on local disk or any object store.
 
     >>> store = AutoStore("./data")                       # doctest: +SKIP
@@ -85,8 +84,19 @@ class AutoStore:
         return self.core.tmp_dir
 
     def __getattr__(self, name: str) -> Any:  # TEMPORARY (issue 15, point 4): old private names
-        _OLD = {"_after_write", "_after_delete", "_temp_path", "_tmp", "_encode", "_read_bytes", "_resolve",
-                "_decode", "_display_key", "_handler_for_read", "_base_options"}
+        _OLD = {
+            "_after_write",
+            "_after_delete",
+            "_temp_path",
+            "_tmp",
+            "_encode",
+            "_read_bytes",
+            "_resolve",
+            "_decode",
+            "_display_key",
+            "_handler_for_read",
+            "_base_options",
+        }
         if name in _OLD:
             return getattr(self.__dict__["core"], name[1:])
         raise AttributeError(name)
@@ -228,41 +238,6 @@ class AutoStore:
             core.index.added(backend, full[: -len(explicit)], stored)
         return core.display_key(backend, stored)
 
-    def cleanup_cache(self, verify: bool = False) -> int:
-        """Remove expired and broken cache entries, leftovers of interrupted downloads, and the
-        least recently used entries beyond ``cache_max_size``; ``verify=True`` also re-hashes
-        every entry. Returns how many entries were removed."""
-        return sum(cache.cleanup(verify=verify) for cache in self.core.all_caches())
-
-    def clear_cache(self) -> int:
-        """Remove every entry of this store's cache directory (shared with any store using it)."""
-        return sum(cache.clear() for cache in self.core.all_caches())
-
-    def cache_info(self) -> CacheInfo:
-        """Entries, bytes on disk, and this store's hits and misses (``directory`` is None when
-        caching is off)."""
-        from .cache import CacheInfo
-
-        caches = self.core.all_caches()
-        if not caches:
-            return CacheInfo(directory=None, entries=0, bytes=0, hits=0, misses=0)
-        infos = [c.info() for c in caches]
-        return CacheInfo(
-            directory=infos[0].directory,
-            entries=sum(i.entries for i in infos),
-            bytes=sum(i.bytes for i in infos),
-            hits=sum(i.hits for i in infos),
-            misses=sum(i.misses for i in infos),
-            max_bytes=infos[0].max_bytes,
-        )
-
-    def stats(self, reset: bool = False) -> StoreStats:
-        """Requests this store (and every AutoPath on it) sent, by kind, with bytes moved,
-        retries, failed requests, cache hits/misses/revalidations and seconds spent waiting on
-        the backend; ``reset=True`` starts counting again from zero. See ``autostore.stats()``
-        for the whole process."""
-        return self.core.stats.snapshot(reset=reset)
-
     # -- other dict operations ----------------------------------------------------------------
     def __delitem__(self, key: str) -> None:
         self.delete(key)
@@ -357,34 +332,6 @@ class AutoStore:
         names = [k for k, _ in pairs]
         return run_many(lambda kv: self.write(kv[0], kv[1]), pairs, names, self._workers(max_concurrency))
 
-    async def aget(self, key: str) -> Any:
-        """``store[key]`` without blocking the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.read, key)
-
-    async def aput(self, key: str, value: Any) -> str:
-        """``store[key] = value`` without blocking the event loop."""
-        import asyncio
-
-        return await asyncio.to_thread(self.write, key, value)
-
-    async def aget_many(self, keys: Iterable[str], *, max_concurrency: int | None = None) -> list[Any]:
-        """Async ``get_many``."""
-        import asyncio
-
-        names = list(keys)
-        return await asyncio.to_thread(self.get_many, names, max_concurrency=max_concurrency)
-
-    async def aput_many(
-        self, items: Mapping[str, Any] | Iterable[tuple[str, Any]], *, max_concurrency: int | None = None
-    ) -> list[str]:
-        """Async ``put_many``."""
-        import asyncio
-
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
-
     def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
         """Stored file names (with extensions, relative to the store) matching a glob ``pattern``,
         in listing order.
@@ -477,33 +424,6 @@ class AutoStore:
         """Release clients and remove temporary files. The store can be used again after."""
         self.core.close()
 
-    # -- versions and Delta tables ----------------------------------------------------------------
-    def versions(self, key: str) -> list[ObjectVersion]:
-        """Every version of the object at ``key``, newest first (delete markers included), with
-        ``version_id``, ``modified_time``, ``size``, ``etag``, ``is_latest``, ``is_delete_marker``.
-        Extensionless keys resolve as reads do (also a key deleted since). S3-compatible stores;
-        a bucket without versioning lists the current object only (``version_id`` None); other
-        backends raise UnsupportedOperation. See :mod:`autostore.versions`."""
-        from .versions import list_versions
-
-        return list_versions(self, key)
-
-    def restore(self, key: str, version: str | int) -> str | int | None:
-        """Make an old version current again: for an object, a server-side copy of ``version``
-        onto ``key`` (the versions in between stay) - returns the new version id; for a Delta
-        table folder, one RESTORE commit - returns the new table version."""
-        from .versions import restore_version
-
-        return restore_version(self, key, version)
-
-    def history(self, key: str) -> list[TableVersion]:
-        """The versions (commits) of the Delta table in the folder ``key``, newest first: version,
-        timestamp, operation, rows added/updated/removed where the log has them."""
-        from .delta import table_history
-
-        backend, full = self._target(key)
-        return table_history(self, backend, full.rstrip("/") + "/" if full.rstrip("/") else "")
-
     def __enter__(self) -> AutoStore:
         return self
 
@@ -518,30 +438,6 @@ class AutoStore:
         uri, option_list, kwargs = self._init_args
         return (_rebuild_store, (uri, option_list, kwargs, list(self._custom_handlers)))
 
-    # -- memoize ------------------------------------------------------------------------------
-    def memoize(
-        self,
-        func: Callable[..., Any] | None = None,
-        /,
-        *,
-        prefix: str = "",
-        version: str | int | None = None,
-        ignore: Iterable[str] = (),
-        track: Iterable[str] = (),
-        name: str | None = None,
-        lock_timeout: float = 600.0,
-    ) -> Any:
-        """Decorator: keep ``func``'s results in this store, at
-        ``<prefix><module>.<qualname>/<digest>.<ext>`` in their natural format, keyed by the code
-        (or ``version=``, which then decides alone) and the arguments (minus ``ignore=``;
-        AutoPath arguments and ``track=`` store keys by their ETag). Exceptions are never cached.
-        ``@store.memoize`` or ``@store.memoize(prefix="features/", version="2", ignore=["verbose"])``;
-        ``async def`` functions get an awaitable wrapper. See :mod:`autostore.memoize`."""
-        from .memoize import memoize
-
-        options = {"prefix": prefix, "version": version, "ignore": ignore, "track": track, "name": name}
-        return memoize(self, func, **options, lock_timeout=lock_timeout)
-
 
 def _rebuild_store(
     uri: str, option_list: list[Options], kwargs: dict[str, Any], handlers: list[DataHandler]
@@ -550,5 +446,3 @@ def _rebuild_store(
     for handler in handlers:
         store.register_handler(handler)
     return store
-
-
