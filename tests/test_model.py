@@ -84,10 +84,9 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
 ANY_VALUE = st.one_of(*VALUES.values())
 ROWS = st.lists(st.integers(-50, 50), min_size=1, max_size=4)
 
-#: Point 13 of issue 13 is fixed (test_folder_of_json_files_in_and_getitem_agree), but with
-#: shared stores and outside writers the model's check of `"n" in store` vs `store["n"]` still
-#: fails intermittently (not yet analysed: left for the next session, see the issue note).
-CHECK_FOLDER_OF_VALUES = False
+#: Point 13 of issue 13: `"n" in store` and `store["n"]` agree on whether "n" exists (a folder
+#: of values, of data files, or both). A switch so a long run can leave the check out when bisecting.
+CHECK_FOLDER_OF_VALUES = True
 
 
 def ext_of(value: Any) -> str:
@@ -135,6 +134,17 @@ def attempt(fn: Callable[[], Any]) -> Outcome:
 
 def check(what: str, got: Outcome, allowed: list[Outcome]) -> None:
     assert got in allowed, f"{what}: got {got!r}, the model allows {allowed!r}"
+
+
+def found(store: AutoStore, key: str) -> bool:
+    """``store[key]`` finds a value (a file or a folder of data files), readable or not."""
+    try:
+        store[key]
+    except NotFound:
+        return False
+    except AutoStoreError:
+        return True
+    return True
 
 
 def readable(store: AutoStore, key: str) -> bool:
@@ -217,13 +227,14 @@ CONFIGS = [
            type_changes=False),
     Config("s3", "s3"),
     Config("s3-shared", "s3", two_stores=True, outside=True, fork_writes=True, type_changes=False),
-    # Own writes through the cache are never stale. Forked steps with the cache on are covered by
-    # test_forked_child_reads_and_writes_with_the_cache_on; in the model they still disagree with
-    # the dict model's staleness bookkeeping (left for the next session, see the issue note).
-    Config("s3-cache", "s3", cache="expiry", fork=False),
-    Config("s3-cache-always", "s3", cache="always", two_stores=True, outside=True, fork=False, type_changes=False),
-    Config("s3-cache-expiry", "s3", cache="expiry", two_stores=True, outside=True, fork=False, type_changes=False),
-    Config("s3-cache-never-expire", "s3", cache="never", outside=True, fork=False, type_changes=False),
+    # Own writes through the cache are never stale; forked children share the cache folder. A
+    # forked child's write is another process's (README: the parent's key index does not learn
+    # of the siblings it creates), so configurations where keys change type fork reads only.
+    Config("s3-cache", "s3", cache="expiry"),
+    Config("s3-cache-always", "s3", cache="always", two_stores=True, outside=True, type_changes=False),
+    Config("s3-cache-expiry", "s3", cache="expiry", two_stores=True, outside=True, fork_writes=True,
+           type_changes=False),
+    Config("s3-cache-never-expire", "s3", cache="never", outside=True, type_changes=False),
 ]  # fmt: skip
 
 
@@ -379,11 +390,6 @@ class StoreModel(RuleBasedStateMachine):
         name = key + ext_of(value)
         self.wrote(name, value)
         return name
-
-    def stale_possible(self, key: str) -> bool:
-        name = key + EXT[KINDS[key]]
-        entry = self.cache.get(name)
-        return self.config.stale and entry is not None and entry[1] and self.files.get(name, entry[0]) != entry[0]
 
     def present(self) -> list[str]:
         return sorted({stem(f) for f in self.files})
@@ -584,13 +590,11 @@ class StoreModel(RuleBasedStateMachine):
     def copy_out(self, data: st.DataObject, oname: str, move: bool) -> None:
         """store.copy/move(key, "<other backend>/oname"): through the source's cache entry."""
         key = self.pick(data, self.present() + self.cached())
-        if move and self.stale_possible(key):
-            # A move now reads its source fresh (test_cross_backend_move_never_deletes_a_source_it_did_
-            # not_copy); the model does not yet model that a move ends the staleness window.
-            return
         store = self.stores[0]
         found = self.candidates(key)
-        allowed = [AMBIGUOUS] if len(found) > 1 else self.read_key(key)
+        # A copy or move reads its source fresh, never from a stale cache entry (README "A move
+        # never deletes what it did not copy"): only the current value is allowed.
+        allowed = [AMBIGUOUS] if len(found) > 1 else [("ok", self.files[found[0]])] if found else [NOT_FOUND]
         got = attempt(lambda: (store.move if move else store.copy)(key, self.other + oname))
         if got[0] == "err":
             check(f"copy {key} out", got, allowed)
@@ -678,8 +682,11 @@ class StoreModel(RuleBasedStateMachine):
     @precondition(lambda self: CHECK_FOLDER_OF_VALUES)
     @rule(which=st.integers(0, 1))
     def folder_of_values(self, which: int) -> None:
+        # `in` is True exactly when `store["n"]` finds something to read (README: it may still
+        # fail to decode, e.g. a folder mixing formats raises FormatError, as an ambiguous key
+        # raises AmbiguousKey): the two never disagree on whether the key exists.
         store = self.store(which)
-        assert ("n" in store) == readable(store, "n")
+        assert ("n" in store) == found(store, "n")
 
     @invariant()
     def nothing_else_on_the_other_backend(self) -> None:

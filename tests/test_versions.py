@@ -30,7 +30,7 @@ from autostore import (
     S3Options,
     UnsupportedOperation,
 )
-from autostore import versions as versions_module
+from autostore import s3versions as versions_module
 from autostore.testing import S3Server
 from counting_proxy import CountingProxy
 from helpers import base_env, boto_client
