@@ -83,24 +83,6 @@ class AutoStore(StoreServices):
     def _tmp_dir(self) -> Path | None:
         return self.core.tmp_dir
 
-    def __getattr__(self, name: str) -> Any:  # TEMPORARY (issue 15, point 4): old private names
-        _OLD = {
-            "_after_write",
-            "_after_delete",
-            "_temp_path",
-            "_tmp",
-            "_encode",
-            "_read_bytes",
-            "_resolve",
-            "_decode",
-            "_display_key",
-            "_handler_for_read",
-            "_base_options",
-        }
-        if name in _OLD:
-            return getattr(self.__dict__["core"], name[1:])
-        raise AttributeError(name)
-
     # -- construction helpers --------------------------------------------------------------
     @staticmethod
     def register_scheme(scheme: str, backend: str = "autostore.s3") -> None:
