@@ -30,10 +30,12 @@ class Rename:
     reason: str = ""
 
 
-def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
+def plan(store: AutoStore, prefix: str, *, backend: Backend | None = None) -> list[Rename]:
     """What :func:`apply` would do below the folder ``prefix`` ("" or ending with "/") of
-    ``backend`` (a backend of ``store``, whose formats name the extensions). Hidden files
-    (``_SUCCESS``, ``.DS_Store``) and files with a known extension are left out."""
+    ``backend`` (a backend of ``store``, whose formats name the extensions; default the store's
+    own, with full keys). Hidden files (``_SUCCESS``, ``.DS_Store``) and files with a known
+    extension are left out."""
+    backend = store.core.primary if backend is None else backend
     keys = [m.key for m in backend.list_objects(prefix)]
     existing = set(keys)
     out: list[Rename] = []
@@ -56,9 +58,11 @@ def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
     return out
 
 
-def apply(store: AutoStore, backend: Backend, renames: list[Rename]) -> list[Rename]:
-    """Rename every planned file (a local rename, or a server-side copy then delete); returns
-    the renames done. A target that appeared since planning is left alone (skipped)."""
+def apply(store: AutoStore, renames: list[Rename], *, backend: Backend | None = None) -> list[Rename]:
+    """Rename every planned file (a local rename, or a server-side copy then delete) of
+    ``backend`` (default the store's own); returns the renames done. A target that appeared since
+    planning is left alone (skipped)."""
+    backend = store.core.primary if backend is None else backend
     from .backends.local import LocalBackend
 
     done: list[Rename] = []
