@@ -69,10 +69,10 @@ def write_folder(
     dataset — and return the stored key; None when it is a single file's write."""
     folder_write = full.endswith("/") or full == "" or partition_by is not None
     if folder_write or format == "delta" or on is not None or mode == "merge":
-        from .delta import write_wanted
+        from .deltawrite import write_wanted
 
         if write_wanted(backend, full, format, mode, on):
-            from .delta import write_table
+            from .deltawrite import write_table
 
             folder = folder_of(full) if full.rstrip("/") else ""
             return write_table(store, backend, folder, value, mode=mode, partition_by=partition_by, on=on)

@@ -1,13 +1,17 @@
 """What an AutoStore offers beyond the dict API, each a short entry point into its own room:
-async variants (``aget``, ``aput``, ...), the download cache's upkeep (``cleanup_cache``,
-``clear_cache``, ``cache_info``), request counts (``stats``), object versions and Delta history
-(:mod:`autostore.versions`, :mod:`autostore.delta`) and ``memoize`` (:mod:`autostore.memoize`).
+async variants (``aget``, ``aput``, ...), ``list_files`` (glob patterns, :mod:`autostore.globbing`),
+the download cache's upkeep (``cleanup_cache``, ``clear_cache``, ``cache_info``), request counts
+(``stats``), object versions and Delta history (:mod:`autostore.versions`, :mod:`autostore.delta`)
+and ``memoize`` (:mod:`autostore.memoize`).
 :class:`StoreServices` is a base of :class:`autostore.store.AutoStore`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
+
+from .globbing import glob_regex, literal_prefix
+from .uri import validate_key
 
 if TYPE_CHECKING:
     from .cache import CacheInfo
@@ -65,6 +69,29 @@ class StoreServices:
 
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         return await asyncio.to_thread(self.put_many, pairs, max_concurrency=max_concurrency)
+
+    # -- listing by pattern -------------------------------------------------------------------
+    def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
+        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``,
+        in listing order.
+
+        ``?`` and ``[ab]``/``[!ab]`` match one character inside a name; ``*`` matches inside one
+        folder, or across folders when ``recursive`` is true (0.1.x behaviour); ``**`` always spans
+        folders (``**/`` also matches no folder). Only the folder before the first wildcard is
+        listed on the server, page by page.
+        """
+        core = self.core
+        literal = literal_prefix(pattern)
+        folder = literal.rpartition("/")[0]
+        if folder:
+            validate_key(folder, uri=core.uri)  # no "..", absolute paths or "//" in the listed folder
+        search = core.prefix + (folder + "/" if folder else "")
+        cut = len(core.prefix)
+        regex = glob_regex(pattern, recursive)
+        for meta in core.primary.list_objects(search):
+            rel = meta.key[cut:]
+            if rel and not rel.endswith("/") and regex.match(rel):
+                yield rel
 
     # -- download cache and request counts -----------------------------------------------------
     def cleanup_cache(self, verify: bool = False) -> int:

@@ -20,13 +20,12 @@ from .core import StoreCore
 from .errors import AmbiguousKey, ConfigError, InvalidKey, NotFound
 from .folders import folder_of, read_folder, write_folder
 from .formats.base import DataHandler, check_read_options
-from .globbing import glob_regex, literal_prefix
 from .hotpath import MISS, read_local
 from .metrics import traced
 from .options import Options, S3Options
 from .services import StoreServices
 from .transfer import copy_key
-from .uri import parse_location, register_scheme, supported_schemes, validate_key
+from .uri import parse_location, register_scheme, supported_schemes
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -201,7 +200,7 @@ class AutoStore(StoreServices):
         :func:`autostore.datasets.write_dataset`; ``mode="append"`` adds files instead of replacing).
         ``format="delta"`` (or a folder that already is a Delta table) writes one Delta commit:
         ``mode`` is "overwrite", "append", "error", "ignore" or "merge" (upsert by ``on=[...]``);
-        see :func:`autostore.delta.write_table`.
+        see :func:`autostore.deltawrite.write_table`.
         """
         core = self.core
         backend, full = core.target(key)
@@ -313,28 +312,6 @@ class AutoStore(StoreServices):
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
         names = [k for k, _ in pairs]
         return run_many(lambda kv: self.write(kv[0], kv[1]), pairs, names, self._workers(max_concurrency))
-
-    def list_files(self, pattern: str = "*", recursive: bool = True) -> Iterator[str]:
-        """Stored file names (with extensions, relative to the store) matching a glob ``pattern``,
-        in listing order.
-
-        ``?`` and ``[ab]``/``[!ab]`` match one character inside a name; ``*`` matches inside one
-        folder, or across folders when ``recursive`` is true (0.1.x behaviour); ``**`` always spans
-        folders (``**/`` also matches no folder). Only the folder before the first wildcard is
-        listed on the server, page by page.
-        """
-        core = self.core
-        literal = literal_prefix(pattern)
-        folder = literal.rpartition("/")[0]
-        if folder:
-            validate_key(folder, uri=self.uri)  # no "..", absolute paths or "//" in the listed folder
-        search = core.prefix + (folder + "/" if folder else "")
-        cut = len(core.prefix)
-        regex = glob_regex(pattern, recursive)
-        for meta in core.primary.list_objects(search):
-            rel = meta.key[cut:]
-            if rel and not rel.endswith("/") and regex.match(rel):
-                yield rel
 
     @traced("get_metadata")
     def get_metadata(self, key: str) -> ObjectMeta:
