@@ -15,7 +15,7 @@ from .formats.base import UNSAFE_ALLOWED
 from .uri import MAX_SEGMENT_BYTES, SIMPLE_KEY_RE
 
 if TYPE_CHECKING:
-    from .core import StoreCore
+    from .store import AutoStore
 
 __all__ = ["MISS", "read_local"]
 
@@ -23,8 +23,8 @@ MISS: Any = object()
 """Returned when the fast path does not apply; the caller takes the general path."""
 
 
-def read_local(core: StoreCore, key: Any) -> Any:
-    """The value of ``key`` in the local store whose core is ``core``, or :data:`MISS`.
+def read_local(store: AutoStore, key: Any) -> Any:
+    """The value of ``key`` in the local store ``store``, or :data:`MISS`.
 
     Applies to plain keys (the characters :func:`autostore.uri.validate_key` accepts without
     normalising) naming a file by its extension, or an extensionless key this store already
@@ -38,6 +38,7 @@ def read_local(core: StoreCore, key: Any) -> Any:
         or key[-1:] == "/"
     ):
         return MISS
+    core = store.core
     handlers = core.handlers
     backend = core.primary
     ext = handlers.known_extension(key[key.rfind("/") + 1 :])

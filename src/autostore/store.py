@@ -76,7 +76,7 @@ class AutoStore(StoreServices):
         # Bound once: the dict API's own shorthands (and what tests of the internals look at).
         self._primary, self._prefix = core.primary, core.prefix
         self._handlers, self._index = core.handlers, core.index
-        self._target, self._cache_for = core.target, core.cache_for
+        self._target, self._cache_for, self._backend = core.target, core.cache_for, core.backend
 
     @property
     def _tmp_dir(self) -> Path | None:
@@ -138,7 +138,7 @@ class AutoStore(StoreServices):
             pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
             return pinned.read(format, ignore_cache=ignore_cache)
         if core.local and format is None and not dataset and not mmap and compression is None and not options:
-            value = read_local(core, key)  # small local files: a file read and a decode
+            value = read_local(self, key)  # small local files: a file read and a decode
             if value is not MISS:
                 return value
         if mmap:
@@ -204,12 +204,14 @@ class AutoStore(StoreServices):
         """
         core = self.core
         backend, full = core.target(key)
-        written = write_folder(
-            self, backend, full, key, value, format=format, partition_by=partition_by, mode=mode,
-            compression=compression, on=on,
-        )  # fmt: skip
-        if written is not None:
-            return written
+        folderish = not full or full[-1] == "/" or partition_by is not None or on is not None
+        if folderish or format == "delta" or mode != "overwrite":  # a folder, a Delta table or a bad mode
+            written = write_folder(
+                self, backend, full, key, value, format=format, partition_by=partition_by, mode=mode,
+                compression=compression, on=on,
+            )  # fmt: skip
+            if written is not None:  # else a single file after all (checked by write_folder)
+                return written
         handler, ext, stored, explicit = core.handler_for_write(backend, full, key, value, format, compression)
         core.encode(backend, stored, handler, ext, value)
         if explicit is None:
