@@ -1,8 +1,12 @@
 """AutoPath: the pathlib API on local disk and on any object store.
 
-An AutoPath is pure path arithmetic (scheme, bucket, key segments; no I/O) plus a store. Every
-I/O method asks the store for the backend of the path (``store.core.target``) and delegates to it,
-so an AutoPath reuses the store's options, formats and cache. Without a store, a default store
+An AutoPath is pure path arithmetic (scheme, bucket, key segments; no I/O:
+:class:`autostore.purepath.PureAutoPath`) plus a store. Every I/O method asks the store for the
+backend of the path (``store.core.target``) and delegates to it, so an AutoPath reuses the store's
+options, formats and cache. This module makes paths (construction, the default stores) and holds
+the folder methods (``iterdir``, ``glob``, ``walk``, ``mkdir``, ``rmdir``) and typed data
+(``load``, ``save``); file I/O is in :mod:`autostore.pathio`, copies and moves in
+:mod:`autostore.pathmove`. Without a store, a default store
 is made from the URI (options from the environment / AWS profile) and shared by all paths that
 use the same scheme, bucket and settings, so creating AutoPaths stays cheap.
 """
