@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped,unused-ignore]
 
-from autostore.backends.aws_session import s3_client
+from autostore.backends.s3conn import s3_client
 from autostore.options import S3Options
 from autostore.testing import (
     S3Server,

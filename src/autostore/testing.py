@@ -91,7 +91,7 @@ class S3Server:
         """A boto3 S3 client for this server that reads no ``AWS_*`` variable, ``~/.aws`` file or
         profile: endpoint, credentials and region are the server's (``config`` adds
         ``botocore.config.Config`` settings). Needs boto3."""
-        from .backends.aws_session import s3_client
+        from .backends.s3conn import s3_client
         from .options import S3Options
 
         return s3_client(S3Options(**self.options_kwargs()), **config)  # type: ignore[arg-type]

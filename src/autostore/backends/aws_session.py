@@ -12,18 +12,20 @@ When no credentials are configured anywhere autostore looks, botocore's credenti
 runs (web identity token, ECS/EKS container credentials, EC2 instance metadata) and reads its own
 variables for that; it can only supply credentials, never change where requests go.
 
-boto3 is imported only inside these functions.
+boto3 is imported only inside these functions. :func:`redact_in_botocore_logs` keeps the secrets
+of those sessions out of botocore's DEBUG request logs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from ..errors import AuthError, MissingDependency
 from ..options import S3Options, aws_shared_files
 
-__all__ = ["isolated_session", "s3_client"]
+__all__ = ["isolated_session", "redact_in_botocore_logs"]
 
 
 def _modules() -> tuple[Any, Any, Any]:
@@ -81,14 +83,31 @@ def isolated_session(s3: S3Options) -> tuple[Any, str | None, str]:
     return session, endpoint, region or "us-east-1"
 
 
-def s3_client(s3: S3Options, **config: Any) -> Any:
-    """A boto3 S3 client for *resolved* options (see :func:`isolated_session`); ``config`` adds
-    ``botocore.config.Config`` settings (timeouts, retries, pool size)."""
-    from botocore.config import Config
+class _Redact(logging.Filter):
+    """botocore logs each request's headers at DEBUG, a session token included: blank our
+    secrets out of those records (on the two botocore loggers that print headers)."""
 
-    session, endpoint, region = isolated_session(s3)
-    settings: dict[str, Any] = {"signature_version": "s3v4"}
-    if endpoint:
-        settings["s3"] = {"addressing_style": "path"}  # what obstore uses, and what local servers need
-    settings.update(config)
-    return session.client("s3", endpoint_url=endpoint, region_name=region, config=Config(**settings))
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+        self.installed = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+_REDACT = _Redact()
+
+
+def redact_in_botocore_logs(secrets: list[str]) -> None:
+    """Blank ``secrets`` out of botocore's DEBUG request logs in this process."""
+    _REDACT.secrets.update(s for s in secrets if s)
+    if not _REDACT.installed:
+        _REDACT.installed = True
+        for name in ("botocore.endpoint", "botocore.auth"):
+            logging.getLogger(name).addFilter(_REDACT)

@@ -328,6 +328,7 @@ class Backend(ABC):
         learns its endpoint when it is built; no request is sent). Cache entries are named by it,
         so it must work in every process, a forked child included."""
         return self.identity
+
     def polars_scan(self) -> tuple[dict[str, Any], Any]:
         """(storage_options, credential_provider) for polars to scan this backend's URIs in place
         (see :func:`autostore.backends.engines.polars_scan`); ``({}, None)`` for local files."""

@@ -15,66 +15,27 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from time import perf_counter
 from typing import IO, Any
-from urllib.parse import urlsplit
 
-from ..errors import AlreadyExists, AuthError, BackendError, BucketNotFound, MissingDependency, NotFound
-from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
+from ..errors import AlreadyExists, AutoStoreError, BackendError, MissingDependency
+from ..metrics import GET, RANGE
 from ..options import Options, S3Options
-from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter, stream_into
+from . import ranged
+from .aws_session import redact_in_botocore_logs
+from .base import Backend, ObjectMeta, ProgressCallback, stream_into
+from .boto3_io import SpoolWriter, list_meta, object_meta, request_kind
+from .errormap import describe, map_error
+from .s3conn import resolve_s3
 
 __all__ = ["Boto3Backend"]
 
 _CHUNK = 1024 * 1024
 _READ_BUFFER = 8 * 1024 * 1024
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "TokenRefreshRequired",
-        "AllAccessDisabled",
-        "403",
-    }
-)
-
-
-class _Redact(logging.Filter):
-    """botocore logs each request's headers at DEBUG, a session token included: blank our
-    secrets out of those records (on the two botocore loggers that print headers)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-        self.installed = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(secret in text for secret in self.secrets):
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
-        return True
-
-
-_REDACT = _Redact()
-
-
-def _redact_in_botocore_logs(secrets: list[str]) -> None:
-    _REDACT.secrets.update(s for s in secrets if s)
-    if not _REDACT.installed:
-        _REDACT.installed = True
-        for name in ("botocore.endpoint", "botocore.auth"):
-            logging.getLogger(name).addFilter(_REDACT)
 
 
 def _boto3() -> Any:
@@ -123,32 +84,20 @@ class Boto3Backend(Backend):
 
     def _make_client(self) -> Any:
         _boto3()
-        from botocore.config import Config
-
-        from .aws_session import isolated_session
-
-        s3 = self.options.resolved()
-        # A session that reads no AWS_* variable: endpoint, region, credentials, retries and
-        # timeouts come from the options alone (see aws_session).
-        session, endpoint, region = isolated_session(s3)
-        self._secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-        config = Config(
-            connect_timeout=min(self.options.timeout, 10.0),
-            read_timeout=self.options.timeout,
-            retries={"total_max_attempts": self.options.max_retries + 1, "mode": "standard"},
-            max_pool_connections=max(10, self._concurrency),
-            signature_version="s3v4",
-            s3={"addressing_style": "path"} if endpoint else {},
-        )
-        self._endpoint = endpoint
-        self.identity = f"s3|{endpoint or 'aws'}|{self.bucket}"
+        # Endpoint, region, credentials, retries and timeouts: the connection the obstore client
+        # uses too, through a session that reads no AWS_* variable (see s3conn, aws_session).
+        conn = resolve_s3(self.options)
+        session = conn.boto3_session()
+        self._secrets = conn.secrets
+        self._endpoint = conn.endpoint
+        self.identity = f"s3|{conn.endpoint or 'aws'}|{self.bucket}"
         frozen = session.get_credentials()
         if frozen is not None:  # a profile's secrets too, not only explicit ones
             with contextlib.suppress(Exception):
                 creds = frozen.get_frozen_credentials()
                 self._secrets = list({*self._secrets, *(s for s in (creds.secret_key, creds.token) if s)})
-        _redact_in_botocore_logs(self._secrets)
-        client = session.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+        redact_in_botocore_logs(self._secrets)
+        client = conn.boto3_client(session, max_pool_connections=max(10, self._concurrency))
         client.meta.events.register("before-send.s3", self._sending)
         client.meta.events.register("response-received.s3", self._received)
         return client
@@ -159,7 +108,7 @@ class Boto3Backend(Backend):
         context = request.context
         if context.get("retries", {}).get("attempt", 1) > 1:
             self.stats.retried()
-        context["autostore_kind"] = _kind(request.method, request.url, request.headers)
+        context["autostore_kind"] = request_kind(request.method, request.url, request.headers)
         context["autostore_up"] = int(request.headers.get("Content-Length") or 0) if request.method == "PUT" else 0
         context["autostore_start"] = perf_counter()
 
@@ -190,55 +139,31 @@ class Boto3Backend(Backend):
     # -- errors -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _errors(self, key: str, action: str) -> Iterator[None]:
+        """Map boto3's exceptions onto ours (see :mod:`autostore.backends.errormap`)."""
         try:
             yield
-        except (NotFound, AlreadyExists, AuthError, BackendError, MissingDependency):
+        except AutoStoreError:
             raise
         except Exception as exc:
             raise self._translate(exc, key, action) from None
 
     def _translate(self, exc: Exception, key: str, action: str) -> Exception:
-        uri = self.uri(key)
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict):
-            error = response.get("Error") or {}
-            code = str(error.get("Code", ""))
-            status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                return BucketNotFound(
-                    f"Bucket {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
-                )
-            if code in ("NoSuchKey", "404", "NotFound"):
-                return NotFound(f"No object at {uri}.")
-            if code in _AUTH_CODES or status == 403:
-                return AuthError(
-                    f"Access denied to {action} {uri}: check the credentials (aws_access_key_id / "
-                    "aws_secret_access_key / profile_name) and their permissions."
-                )
-            detail = self._scrub(f"{code or 'error'} (HTTP {status}): {error.get('Message', '')}")
-        else:
-            name = type(exc).__name__
-            if "Credential" in name or name in ("ProfileNotFound", "InvalidConfigError"):
-                return AuthError(
-                    f"No usable credentials to {action} {uri} ({name}): pass aws_access_key_id/"
-                    "aws_secret_access_key or profile_name, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."
-                )
-            detail = self._scrub(f"{name}: {exc}")
-        return BackendError(
-            f"Could not {action} {uri}: {detail[:300]} (timeout={self.options.timeout}s, "
-            f"max_retries={self.options.max_retries}; check the endpoint and network)."
+        return map_error(
+            exc,
+            uri=self.uri(key),
+            bucket=self.bucket,
+            kind="s3",
+            action=action,
+            options=self.options,
+            secrets=self._secrets,
+            client="boto3",
         )
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
     # -- reads ----------------------------------------------------------------------------
     def head(self, key: str) -> ObjectMeta:
         with self._errors(key, "read"):
             r = self.client.head_object(Bucket=self.bucket, Key=key)
-        return _meta(key, r)
+        return object_meta(key, r)
 
     def get_bytes(self, key: str) -> bytes:
         return self.get_with_meta(key)[0]
@@ -248,7 +173,7 @@ class Boto3Backend(Backend):
         with self._errors(key, "read"):
             r = self.client.get_object(Bucket=self.bucket, Key=key)
             data = r["Body"].read()
-        meta = _meta(key, r)
+        meta = object_meta(key, r)
         if len(data) != meta.size:
             raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {meta.size} bytes); retry.")
         return data, meta
@@ -273,8 +198,7 @@ class Boto3Backend(Backend):
             try:
                 r = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
             except Exception as exc:
-                status = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-                if status == 304:
+                if describe(exc, "boto3").status == 304:
                     return None
                 raise
         return self._stream_to(r, key, dest, progress)
@@ -292,7 +216,7 @@ class Boto3Backend(Backend):
         return None
 
     def _stream_to(self, r: dict[str, Any], key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:
-        meta = _meta(key, r)
+        meta = object_meta(key, r)
         chunks = iter(r["Body"].iter_chunks(chunk_size=_CHUNK))
         stream_into(dest, chunks, meta.size, self.uri(key), lambda: self._errors(key, "download"), progress)
         return meta
@@ -312,9 +236,7 @@ class Boto3Backend(Backend):
             try:
                 r = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), IfNoneMatch="*")
             except Exception as exc:
-                response = getattr(exc, "response", None) or {}
-                status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-                if status == 412 or (response.get("Error") or {}).get("Code") == "PreconditionFailed":
+                if describe(exc, "boto3").kind == "precondition":  # If-None-Match: * found an object
                     raise AlreadyExists(f"{self.uri(key)} already exists.") from None
                 raise
         return ObjectMeta(key=key, size=len(data), etag=r.get("ETag"))
@@ -373,7 +295,7 @@ class Boto3Backend(Backend):
         with self._errors(prefix, "list"):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, **kwargs):
                 for obj in page.get("Contents", []):
-                    yield _list_meta(obj)
+                    yield list_meta(obj)
 
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         p = prefix.rstrip("/")
@@ -383,7 +305,7 @@ class Boto3Backend(Backend):
         with self._errors(prefix, "list"):
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Delimiter="/", **kwargs)
             for page in pages:
-                files.extend(_list_meta(obj) for obj in page.get("Contents", []))
+                files.extend(list_meta(obj) for obj in page.get("Contents", []))
                 dirs.extend(d["Prefix"].rstrip("/") + "/" for d in page.get("CommonPrefixes", []))
         return files, dirs
 
@@ -398,14 +320,27 @@ class Boto3Backend(Backend):
         return sorted(found)
 
     # -- streams --------------------------------------------------------------------------
+    def _pinned_fetch(self, key: str, etag: str | None) -> Callable[[int, int], bytes]:
+        """Fetch bytes [start, end) of ``key`` pinned to ``etag``, so a concurrent overwrite fails
+        the read (HTTP 412) instead of mixing two versions."""
+        extra = {"IfMatch": etag} if etag else {}
+
+        def fetch(start: int, end: int) -> bytes:
+            with self._errors(key, "read"):
+                r = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}", **extra)
+                return r["Body"].read()  # type: ignore[no-any-return]
+
+        return fetch
+
     def open_read(self, key: str) -> IO[bytes]:
         meta = self.head(key)
-        return io.BufferedReader(_RangeReader(self, key, meta), buffer_size=_READ_BUFFER)
+        reader: Any = ranged.RangeReader(self._pinned_fetch(key, meta.etag), meta.size, self.uri(key), _READ_BUFFER)
+        return reader  # type: ignore[no-any-return]
 
     def read_stream(self, key: str, chunk_size: int = _READ_BUFFER) -> tuple[ObjectMeta, Iterator[bytes]]:
         with self._errors(key, "read"):
             r = self.client.get_object(Bucket=self.bucket, Key=key)
-        meta = _meta(key, r)
+        meta = object_meta(key, r)
         body = r["Body"]
 
         def chunks() -> Iterator[bytes]:
@@ -426,84 +361,9 @@ class Boto3Backend(Backend):
         return meta, chunks()
 
     def open_write(self, key: str) -> IO[bytes]:
-        return _SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]
+        return SpoolWriter(lambda path: self.upload(key, path))  # type: ignore[return-value]
 
     def close(self) -> None:
-        self._client = None
-
-
-def _meta(key: str, r: dict[str, Any]) -> ObjectMeta:
-    return ObjectMeta(key=key, size=int(r["ContentLength"]), etag=r.get("ETag"), modified_time=r.get("LastModified"))
-
-
-def _list_meta(obj: dict[str, Any]) -> ObjectMeta:
-    return ObjectMeta(
-        key=obj["Key"], size=int(obj["Size"]), etag=obj.get("ETag"), modified_time=obj.get("LastModified")
-    )
-
-
-class _RangeReader(io.RawIOBase):
-    """Seekable reads by ranged GETs pinned to one ETag, so a concurrent overwrite fails the read
-    (HTTP 412) instead of mixing two versions."""
-
-    def __init__(self, backend: Boto3Backend, key: str, meta: ObjectMeta) -> None:
-        self._backend, self._key, self._size, self._etag = backend, key, meta.size, meta.etag
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        if self._pos >= self._size:
-            return 0
-        n = min(len(buffer), self._size - self._pos)
-        b = self._backend
-        extra = {"IfMatch": self._etag} if self._etag else {}
-        with b._errors(self._key, "read"):
-            r = b.client.get_object(
-                Bucket=b.bucket, Key=self._key, Range=f"bytes={self._pos}-{self._pos + n - 1}", **extra
-            )
-            data = r["Body"].read()
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
-class _SpoolWriter(TempFileWriter):
-    """Buffers writes in a temporary file; the object is uploaded (atomically) on close()."""
-
-    def __init__(self, upload: Callable[[Path], object]) -> None:
-        self._upload = upload
-        fd, name = tempfile.mkstemp(prefix="autostore-upload-")
-        os.close(fd)
-        super().__init__(name)
-
-    def _commit(self, tmp_path: str) -> None:
-        self._upload(Path(tmp_path))
-
-
-def _kind(method: str, url: str, headers: Any) -> int:
-    """The request kind (autostore.metrics) of one S3 REST request."""
-    query = urlsplit(url).query
-    if method == "HEAD":
-        return HEAD
-    if method == "GET":
-        return LIST if "list-type" in query or "prefix=" in query else RANGE if "Range" in headers else GET
-    if method == "PUT":
-        return MP_PART if "partNumber" in query else COPY if "x-amz-copy-source" in headers else PUT
-    if method == "POST":
-        if query.startswith("uploads"):
-            return MP_START
-        return MP_COMPLETE if "uploadId" in query else DELETE
-    return DELETE
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

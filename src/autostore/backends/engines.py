@@ -3,8 +3,9 @@ with the same credentials: ``"polars"`` (object_store keys: polars, and DuckDB/d
 readers), ``"fsspec"`` (s3fs keys: Dask, PyArrow via fsspec, pandas) and ``"delta"``
 (deltalake / delta-rs: the keys a Delta table needs to commit safely, on S3 and Azure).
 
-Values come from the store's options, resolved exactly as the object-store backend resolves
-them (``S3Options.resolved()`` for the environment, the AWS profile for its endpoint/region).
+S3 values come from the one :class:`~autostore.backends.s3conn.S3Connection` the object-store
+backend and the boto3 transport use too (:func:`~autostore.backends.s3conn.resolve_s3`: options,
+environment, AWS profile), so every engine reaches the same service the same way.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AuthError, ConfigError
-from ..options import Options, S3Options, env_is_set
-from .objectstore import refuse_unoverridable_env, s3_settings
+from ..options import Options, env_is_set
+from .builders import azure_config, refuse_unoverridable_env
+from .s3conn import S3Connection, resolve_s3
 
 __all__ = ["ENGINES", "engine_options", "polars_scan"]
 
@@ -38,15 +40,14 @@ def engine_options(opts: Options, kind: str, engine: str, bucket: str = "") -> d
             f"No {engine} storage options for {opts.scheme}:// ({kind} backend): only local paths and "
             "S3-compatible stores can be handed to other engines."
         )
-    s3 = _resolved(opts)
-    endpoint, region = _endpoint_and_region(s3)
+    conn = resolve_s3(opts)
     if engine == "polars":
         refuse_unoverridable_env("s3", f"polars reads of {opts.scheme}:// URIs")
-        return _polars(s3, endpoint, region)
+        return _polars(conn)
     if engine == "delta":
         refuse_unoverridable_env("s3", f"Delta tables on {opts.scheme}:// URIs")
-        return _delta_s3(s3, endpoint, region)
-    return _fsspec(s3, endpoint, region)
+        return _delta_s3(conn)
+    return _fsspec(conn)
 
 
 def polars_scan(opts: Options) -> tuple[dict[str, Any], Any]:
@@ -58,20 +59,17 @@ def polars_scan(opts: Options) -> tuple[dict[str, Any], Any]:
     then carry every setting that switches the ``AWS_*`` variables off (polars refuses most of
     them next to ``aws_profile``). Without credentials polars resolves them itself.
     """
-    s3 = _resolved(opts)
-    endpoint, region = _endpoint_and_region(s3)
+    conn = resolve_s3(opts)
     refuse_unoverridable_env("s3", f"polars reads of {opts.scheme}:// URIs")
-    if s3.aws_access_key_id is not None:
-        fixed = (s3.aws_access_key_id, s3.aws_secret_access_key or "", s3.aws_session_token, None)
+    if conn.key_id is not None:
+        fixed = (conn.key_id, conn.secret or "", conn.token, None)
         provider: Any = _PolarsCredentials(lambda: fixed)
-    elif s3.profile_name is not None:
-        from .aws_session import isolated_session
-
-        session = isolated_session(s3)[0]
-        provider = _PolarsCredentials(lambda: _session_credentials(session, s3.profile_name or ""))
+    elif conn.profile is not None:
+        session, profile = conn.boto3_session(), conn.profile
+        provider = _PolarsCredentials(lambda: _session_credentials(session, profile))
     else:
-        return _polars(s3, endpoint, region), None
-    return _polars(s3, endpoint, region, credentials=False), provider
+        return _polars(conn), None
+    return _polars(conn, credentials=False), provider
 
 
 def _session_credentials(session: Any, profile: str) -> tuple[str, str, str | None, int | None]:
@@ -98,80 +96,61 @@ class _PolarsCredentials:
         return "_PolarsCredentials(***)"
 
 
-def _resolved(opts: Options) -> S3Options:
-    s3 = opts if isinstance(opts, S3Options) else S3Options(scheme=opts.scheme).inherit(opts)
-    return s3.resolved()
-
-
-def _endpoint_and_region(s3: S3Options) -> tuple[str | None, str]:
-    endpoint, region = s3.endpoint_url, s3.region_name
-    if s3.aws_access_key_id is None and s3.profile_name is not None:
-        from .aws_session import isolated_session
-
-        _, endpoint, region = isolated_session(s3)  # the profile's endpoint and region
-    return endpoint, region or "us-east-1"
-
-
 # object_store settings polars would otherwise take from AWS_* variables (polars builds its S3
 # client from `AmazonS3Builder::from_env()` too), spelled as polars accepts them.
 _POLARS_NAMES = {"endpoint": "aws_endpoint_url", "aws_endpoint_url_s3": "aws_endpoint_url_s3", "region": "aws_region"}
 _WITH_PROFILE = frozenset({"aws_endpoint_url", "aws_endpoint_url_s3", "aws_region", "aws_virtual_hosted_style_request"})
 
 
-def _polars(s3: S3Options, endpoint: str | None, region: str, *, credentials: bool = True) -> dict[str, Any]:
+def _polars(conn: S3Connection, *, credentials: bool = True) -> dict[str, Any]:
     # polars wants strings for object_store keys and ints for its own retry keys, and "allow_http"
     # (not aws_allow_http). The endpoint goes in twice: "aws_endpoint_url_s3" beats both
     # "aws_endpoint_url" and the AWS_ENDPOINT_URL_S3 variable. With a profile polars accepts only
     # region, endpoint and addressing next to "aws_profile" (it resolves the profile with boto3).
     out: dict[str, Any] = {
         _POLARS_NAMES.get(name, "aws_" + name): str(value).lower() if isinstance(value, bool) else value
-        for name, value in s3_settings(endpoint, region).items()
+        for name, value in conn.object_store_settings().items()
     }
-    if credentials and s3.aws_access_key_id is not None:
-        out["aws_access_key_id"] = s3.aws_access_key_id
-        out["aws_secret_access_key"] = s3.aws_secret_access_key or ""
-        if s3.aws_session_token:
-            out["aws_session_token"] = s3.aws_session_token
+    if credentials and conn.key_id is not None:
+        out["aws_access_key_id"] = conn.key_id
+        out["aws_secret_access_key"] = conn.secret or ""
+        if conn.token:
+            out["aws_session_token"] = conn.token
         elif env_is_set("AWS_SESSION_TOKEN", "AWS_TOKEN"):
             # Keys without a token: an empty one replaces the variable's (object_store has no way
             # to unset it; the reader inside autostore uses polars_scan() instead).
             out["aws_session_token"] = ""
-    elif credentials and s3.profile_name is not None:
+    elif credentials and conn.profile is not None:
         out = {k: v for k, v in out.items() if k in _WITH_PROFILE}
-        out["aws_profile"] = s3.profile_name
-    if endpoint and endpoint.startswith("http://"):
+        out["aws_profile"] = conn.profile
+    if conn.allow_http:
         out["allow_http"] = "true"
-    delay_ms = max(int(s3.retry_delay * 1000), 1)
-    out["timeout"] = f"{int(s3.timeout * 1000)}ms"
-    out["connect_timeout"] = f"{int(min(s3.timeout, 10.0) * 1000)}ms"
-    out["max_retries"] = s3.max_retries
-    out["retry_timeout_ms"] = int(max(s3.timeout * (s3.max_retries + 1), 1.0) * 1000)
+    delay_ms = max(int(conn.retry_delay * 1000), 1)
+    out["timeout"] = f"{int(conn.timeout * 1000)}ms"
+    out["connect_timeout"] = f"{int(conn.connect_timeout * 1000)}ms"
+    out["max_retries"] = conn.max_retries
+    out["retry_timeout_ms"] = int(max(conn.timeout * (conn.max_retries + 1), 1.0) * 1000)
     out["retry_init_backoff_ms"] = delay_ms
     out["retry_max_backoff_ms"] = delay_ms * 8
     return out
 
 
-def _fsspec(s3: S3Options, endpoint: str | None, region: str) -> dict[str, Any]:
+def _fsspec(conn: S3Connection) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if s3.aws_access_key_id is not None:
-        out["key"] = s3.aws_access_key_id
-        out["secret"] = s3.aws_secret_access_key
-        if s3.aws_session_token:
-            out["token"] = s3.aws_session_token
-    elif s3.profile_name is not None:
-        out["profile"] = s3.profile_name
-    config: dict[str, Any] = {
-        "connect_timeout": min(s3.timeout, 10.0),
-        "read_timeout": s3.timeout,
-        "retries": {"max_attempts": s3.max_retries + 1, "mode": "standard"},
-    }
-    if endpoint:
-        out["endpoint_url"] = endpoint
-        # object_store (our transport) uses path-style requests; keep s3fs on the same URLs.
-        config["s3"] = {"addressing_style": "path"}
+    if conn.key_id is not None:
+        out["key"] = conn.key_id
+        out["secret"] = conn.secret
+        if conn.token:
+            out["token"] = conn.token
+    elif conn.profile is not None:
+        out["profile"] = conn.profile
+    if conn.endpoint:
+        out["endpoint_url"] = conn.endpoint
     # verify=True explicitly: botocore would otherwise take AWS_CA_BUNDLE from the environment.
-    out["client_kwargs"] = {"region_name": region, "verify": True}
-    out["config_kwargs"] = config
+    out["client_kwargs"] = {"region_name": conn.region, "verify": True}
+    # The botocore settings of autostore's own boto3 clients: timeouts, retries, path-style
+    # addressing (object_store's, so s3fs requests the same URLs).
+    out["config_kwargs"] = conn.botocore_settings()
     return out
 
 
@@ -190,27 +169,24 @@ def _no_env_proxy(url: str) -> dict[str, str]:
     return {"proxy_excludes": host} if host else {}
 
 
-def _delta_s3(s3: S3Options, endpoint: str | None, region: str) -> dict[str, Any]:
+def _delta_s3(conn: S3Connection) -> dict[str, Any]:
     # The same explicit settings as polars gets (so no AWS_* variable can redirect or re-sign a
     # commit), and "etag" conditional puts: delta-rs commits a version by creating its log file only
     # if absent, so concurrent writers need no lock service.
-    out = {k: v for k, v in _polars(s3, endpoint, region, credentials=False).items() if k not in _POLARS_ONLY}
+    out = {k: v for k, v in _polars(conn, credentials=False).items() if k not in _POLARS_ONLY}
     out["aws_conditional_put"] = "etag"
     if out.get("allow_http") == "true":
         out["aws_allow_http"] = "true"  # deltalake's documented spelling
     out.update(_no_env_proxy(out["aws_endpoint_url"]))
     token: str | None = None
-    if s3.aws_access_key_id is not None:
-        out["aws_access_key_id"] = s3.aws_access_key_id
-        out["aws_secret_access_key"] = s3.aws_secret_access_key or ""
-        token = s3.aws_session_token
-    elif s3.profile_name is not None:
+    if conn.key_id is not None:
+        out["aws_access_key_id"] = conn.key_id
+        out["aws_secret_access_key"] = conn.secret or ""
+        token = conn.token
+    elif conn.profile is not None:
         # delta-rs does not read AWS config profiles the way boto3 does: hand it the profile's
         # current credentials (temporary ones expire with the profile's session).
-        from .aws_session import isolated_session
-
-        session = isolated_session(s3)[0]
-        key, secret, token, _expiry = _session_credentials(session, s3.profile_name)
+        key, secret, token, _expiry = _session_credentials(conn.boto3_session(), conn.profile)
         out["aws_access_key_id"], out["aws_secret_access_key"] = key, secret
     if token:
         out["aws_session_token"] = token
@@ -220,7 +196,6 @@ def _delta_s3(s3: S3Options, endpoint: str | None, region: str) -> dict[str, Any
 
 
 def _delta_azure(opts: Options, bucket: str) -> dict[str, Any]:
-    from .objectstore import azure_config
 
     _container, config, _secrets, endpoint = azure_config(bucket, opts)
     out = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in config.items()}

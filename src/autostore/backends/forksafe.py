@@ -17,9 +17,13 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["obstore_unsafe"]
+__all__ = ["FORK_SAFE_KINDS", "obstore_unsafe", "pid"]
 
 _tainted = False
+
+pid = os.getpid()
+"""This process's id, renewed in a forked child by the at-fork hook: a saved value that differs
+means the process forked since (cheaper than ``os.getpid()``, a system call each time)."""
 
 
 def obstore_unsafe() -> bool:
@@ -28,7 +32,8 @@ def obstore_unsafe() -> bool:
 
 
 def _after_fork_in_child() -> None:
-    global _tainted
+    global _tainted, pid
+    pid = os.getpid()
     # Importing is enough to count: whoever imported obstore may have started its runtime.
     if "obstore" in sys.modules:
         _tainted = True
@@ -36,3 +41,7 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+FORK_SAFE_KINDS = frozenset({"memory"})
+"""Backend kinds that keep obstore in a forked child: they do no network I/O (checked:
+MemoryStore works there)."""

@@ -1,4 +1,5 @@
-"""Local filesystem backend: plain ``os`` calls, atomic writes (temp file + ``os.replace``)."""
+"""Local filesystem backend: plain ``os`` calls below a root folder; writes are atomic through
+:mod:`.atomic` (temp file + ``os.replace``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import errno
 import os
 import shutil
 import stat
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,15 +15,30 @@ from typing import IO, Any
 
 from ..errors import AlreadyExists, DirectoryNotEmpty, InvalidKey, NotADirectory, NotFound
 from ..uri import TEMP_MARKER
-from .base import Backend, ObjectMeta, ProgressCallback, TempFileWriter
-from .durable import fsync_dir, fsync_path, make_parents
+from .atomic import (
+    AtomicWriter,
+    ensure_parent,
+    is_special,
+    open_temp,
+    remove_stale_temp_files,
+    replacing,
+    temp_sibling,
+    unlink_quiet,
+    write_target,
+)
+from .base import Backend, ObjectMeta, ProgressCallback
+from .durable import fsync_dir, make_parents
+from .fileio import copy_stream, create_exclusive, read_all, write_all
 
-__all__ = ["LocalBackend", "TEMP_MARKER", "remove_stale_temp_files"]
-
-_MAX_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs, APFS, NTFS (in UTF-16 units there)
-_TEMP_OVERHEAD = len(TEMP_MARKER) + 13  # marker, 12 hex digits and "-"
-_MAX_TEMP_EXT = 16  # longer "extensions" are dropped from short temp names
-_CHUNK = 4 * 1024 * 1024
+__all__ = [
+    "TEMP_MARKER",
+    "AtomicWriter",
+    "LocalBackend",
+    "ensure_parent",
+    "file_meta",
+    "remove_stale_temp_files",
+    "temp_sibling",
+]
 
 
 def _meta(key: str, st: os.stat_result) -> ObjectMeta:
@@ -37,190 +52,6 @@ def _meta(key: str, st: os.stat_result) -> ObjectMeta:
 
 
 file_meta = _meta  # the metadata of a local file, for modules that stat files themselves
-
-
-def temp_sibling(path: str, *, short: bool = False) -> str:
-    """A unique temporary name in the same directory as ``path`` (same filesystem -> atomic rename).
-
-    Named like ``path`` (handlers and tools see the key's name) when that fits the 255-byte name
-    limit; else, or with ``short``, a fixed short name that keeps only a short extension, so a
-    temp name fits wherever ``path``'s own name fits."""
-    head, tail = os.path.split(path)
-    token = uuid.uuid4().hex[:12]
-    if not short and len(tail.encode("utf-8", "surrogateescape")) <= _MAX_NAME_BYTES - _TEMP_OVERHEAD:
-        return os.path.join(head, f"{TEMP_MARKER}{token}-{tail}")
-    dot = tail.rfind(".")
-    ext = tail[dot:] if 0 < dot < len(tail) - 1 else ""
-    if len(ext.encode("utf-8", "surrogateescape")) > _MAX_TEMP_EXT:
-        ext = ""
-    return os.path.join(head, f"{TEMP_MARKER}{token}{ext}")
-
-
-def write_target(path: str) -> tuple[str, os.stat_result | None]:
-    """Where a write to ``path`` lands, and the file it replaces (None if there is none). A
-    symlink is written through, as ``open(path, "w")`` does: the link's target gets the new
-    content and the link stays."""
-    try:
-        st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return path, None
-    if not stat.S_ISLNK(st.st_mode):
-        return path, st
-    real = os.path.realpath(path)
-    try:
-        return real, os.stat(real)
-    except (FileNotFoundError, NotADirectoryError):
-        return real, None  # a dangling link: the write creates its target
-
-
-def ensure_parent(path: str, durable: bool = False) -> None:
-    """Create the missing folders above ``path``; NotADirectory when one of them is a file.
-    ``durable``: the new folders' entries are flushed to disk too."""
-    parent = os.path.dirname(path) or "."
-    try:
-        make_parents(parent, durable)
-    except (FileExistsError, NotADirectoryError):
-        raise _below_file(path) from None
-
-
-def _below_file(path: str) -> NotADirectory | NotFound:
-    """The error for a path whose folder cannot exist: a part of it is a file (NotADirectory),
-    or a dangling symlink (NotFound, as ``open`` says)."""
-    parent = os.path.dirname(path)
-    parts = parent.split("/")
-    blocker = parent
-    for i in range(1, len(parts) + 1):
-        part = "/".join(parts[:i]) or "/"
-        if not os.path.isdir(part):
-            blocker = part
-            break
-    if os.path.lexists(blocker) and not os.path.exists(blocker):
-        return NotFound(f"Cannot create {path!r}: {blocker!r} is a dangling symlink; fix or remove the link.")
-    return NotADirectory(
-        f"Cannot create {path!r}: {blocker!r} is a file, not a folder; remove that file or choose another path."
-    )
-
-
-def open_temp(target: str, old: os.stat_result | None, durable: bool = False) -> tuple[str, int]:
-    """Create a fresh temporary file next to ``target`` and return ``(its path, an fd open for
-    writing)``. When ``old`` (the file being replaced) is given, the temp file gets its owner
-    (where permitted) and its mode before any byte is written, so the new content is never
-    readable by more users than the old one, and the replace keeps a private file private."""
-    if old is not None:
-        _check_overwrite(target, old)
-    tmp = temp_sibling(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    mode = 0o666 if old is None else 0o600
-    try:
-        try:
-            fd = os.open(tmp, flags, mode)
-        except FileNotFoundError:
-            ensure_parent(target, durable)
-            fd = os.open(tmp, flags, mode)
-    except NotADirectoryError:
-        raise _below_file(target) from None
-    except OSError as exc:
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        tmp = temp_sibling(target, short=True)  # a filesystem with shorter names than usual
-        fd = os.open(tmp, flags, mode)
-    if old is not None:
-        try:
-            _copy_owner(fd, old)
-            os.fchmod(fd, stat.S_IMODE(old.st_mode))
-        except BaseException:
-            os.close(fd)
-            _unlink_quiet(tmp)
-            raise
-    return tmp, fd
-
-
-def _check_overwrite(target: str, old: os.stat_result) -> None:
-    # An atomic replace needs write permission on the folder only; refuse a file the caller may
-    # not write, as open(target, "w") would (one access() call, only for read-only/foreign files).
-    if (old.st_mode & 0o200 == 0 or old.st_uid != os.geteuid()) and not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, f"Permission denied: cannot overwrite {target!r}", target)
-
-
-def _copy_owner(fd: int, old: os.stat_result) -> None:
-    if old.st_uid == os.geteuid() and old.st_gid == os.getegid():
-        return
-    try:
-        os.fchown(fd, old.st_uid, old.st_gid)
-    except PermissionError:  # only root may give a file away; keep at least the group if allowed
-        with contextlib.suppress(PermissionError):
-            os.fchown(fd, -1, old.st_gid)
-
-
-def is_special(old: os.stat_result | None) -> bool:
-    """True for a FIFO, socket or device: written in place, as pathlib does (a rename would
-    replace it by a regular file)."""
-    return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
-
-
-def publish(tmp: str, target: str, durable: bool) -> None:
-    """Rename the complete file ``tmp`` over ``target``; ``durable``: its data reaches the disk
-    before the rename, and the folder entry after it (see backends/durable.py)."""
-    if durable:
-        fsync_path(tmp)
-    os.replace(tmp, target)
-    if durable:
-        fsync_dir(os.path.dirname(target))
-
-
-@contextlib.contextmanager
-def replacing(target: str, durable: bool = False) -> Iterator[str]:
-    """Yield a temporary path to fill; on success it atomically replaces ``target`` (through a
-    symlink, keeping the replaced file's mode and owner). On error the temp file goes and
-    ``target`` is unchanged. A FIFO or device is yielded as itself and written in place."""
-    target, old = write_target(target)
-    if is_special(old):
-        yield target
-        return
-    tmp, fd = open_temp(target, old, durable)
-    os.close(fd)
-    try:
-        yield tmp
-        if old is not None:
-            os.chmod(tmp, stat.S_IMODE(old.st_mode))  # the writer may have made the file anew
-        publish(tmp, target, durable)
-    except BaseException:
-        _unlink_quiet(tmp)
-        raise
-
-
-def remove_stale_temp_files(root: str | os.PathLike[str], older_than: float = 3600.0) -> list[str]:
-    """Delete the temporary files that writers killed mid-write (SIGKILL, power loss) left below
-    ``root``, if untouched for ``older_than`` seconds; returns their paths. Listings never show
-    them, so this only frees space. A younger one may belong to a write still in progress."""
-    import time
-
-    removed: list[str] = []
-    cutoff = time.time() - older_than
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            if name.startswith(TEMP_MARKER):
-                path = os.path.join(directory, name)
-                with contextlib.suppress(FileNotFoundError):
-                    if os.lstat(path).st_mtime <= cutoff:
-                        os.unlink(path)
-                        removed.append(path)
-    return removed
-
-
-class AtomicWriter(TempFileWriter):
-    """A file opened for writing under a temporary name in the target's folder; renamed over the
-    target on close, so readers never see a half-written file. ``target`` is where the write
-    lands (a symlink's target) and ``old`` the file it replaces, whose mode and owner it keeps."""
-
-    def __init__(self, target: str, old: os.stat_result | None = None, *, durable: bool = False) -> None:
-        self._target = target
-        self._durable = durable
-        tmp, fd = open_temp(target, old, durable)
-        super().__init__(tmp, open(fd, "wb"))  # noqa: SIM115 - closed by close()/abort()
-
-    def _commit(self, tmp_path: str) -> None:
-        publish(tmp_path, self._target, self._durable)
 
 
 class LocalBackend(Backend):
@@ -333,7 +164,7 @@ class LocalBackend(Backend):
                     raise
             else:
                 try:
-                    return _read_all(fd, target)
+                    return read_all(fd, target)
                 finally:
                     os.close(fd)
         path = self.path(key)
@@ -364,7 +195,7 @@ class LocalBackend(Backend):
         meta = _meta(key, st)
         if if_none_match is not None and meta.etag == if_none_match:
             return None
-        _copy_stream(path, os.fspath(dest), st.st_size, progress)
+        copy_stream(path, os.fspath(dest), st.st_size, progress)
         return meta
 
     # -- writes ---------------------------------------------------------------------------
@@ -378,7 +209,7 @@ class LocalBackend(Backend):
         try:
             # os-level calls: a small write is open, write, fstat, close, rename - no more.
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 if self.durable:
                     os.fsync(fd)
                 st = os.fstat(fd)
@@ -388,7 +219,7 @@ class LocalBackend(Backend):
             if self.durable:
                 fsync_dir(os.path.dirname(target))
         except BaseException:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
             raise
         return _meta(key, st)
 
@@ -410,16 +241,16 @@ class LocalBackend(Backend):
             except OSError as exc:
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
                     raise
-                _create_exclusive(target, data)  # a filesystem without hard links
+                create_exclusive(target, data)  # a filesystem without hard links
         finally:
-            _unlink_quiet(tmp)
+            unlink_quiet(tmp)
         if self.durable:
             fsync_dir(os.path.dirname(target))
         return self.head(key)
 
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
         with replacing(self.path(key), self.durable) as tmp:
-            _copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
+            copy_stream(os.fspath(src), tmp, os.path.getsize(src), progress)
         return self.head(key)
 
     def write_with(self, key: str, write: Callable[[Path], None], tmp_dir: Path) -> ObjectMeta:
@@ -443,7 +274,7 @@ class LocalBackend(Backend):
         if not os.path.isfile(source):
             raise NotFound(f"No file {source!r} to copy.")
         with replacing(self.path(dst), self.durable) as tmp:
-            _copy_stream(source, tmp, 0, None)
+            copy_stream(source, tmp, 0, None)
 
     def rename(self, src: str, dst: str, *, overwrite: bool = True) -> None:
         """Atomic move inside the root."""
@@ -566,59 +397,3 @@ class LocalBackend(Backend):
             return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
         writer: Any = AtomicWriter(target, old, durable=self.durable)
         return writer  # type: ignore[no-any-return]
-
-
-def _create_exclusive(target: str, data: bytes | bytearray | memoryview) -> None:
-    """O_EXCL create and write (not atomic for readers: only where hard links are unavailable)."""
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileExistsError:
-        raise AlreadyExists(f"{target!r} already exists.") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except BaseException:
-        _unlink_quiet(target)
-        raise
-
-
-def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _read_all(fd: int, path: str) -> bytes:
-    """The whole content of the open file ``fd`` (NotFound for a directory): one read when the
-    file still has the size fstat gave (a regular file reads short only at its end)."""
-    try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) == size:
-            return data
-        chunks, got = [data], len(data)  # it changed size meanwhile: read on to the end
-        while chunk := os.read(fd, max(size - got + 1, 1 << 16)):
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-    except IsADirectoryError:
-        raise NotFound(f"{path!r} is a directory, not a file.") from None
-
-
-def _unlink_quiet(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _copy_stream(src: str, dst: str, total: int, progress: ProgressCallback | None) -> None:
-    if progress is None:
-        shutil.copyfile(src, dst)
-        return
-    done = 0
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(_CHUNK):
-            fout.write(chunk)
-            done += len(chunk)
-            progress(done, total)
-    if total == 0:
-        progress(0, 0)

@@ -1,111 +1,51 @@
-"""Object-store backend on obstore (Rust object_store): S3 and S3-compatible services, memory,
-GCS, Azure and (read-only) HTTP, through one class. A new cloud is a new entry in ``_BUILDERS``.
+"""The object-store backend: one bucket of S3 (and compatibles), memory, GCS, Azure or (read-only)
+HTTP, as the store sees it. It owns no requests: every call goes to this process's *transport*.
 
-obstore is imported lazily, on the first request, so ``import autostore`` stays light.
+Fork routing lives here and only here. obstore must not run in a child forked after obstore was
+used (see :mod:`.forksafe`). So the backend holds ``transport``: the obstore transport
+(:class:`~.obstore_transport.ObstoreTransport`), or in such a child the kind's fork transport
+(boto3 for S3, :class:`~.boto3_transport.Boto3Backend`), built in the child on first use. The
+:attr:`ObjectStoreBackend.transport` accessor checks whether the process changed with one integer
+comparison (the pid :mod:`.forksafe` renews at fork, no system call) and swaps the transport
+then; each method is a plain delegation, as httpx's client hands requests to its transport.
+
+The names other modules import from here (client builders, S3 settings, retry bounds) are
+re-exported from the modules that own them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
-import io
-import json
-import logging
-import os
-import random
-import re
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
-from time import perf_counter
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any
 
-from ..errors import (
-    AlreadyExists,
-    AuthError,
-    AutoStoreError,
-    BackendError,
-    BucketNotFound,
-    ConfigError,
-    MissingDependency,
-    NotFound,
-)
-from ..metrics import COPY, DELETE, GET, HEAD, LIST, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
-from ..options import AZURITE_ACCOUNT, AZURITE_KEY, AzureOptions, GCSOptions, Options, S3Options, env_is_set
-from . import forksafe, ranged
+from ..errors import BackendError
+from ..metrics import Recorder
+from ..options import Options
+from . import forksafe
 from .base import Backend, ObjectMeta, ProgressCallback
+from .builders import StoreBuilder, azure_config, refuse_unoverridable_env, register_builder
+from .obstore_transport import STREAM_CHUNK, ObstoreTransport
+from .retry import backoff_bounds, worst_case_seconds
+from .s3conn import StaticCredentials, s3_settings
 
-__all__ = ["ObjectStoreBackend", "register_builder", "register_fork_transport"]
-
-_STREAM_CHUNK = 8 * 1024 * 1024
-
-# Each part of a streamed upload in flight is a chunk in memory; cap their total so uploading a
-# file or stream of any size keeps memory bounded (max_concurrency is lowered to fit).
-_STREAM_MEMORY = 64 * 1024 * 1024
-_REQUEST_CAP_SECONDS = 3600.0
-_RETRIES_RE = re.compile(r"after (\d+) retries")
-_STATUS_RE = re.compile(r"status code: (\d{3})")
-# Keys per LIST page (the services' defaults; object_store asks for no other size).
-_PAGE_SIZE = {"az": 5000}
-
-log = logging.getLogger("autostore")
-
-StoreBuilder = Callable[[str, Options], tuple[Any, str, list[str]]]
-"""(bucket, options) -> (obstore store, identity text, secrets to scrub from messages)."""
-
-_BUILDERS: dict[str, StoreBuilder] = {}
-_READ_ONLY_KINDS = frozenset({"http"})
-_CREDENTIAL_HINTS = {
-    "s3": "aws_access_key_id / aws_secret_access_key / profile_name",
-    "gs": "service_account_path / service_account_key / GOOGLE_APPLICATION_CREDENTIALS",
-    "az": "account_name / account_key / sas_token / connection_string",
-}
-_MEMORY_STORES: dict[str, Any] = {}
-_MEMORY_LOCK = threading.Lock()
-
-
-_CLIENTS: OrderedDict[tuple[Any, ...], tuple[Any, str, list[str]]] = OrderedDict()
-_CLIENTS_LOCK = threading.Lock()
-_MAX_CLIENTS = 64
-
-
-def _shared_client(kind: str, bucket: str, options: Options) -> tuple[Any, str, list[str]]:
-    """One obstore client per (service, bucket, settings) in this process, shared by every store
-    and AutoPath using them: their connection pools (and TLS sessions) are reused, so a new
-    AutoStore costs no new connections. Settings include what the environment supplies."""
-    # Before the cache: the environment may have changed since an equal client was built.
-    refuse_unoverridable_env(kind, f"{options.scheme}://{bucket}/")
-    settled = options.resolved() if isinstance(options, S3Options) else options
-    if kind == "gs":
-        _refuse_gcs_clashes(bucket, _as(GCSOptions, options).resolved())
-    ident = (kind, bucket, type(settled).__name__, dataclasses.astuple(settled))
-    with _CLIENTS_LOCK:
-        found = _CLIENTS.get(ident)
-        if found is not None:
-            _CLIENTS.move_to_end(ident)
-            return found
-    built = _BUILDERS[kind](bucket, options)
-    with _CLIENTS_LOCK:
-        _CLIENTS[ident] = built
-        while len(_CLIENTS) > _MAX_CLIENTS:
-            _CLIENTS.popitem(last=False)
-    return built
-
-
-def register_builder(kind: str, builder: StoreBuilder) -> None:
-    """Teach the object-store backend a new backend kind."""
-    _BUILDERS[kind] = builder
-
+__all__ = [
+    "ObjectStoreBackend",
+    "StaticCredentials",
+    "StoreBuilder",
+    "azure_config",
+    "backoff_bounds",
+    "refuse_unoverridable_env",
+    "register_builder",
+    "register_fork_transport",
+    "s3_settings",
+    "worst_case_seconds",
+]
 
 ForkTransport = Callable[[str, str, Options], Backend]
 """(scheme, bucket, options) -> a Backend that works without obstore (see forksafe)."""
 
-# Kinds that do no network I/O keep obstore in a forked child (checked: MemoryStore works there).
-_FORK_SAFE_KINDS = {"memory"}
 _FORK_TRANSPORTS: dict[str, ForkTransport] = {}
 
 
@@ -122,964 +62,146 @@ def _boto3_transport(scheme: str, bucket: str, options: Options) -> Backend:
 
 register_fork_transport("s3", _boto3_transport)
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-_T = TypeVar("_T")
-_O = TypeVar("_O", bound=Options)
-
-
-def _fork_routed(method: _F) -> _F:
-    """In a child forked after obstore was used, run ``method`` on the child's own transport."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def wrapper(self: ObjectStoreBackend, *args: Any, **kwargs: Any) -> Any:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            return getattr(self._fork_transport(), name)(*args, **kwargs)
-        return method(self, *args, **kwargs)
-
-    return cast(_F, wrapper)
-
-
-def _obstore() -> Any:
-    try:
-        import obstore
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingDependency('Object stores need obstore: pip install "autostore[s3]".') from exc
-    return obstore
-
-
-def _client_options(opts: Options, *, allow_http: bool) -> dict[str, Any]:
-    # `timeout` is a stall timeout, as in requests/boto3: a request fails when no byte arrives for
-    # that long (obstore's read_timeout), so big transfers are not cut off. The overall cap per
-    # request attempt is an hour; connecting gets at most 10 s so a dead endpoint fails fast.
-    return {
-        "timeout": timedelta(seconds=max(opts.timeout, _REQUEST_CAP_SECONDS)),
-        "read_timeout": timedelta(seconds=opts.timeout),
-        "connect_timeout": timedelta(seconds=min(opts.timeout, 10.0)),
-        **({"allow_http": True} if allow_http else {}),
-    }
-
-
-def backoff_bounds(opts: Options) -> tuple[float, float]:
-    """(first, largest) delay in seconds between two attempts of one request."""
-    delay = max(opts.retry_delay, 0.001)
-    return delay, delay * 8
-
-
-def worst_case_seconds(opts: Options) -> float:
-    """How long a request can take before failing when the server stalls every attempt."""
-    _, largest = backoff_bounds(opts)
-    connect = min(opts.timeout, 10.0)
-    return (opts.max_retries + 1) * (opts.timeout + connect) + opts.max_retries * largest
-
-
-class _NotRetried(BackendError):
-    """A transport failure of an idempotent call that obstore gave up on before max_retries (it
-    never retries a list response whose body broke off, nor the POST of a bulk delete, nor some
-    broken responses); we retry those ourselves. ``attempts``: requests obstore already made."""
-
-    attempts = 1
-
-
-def _retry_config(opts: Options) -> dict[str, Any]:
-    # obstore silently ignores unknown keys here: only these four exist (see DESIGN.md).
-    # Its backoff is "decorrelated jitter": the first retry waits init_backoff, each later one a
-    # random time between init_backoff and base x the previous wait, capped at max_backoff.
-    # retry_timeout must never be what stops retries early, so it gets the worst case plus room
-    # for a long transfer that failed late.
-    first, largest = backoff_bounds(opts)
-    return {
-        "max_retries": opts.max_retries,
-        "retry_timeout": timedelta(seconds=worst_case_seconds(opts) + 600),
-        "backoff": {
-            "init_backoff": timedelta(seconds=first),
-            "max_backoff": timedelta(seconds=largest),
-            "base": 2.0,
-        },
-    }
-
-
-def _transport_kwargs(opts: Options, endpoint: str | None) -> dict[str, Any]:
-    """Client and retry settings every obstore store gets; plain http only to an http:// endpoint."""
-    return {
-        "client_options": _client_options(opts, allow_http=bool(endpoint and endpoint.startswith("http://"))),
-        "retry_config": _retry_config(opts),
-    }
-
-
-# obstore builds every S3Store from object_store's `AmazonS3Builder::from_env()` (all `AWS_*`
-# variables, checked with obstore 0.12.1: `AWS_ENDPOINT_URL_S3` even beats `endpoint=`) and then
-# applies what it is given; it cannot be told to skip the environment. So every setting that
-# decides where requests go and how they are signed is given explicitly (below), credentials come
-# through a credential provider (it outranks keys, `AWS_SESSION_TOKEN`, web identity ... from the
-# environment), and the client/retry options replace the `AWS_<client option>` ones wholesale.
-# The variables left are refused (_UNOVERRIDABLE): no explicit value switches them off.
-_UNOVERRIDABLE = {
-    "s3": (
-        "AWS_SERVER_SIDE_ENCRYPTION",
-        "AWS_SSE_KMS_KEY_ID",
-        "AWS_SSE_BUCKET_KEY_ENABLED",
-        "AWS_SSE_CUSTOMER_KEY_BASE64",
-        "AWS_CHECKSUM_ALGORITHM",
-    ),
-    "az": ("AZURE_STORAGE_ENCRYPTION_KEY",),
-    "gs": ("GOOGLE_BEARER_TOKEN",),
-}
-
-
-def refuse_unoverridable_env(kind: str, where: str) -> None:
-    """ConfigError when the environment sets a variable obstore (or polars) would apply behind
-    the options and that no explicit setting can switch off."""
-    found = env_is_set(*_UNOVERRIDABLE.get(kind, ()))
-    if found:
-        raise ConfigError(
-            f"{', '.join(found)} {'is' if len(found) == 1 else 'are'} set in the environment: the object-store "
-            f"library would apply {'it' if len(found) == 1 else 'them'} to {where} behind autostore's options, "
-            "and autostore does not support that setting; unset it (e.g. `env -u NAME`) for this process."
-        )
-
-
-def s3_settings(endpoint: str | None, region: str) -> dict[str, Any]:
-    """object_store S3 settings given explicitly so no `AWS_*` variable can supply them (the
-    endpoint twice: `aws_endpoint_url_s3` beats `endpoint`, and the variable of that name would
-    beat an `endpoint` alone). No endpoint means AWS itself, path-style as object_store does."""
-    url = (endpoint or f"https://s3.{region}.amazonaws.com").rstrip("/")
-    return {
-        "endpoint": url,
-        "aws_endpoint_url_s3": url,
-        "region": region,
-        "virtual_hosted_style_request": False,
-        "s3_express": False,
-        "skip_signature": False,
-        "unsigned_payload": False,
-        "request_payer": False,
-        "disable_tagging": False,
-        "disable_bulk_delete": False,
-        "conditional_put": "etag",
-        "copy_if_not_exists": "multipart",
-    }
-
-
-class StaticCredentials:
-    """A credential provider for fixed keys (for obstore and polars). Given as a provider, the
-    keys outrank every credential object_store would read from the environment, a stray
-    `AWS_SESSION_TOKEN` included; obstore calls it once (no expiry)."""
-
-    def __init__(self, key_id: str, secret: str, token: str | None) -> None:
-        self._creds = (key_id, secret, token)
-
-    def __call__(self) -> dict[str, Any]:
-        key_id, secret, token = self._creds
-        return {"access_key_id": key_id, "secret_access_key": secret, "token": token, "expires_at": None}
-
-    def __repr__(self) -> str:
-        return f"StaticCredentials({self._creds[0]!r}, '***')"
-
-
-def s3_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
-    """(credential provider or None, endpoint, region) for resolved options: explicit keys, else
-    the AWS profile's credentials, endpoint and region; None leaves obstore its credential chain
-    (instance/container/web-identity credentials), which only runs when no credentials are set."""
-    endpoint, region = s3.endpoint_url, s3.region_name
-    if s3.aws_access_key_id is not None:
-        provider: Any = StaticCredentials(s3.aws_access_key_id, s3.aws_secret_access_key or "", s3.aws_session_token)
-        return provider, endpoint, region or "us-east-1"
-    if s3.profile_name is not None:
-        return _profile_credentials(s3)
-    return None, endpoint, region or "us-east-1"
-
-
-def _s3_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import S3Store
-
-    s3 = _as(S3Options, opts).resolved()
-    provider, endpoint, region = s3_credentials(s3)
-    secrets = [s for s in (s3.aws_secret_access_key, s3.aws_session_token) if s]
-    kwargs: dict[str, Any] = {"config": s3_settings(endpoint, region), **_transport_kwargs(s3, endpoint)}
-    if provider is not None:
-        kwargs["credential_provider"] = provider
-    store = S3Store(bucket, **kwargs)
-    identity = f"s3|{endpoint or 'aws'}|{bucket}"
-    return store, identity, secrets
-
-
-def _profile_credentials(s3: S3Options) -> tuple[Any, str | None, str]:
-    """Credential provider, endpoint and region for resolved options naming an AWS profile (boto3
-    is used only here, through a session that reads no AWS_* variable)."""
-    from .aws_session import isolated_session
-
-    try:
-        session, endpoint, region = isolated_session(s3)
-        from obstore.auth.boto3 import Boto3CredentialProvider
-    except MissingDependency as exc:
-        raise MissingDependency(
-            f'profile_name={s3.profile_name!r} needs boto3 to read AWS profiles: pip install "autostore[s3]".'
-        ) from exc
-    return Boto3CredentialProvider(session), endpoint, region
-
-
-def _memory_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import MemoryStore
-
-    with _MEMORY_LOCK:
-        store = _MEMORY_STORES.get(bucket)
-        if store is None:
-            store = _MEMORY_STORES[bucket] = MemoryStore()
-    return store, f"memory|{os.getpid()}|{bucket}", []
-
-
-_GCS_DEFAULT_URL = "https://storage.googleapis.com"
-
-
-# object_store's GCS builder reads every GOOGLE_* variable (and SERVICE_ACCOUNT) first. base_url
-# and skip_signature are given explicitly; a credential slot we fill replaces the variable of the
-# same slot, but a service-account path and key cannot both be set, and a service account beats
-# application-default credentials: such combinations are refused instead of silently mixed.
-_GCS_SLOTS = {
-    "path": ("SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH"),
-    "key": ("GOOGLE_SERVICE_ACCOUNT_KEY",),
-    "adc": ("GOOGLE_APPLICATION_CREDENTIALS",),
-}
-
-
-def _gcs_slot(g: GCSOptions) -> str | None:
-    """The builder slot resolved GCS options fill with their credentials."""
-    if g.anonymous:
-        return "key"  # an OAuth-less service-account key (see _gcs_builder)
-    if g.service_account_path:
-        return "path"
-    if g.service_account_key:
-        return "key"
-    return "adc" if g.application_credentials else None
-
-
-def _refuse_gcs_clashes(bucket: str, g: GCSOptions) -> None:
-    """ConfigError when variables would give obstore credentials next to (or instead of) ours:
-    other slots than ours (ADC is ignored once a service account is set)."""
-    slot = _gcs_slot(g)
-    clashing = [v for name, names in _GCS_SLOTS.items() if name != slot for v in env_is_set(*names)]
-    if slot in ("path", "key"):
-        clashing = [v for v in clashing if v not in _GCS_SLOTS["adc"]]
-    if clashing:
-        raise ConfigError(
-            f"{', '.join(clashing)} set in the environment would give obstore other credentials than the "
-            f"options for gs://{bucket}/ ({'anonymous' if g.anonymous else slot or 'none'}); unset "
-            f"{'it' if len(clashing) == 1 else 'them'} or pass those credentials in GCSOptions."
-        )
-
-
-def _as(cls: type[_O], opts: Options) -> _O:
-    """``opts`` as ``cls`` (plain Options pass their shared fields on)."""
-    return opts if isinstance(opts, cls) else cls(scheme=opts.scheme).inherit(opts)
-
-
-def _gcs_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import GCSStore
-
-    g = _as(GCSOptions, opts).resolved()
-    endpoint = g.endpoint_url
-    base_url = (endpoint or _GCS_DEFAULT_URL).rstrip("/")
-    config: dict[str, Any] = {"base_url": base_url, "skip_signature": False}
-    secrets: list[str] = []
-    if g.anonymous:
-        # An OAuth-less service account: never asks a metadata server for a token (skip_signature
-        # still does before writes), so public buckets and emulators need no credentials.
-        fake = {"gcs_base_url": base_url, "disable_oauth": True}
-        fake.update(client_email="", private_key="", private_key_id="")
-        config["service_account_key"] = json.dumps(fake)
-    elif g.service_account_path:
-        config["service_account"] = g.service_account_path
-    elif g.service_account_key:
-        config["service_account_key"] = g.service_account_key
-        secrets.append(g.service_account_key)
-    elif g.application_credentials:
-        config["application_credentials"] = g.application_credentials
-    store = GCSStore(bucket, config=cast(Any, config), **_transport_kwargs(g, endpoint))
-    return store, f"gs|{endpoint or 'gcs'}|{bucket}", secrets
-
-
-_AZURE_LOGIN = "https://login.microsoftonline.com"
-
-
-def azure_config(bucket: str, opts: Options) -> tuple[str, dict[str, Any], list[str], str | None]:
-    """(container, object_store Azure config, secrets, endpoint) for ``bucket`` (``container`` or
-    ``container@account.dfs.core.windows.net``). The config keys are object_store's, which
-    deltalake and polars accept too (``storage_options(engine="delta")``)."""
-    a = _as(AzureOptions, opts).resolved()
-    container, _, host = bucket.partition("@")  # abfs://container@account.dfs.core.windows.net/
-    account = a.account_name
-    if host:
-        from_uri = host.split(".", 1)[0]
-        if account and account != from_uri:
-            raise ConfigError(
-                f"The URI names storage account {from_uri!r} but the options say account_name={account!r}; "
-                "drop one of them."
-            )
-        account = from_uri
-    endpoint, key = a.endpoint_url, a.account_key
-    if a.use_emulator:
-        account = account or AZURITE_ACCOUNT
-        key = key or (AZURITE_KEY if account == AZURITE_ACCOUNT else None)
-        endpoint = endpoint or f"http://127.0.0.1:10000/{account}"
-    # object_store's Azure builder reads every AZURE_* variable first: what decides the account,
-    # the URL, emulator mode and the credential type is given explicitly, so none of them applies.
-    config: dict[str, Any] = {"use_emulator": False, "use_fabric_endpoint": False, "disable_tagging": False}
-    secrets: list[str] = []
-    if account:
-        config["account_name"] = account
-    config["skip_signature"] = a.anonymous
-    if a.anonymous:
-        config.update(credential_type="bearer_token", token="")  # never sent: requests are unsigned
-    elif key:
-        config.update(credential_type="access_key", account_key=key)
-        secrets.append(key)
-    elif a.sas_token:
-        config.update(credential_type="sas_token", sas_key=a.sas_token.lstrip("?"))
-        secrets.append(a.sas_token)
-    elif a.client_id and a.client_secret and a.tenant_id:
-        config.update(
-            credential_type="client_secret",
-            client_id=a.client_id,
-            client_secret=a.client_secret,
-            tenant_id=a.tenant_id,
-            authority_host=_AZURE_LOGIN,
-        )
-        secrets.append(a.client_secret)
-    elif a.use_azure_cli:
-        config["credential_type"] = "azure_cli"
-    if endpoint or account:
-        config["endpoint"] = (endpoint or f"https://{account}.blob.core.windows.net").rstrip("/")
-    return container, config, secrets, endpoint
-
-
-def _azure_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import AzureStore
-
-    container, config, secrets, endpoint = azure_config(bucket, opts)
-    store = AzureStore(container, config=cast(Any, config), **_transport_kwargs(opts, endpoint))
-    account = config.get("account_name")
-    return store, f"az|{endpoint or account or 'azure'}|{container}", secrets
-
-
-def _http_builder(bucket: str, opts: Options) -> tuple[Any, str, list[str]]:
-    from obstore.store import HTTPStore
-
-    scheme = "https" if opts.scheme == "https" else "http"
-    url = f"{scheme}://{bucket}/"
-    kwargs: dict[str, Any] = {
-        "client_options": _client_options(opts, allow_http=scheme == "http"),
-        "retry_config": _retry_config(opts),
-    }
-    store = HTTPStore(url, **kwargs)
-    return store, f"http|{url}", []
-
-
-register_builder("s3", _s3_builder)
-register_builder("memory", _memory_builder)
-register_builder("gs", _gcs_builder)
-register_builder("az", _azure_builder)
-register_builder("http", _http_builder)
-
 
 class ObjectStoreBackend(Backend):
-    """One bucket of an object store, spoken to through obstore."""
+    """One bucket of an object store; requests go to :attr:`transport`."""
 
     def __init__(self, scheme: str, kind: str, bucket: str, options: Options) -> None:
-        if kind not in _BUILDERS:
-            raise ConfigError(f"No object-store support for {scheme}:// (backend kind {kind!r}).")
-        if options.scheme != scheme:  # builders read the scheme (http vs https) from the options
-            options = options._evolve(options._given, scheme=scheme)
-        self.scheme = scheme
-        self.kind = kind
-        self.bucket = bucket
-        self.options = options
-        # Requests go through a client that makes one attempt per call: autostore retries them
-        # itself (same backoff), so that every attempt is counted (store.stats()). Multipart
-        # uploads keep obstore's own retries per part (see _retrying_store).
-        self._single_options = dataclasses.replace(options, max_retries=0)
-        self._store: Any = None
-        self._multipart_store: Any = None
-        self._secrets: list[str] = []
-        self._lock = threading.Lock()
-        self.identity = f"{kind}|{bucket}"
-        self._threshold = getattr(options, "multipart_threshold", 64 * 1024 * 1024)
-        self._chunk = getattr(options, "multipart_chunksize", 16 * 1024 * 1024)
-        self._concurrency = getattr(options, "max_concurrency", 10)
-        self._child: tuple[int, Backend] | None = None  # (pid, transport) in a forked child
+        self._obstore = ObstoreTransport(scheme, kind, bucket, options)
+        self.scheme, self.kind, self.bucket = scheme, kind, bucket
+        self.options = self._obstore.options
+        self._transport: Backend = self._obstore
+        self._pid = -1  # the process _transport was chosen in; none yet
 
+    # -- routing --------------------------------------------------------------------------------
     @property
-    def _stream_concurrency(self) -> int:
-        return max(1, min(self._concurrency, _STREAM_MEMORY // self._chunk))
+    def transport(self) -> Backend:
+        """The transport for this process (chosen again when the process forked)."""
+        if self._pid != forksafe.pid:
+            return self._route()
+        return self._transport
 
-    # -- client ---------------------------------------------------------------------------
-    @property
-    def store(self) -> Any:
-        """The obstore store for single requests, built on first use (one per backend, shared by
-        threads). It makes one attempt per call; :meth:`_call` retries."""
-        store = self._store
-        if store is None or forksafe.obstore_unsafe():
-            store = self._store = self._client(self._single_options)
-        return store
-
-    @property
-    def _retrying_store(self) -> Any:
-        """The obstore store for multipart uploads, whose parts obstore retries itself."""
-        store = self._multipart_store
-        if store is None or forksafe.obstore_unsafe():
-            store = self._multipart_store = self._client(self.options)
-        return store
-
-    def _client(self, options: Options) -> Any:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            raise BackendError(
-                f"{self.uri('')} cannot use obstore in this process: it was forked after obstore was used, "
-                "and obstore would hang. Use the store's methods (they switch transport), or start workers "
-                "with multiprocessing's 'spawn' or 'forkserver' method."
-            )
-        with self._lock:
-            _obstore()
-            try:
-                store, identity, secrets = _shared_client(self.kind, self.bucket, options)
-            except AutoStoreError:
-                raise
-            except Exception as exc:  # obstore rejects the configuration (bad key file, ...)
-                if _credential_failure(exc):
-                    raise self._translate(exc, "", "connect to") from None
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise ConfigError(
-                    f"Cannot configure {self.scheme}://{self.bucket}/: {first[:300]}; check the options "
-                    f"({type(self.options).__name__}) and the environment."
-                ) from None
-            self.identity, self._secrets = identity, secrets
-        return store
-
-    def settled_identity(self) -> str:
-        if forksafe.obstore_unsafe() and self.kind not in _FORK_SAFE_KINDS:
-            return self._fork_transport().settled_identity()  # never touch obstore here
-        self.store  # noqa: B018 - building the client completes the identity (no request)
-        return self.identity
-
-    def _fork_transport(self) -> Backend:
-        """This process's replacement transport (built here; a grandchild builds its own)."""
-        pid = os.getpid()
-        child = self._child
-        if child is None or child[0] != pid:
+    def _route(self) -> Backend:
+        pid = forksafe.pid
+        transport: Backend = self._obstore
+        if forksafe.obstore_unsafe() and self.kind not in forksafe.FORK_SAFE_KINDS:
             factory = _FORK_TRANSPORTS.get(self.kind)
             if factory is None:
                 raise BackendError(
                     f"{self.uri('')} cannot be used in a process forked after obstore was used ({self.kind} has "
                     "no fork-safe transport); start workers with multiprocessing's 'spawn' or 'forkserver' method."
                 )
+            # Built here, without a lock: one inherited from the parent may be held by a thread
+            # that does not exist in this process. A grandchild builds its own.
             transport = factory(self.scheme, self.bucket, self.options)
-            transport.stats = self.stats  # the child's requests count on the same store
-            # No lock: one inherited from the parent may be held by a thread that does not exist here.
-            child = self._child = (pid, transport)
-            self.identity = transport.identity
-        return child[1]
+            transport.stats = self._obstore.stats  # the child's requests count on the same store
+        self._transport, self._pid = transport, pid
+        return transport
 
-    @contextlib.contextmanager
-    def _errors(self, key: str, action: str, *, idempotent: bool = False) -> Iterator[None]:
-        """Map obstore's exceptions onto ours, naming the URI and never a secret. With
-        ``idempotent``, transport failures obstore did not retry become ``_NotRetried``."""
-        try:
-            yield
-        except AutoStoreError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, key, action, idempotent=idempotent) from None
+    def _fork_transport(self) -> Backend:
+        """This process's transport when obstore must not run here (see :attr:`transport`)."""
+        return self.transport
 
-    def _translate(self, exc: Exception, key: str, action: str, *, idempotent: bool = False) -> Exception:
-        from obstore import exceptions as oe
+    @property  # type: ignore[override]
+    def stats(self) -> Recorder:
+        """Where requests are counted (shared by every transport of this backend)."""
+        return self._obstore.stats
 
-        uri = self.uri(key)
-        text = self._scrub(str(exc))
-        if _credential_failure(exc):
-            # raised by the profile's credential provider (boto3) before any request was sent
-            settled = self.options.resolved() if isinstance(self.options, S3Options) else self.options
-            profile = getattr(settled, "profile_name", None)
-            source = f"AWS profile {profile!r}" if profile else "the AWS credential chain"
-            reason = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-            return AuthError(
-                f"No usable credentials from {source} to {action} {uri} ({reason}); fix the profile in "
-                "~/.aws/config and ~/.aws/credentials, or pass aws_access_key_id/aws_secret_access_key."
-            )
-        missing = ("NoSuchBucket", "ContainerNotFound")
-        if any(code in text for code in missing) or "bucket does not exist" in text.lower():
-            what = "Container" if self.kind == "az" else "Bucket"
-            return BucketNotFound(
-                f"{what} {self.bucket!r} does not exist ({action} {uri}); create it or fix the URI/endpoint."
-            )
-        if isinstance(exc, (FileNotFoundError, oe.NotFoundError)):
-            return NotFound(f"No object at {uri}.")
-        if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or any(
-            code in text for code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden")
-        ):
-            hint = _CREDENTIAL_HINTS.get(self.kind, "credentials")
-            return AuthError(
-                f"Access denied to {action} {uri}: check the credentials ({hint}) and their "
-                f"permissions{self._credential_hint()}."
-            )
-        if isinstance(exc, oe.AlreadyExistsError):
-            return AlreadyExists(f"{uri} already exists.")
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        if self.kind == "http" and action == "list":
-            return BackendError(
-                f"Cannot list {uri}: plain HTTP servers have no listing (only WebDAV servers do); "
-                f"name the file with its extension. ({first[:200]})"
-            )
-        # obstore's messages tell how it failed: "Error performing GET ... [after N retries] - HTTP
-        # error" (no answer), "... - Server returned non-2xx status code: 503" (a server error),
-        # "Error getting list response body: HTTP error" or a bare "HTTP error" (a body broke off).
-        # Transient ones of an idempotent request are retried. (Checked by tests/test_faults.py.)
-        found = _RETRIES_RE.search(first)
-        done = int(found.group(1)) if found else 0
-        status = _STATUS_RE.search(first)
-        transient = "HTTP error" in first or (
-            status is not None and (status.group(1).startswith("5") or status.group(1) == "429")
-        )
-        early = idempotent and transient and done < self.options.max_retries
-        message = (
-            f"Could not {action} {uri}: {first[:300]} (timeout={self.options.timeout}s, "
-            f"max_retries={self.options.max_retries}; check the endpoint and network)."
-        )
-        if not early:
-            return BackendError(message)
-        err = _NotRetried(message)
-        err.attempts = done + 1
-        return err
-
-    def _credential_hint(self) -> str:
-        if not isinstance(self.options, S3Options):
-            return ""
-        s3 = self.options.resolved()
-        if s3.aws_access_key_id is None and s3.profile_name is None:
-            return (
-                "; none were configured (no aws_access_key_id/profile_name, AWS_ACCESS_KEY_ID or AWS_PROFILE), "
-                "so only instance/container credentials were tried"
-            )
-        return f" (profile {s3.profile_name!r})" if s3.aws_access_key_id is None else ""
-
-    def _before_retry(self, exc: _NotRetried, used: int) -> int:
-        """Count the attempts ``exc`` made and wait before the next one with obstore's backoff
-        (decorrelated jitter); past max_retries, raise it as a plain BackendError."""
-        used += exc.attempts
-        if used > self.options.max_retries:
-            raise BackendError(str(exc)) from None
-        first, largest = backoff_bounds(self.options)
-        delay = first if used == 1 else random.uniform(first, min(largest, first * 2**used))
-        log.debug("retry %d of %d in %.3fs after: %s", used, self.options.max_retries, delay, exc)
-        time.sleep(delay)
-        self.stats.waited(delay)
-        return used
-
-    def _call(
-        self,
-        kind: int,
-        key: str,
-        action: str,
-        call: Callable[[], _T],
-        *,
-        up: int = 0,
-        down: Callable[[_T], int] | None = None,
-        timed: bool = True,
-    ) -> _T:
-        """Send the idempotent request ``call`` (one attempt on :attr:`store`), retrying transient
-        failures up to max_retries times with backoff; every attempt is counted as a request of
-        ``kind`` (``up`` bytes sent, ``down(result)`` received, and unless ``timed`` is False -
-        a part of a parallel transfer, whose caller counts its wall time - the time it took)."""
-        used = 0
-        stats = self.stats
-        while True:
-            start = perf_counter()
-            try:
-                result = call()
-            except Exception as exc:
-                seconds = perf_counter() - start if timed else 0.0
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, action, idempotent=True)
-                if isinstance(err, _NotRetried) and used + err.attempts <= self.options.max_retries:
-                    stats.failure(kind, seconds, retried=True)
-                    used = self._before_retry(err, used)
-                    continue
-                if isinstance(err, (NotFound, AlreadyExists)):
-                    stats.request(kind, seconds)  # an answer, not a failure
-                else:
-                    stats.failure(kind, seconds, retried=False)
-                if isinstance(err, _NotRetried):
-                    raise BackendError(str(err)) from None
-                raise err from None
-            stats.request(kind, perf_counter() - start if timed else 0.0, down(result) if down is not None else 0, up)
-            return result
-
-    def _writable(self, key: str) -> None:
-        if self.kind in _READ_ONLY_KINDS:
-            raise BackendError(
-                f"{self.uri(key)} is read-only: autostore reads {self.scheme}:// URLs but cannot write or "
-                "delete them; write to a local path or an object store (s3://, gs://, az://) instead."
-            )
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    # -- reads ----------------------------------------------------------------------------
-    @_fork_routed
-    def head(self, key: str) -> ObjectMeta:
-        ob = _obstore()
-        store = self.store
-        return _meta(self._call(HEAD, key, "read", lambda: ob.head(store, key)))
-
-    @_fork_routed
-    def get_bytes(self, key: str) -> bytes:
-        ob = _obstore()
-        store = self.store
-        return self._call(GET, key, "read", lambda: bytes(ob.get(store, key).bytes()), down=len)
-
-    @_fork_routed
-    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
-        """The object and its metadata from one request."""
-        ob = _obstore()
-        store = self.store
-
-        def call() -> tuple[bytes, ObjectMeta]:
-            result = ob.get(store, key)
-            return bytes(result.bytes()), _meta(result.meta)
-
-        return self._call(GET, key, "read", call, down=lambda r: len(r[0]))
-
-    @_fork_routed
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        ob = _obstore()
-        if end <= start:
-            return b""
-        store = self.store
-        return self._call(RANGE, key, "read", lambda: bytes(ob.get_range(store, key, start=start, end=end)), down=len)
-
-    def _first_part(self, key: str, action: str, if_none_match: str | None) -> tuple[ObjectMeta, Any] | None:
-        """The object's metadata and its bytes from one GET: all of them for an object up to
-        :data:`ranged.PART`, else the first part (the rest of that response is not read; ranged
-        GETs fetch it in parallel). None when its ETag is ``if_none_match`` (304)."""
-        ob = _obstore()
-        from obstore.exceptions import NotModifiedError
-
-        store = self.store
-        options: dict[str, Any] | None = {"if_none_match": if_none_match} if if_none_match else None
-
-        def call() -> tuple[ObjectMeta, Any] | None:
-            try:
-                result = ob.get(store, key, options=options)
-            except NotModifiedError:
-                return None
-            meta = _meta(result.meta)
-            if meta.size <= ranged.PART:
-                return meta, result.bytes()
-            return meta, next(iter(result.stream(min_chunk_size=ranged.PART)))
-
-        return self._call(GET, key, action, call, down=lambda r: 0 if r is None else len(r[1]))
-
-    def _range_fetcher(self, key: str, etag: str | None, *, timed: bool = True) -> ranged.Fetch:
-        """Fetch bytes [start, end) of ``key``, pinned to ``etag`` so that an object replaced
-        meanwhile fails (412) instead of mixing two versions in one file."""
-        ob = _obstore()
-        store = self.store
-        pinned: dict[str, Any] = {"if_match": etag} if etag else {}
-
-        def fetch(start: int, end: int) -> Any:
-            def call() -> Any:
-                return ob.get(store, key, options={**pinned, "range": (start, end)}).bytes()
-
-            try:
-                return self._call(RANGE, key, "read", call, down=len, timed=timed)
-            except BackendError as exc:
-                if "412" in str(exc) or "Precondition" in str(exc):
-                    raise BackendError(
-                        f"{self.uri(key)} changed while it was being read (its ETag is no longer {etag}); "
-                        "read it again."
-                    ) from None
-                raise
-
-        return fetch
+    @stats.setter
+    def stats(self, recorder: Recorder) -> None:
+        self._obstore.stats = recorder
+        self._transport.stats = recorder
 
     @property
-    def _download_concurrency(self) -> int:
-        # Each part in flight is held in memory once: bounded like uploads (_STREAM_MEMORY).
-        return max(1, min(self._concurrency, _STREAM_MEMORY // ranged.PART // 2))
+    def identity(self) -> str:
+        """The service and bucket, as the current transport names them."""
+        return self.transport.identity
 
-    @_fork_routed
+    @identity.setter
+    def identity(self, value: str) -> None:
+        self.transport.identity = value
+
+    def settled_identity(self) -> str:
+        return self.transport.settled_identity()
+
+    # -- obstore only (object versions read through it) -----------------------------------------
+    @property
+    def store(self) -> Any:
+        """This process's obstore store for single requests (never in a forked child)."""
+        self._obstore.check_usable()
+        return self._obstore.store
+
+    def _errors(self, key: str, action: str, *, idempotent: bool = False) -> contextlib.AbstractContextManager[None]:
+        """Map obstore's exceptions onto ours (for callers that use :attr:`store` directly)."""
+        return self._obstore.errors(key, action, idempotent=idempotent)
+
+    def _delete_markers(self, keys: list[str]) -> None:
+        """Delete folder-marker keys (ending with "/"), which obstore cannot address."""
+        self._obstore.delete_markers(keys)
+
+    # -- delegation -----------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectMeta:
+        return self.transport.head(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.transport.get_bytes(key)
+
+    def get_with_meta(self, key: str) -> tuple[bytes, ObjectMeta]:
+        """The object and its metadata from one request."""
+        return self.transport.get_with_meta(key)  # type: ignore[attr-defined,no-any-return]
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        return self.transport.get_range(key, start, end)
+
     def download(
-        self,
-        key: str,
-        dest: Path,
-        *,
-        if_none_match: str | None = None,
-        progress: ProgressCallback | None = None,
+        self, key: str, dest: Path, *, if_none_match: str | None = None, progress: ProgressCallback | None = None
     ) -> ObjectMeta | None:
-        first = self._first_part(key, "download", if_none_match)
-        if first is None:
-            return None
-        meta, head = first
-        fetch = self._range_fetcher(key, meta.etag, timed=False)
-        workers = self._download_concurrency
-        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, progress, self.uri(key))
-        return meta
+        return self.transport.download(key, dest, if_none_match=if_none_match, progress=progress)
 
-    @_fork_routed
     def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
-        first = self._first_part(key, "read", None)
-        assert first is not None
-        meta, head = first
-        fetch = self._range_fetcher(key, meta.etag, timed=False)
-        workers, uri = self._download_concurrency, self.uri(key)
-        if meta.size <= limit:
-            return ranged.fetch_bytes(meta.size, head, fetch, workers, self.stats, uri)
-        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, None, uri)
-        return None
+        return self.transport.fetch(key, dest, limit=limit)
 
-    # -- writes ---------------------------------------------------------------------------
-    def _multipart(self, key: str, action: str, size: int, chunk: int, call: Callable[[Any], Any]) -> Any:
-        """Run a multipart upload (obstore retries its parts) and count its requests: start,
-        ceil(size / chunk) parts, complete. A failed one counts as one failed part (which of its
-        requests obstore sent is not known)."""
-        store = self._retrying_store
-        stats = self.stats
-        start = perf_counter()
-        try:
-            with self._errors(key, action):
-                result = call(store)
-        except BaseException:
-            stats.failure(MP_PART, perf_counter() - start, retried=False)
-            raise
-        stats.requests(MP_START, 1)
-        stats.requests(MP_PART, max(1, -(-size // chunk)), up=size)
-        stats.requests(MP_COMPLETE, 1)
-        stats.waited(perf_counter() - start)
-        return result
-
-    @_fork_routed
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        self._writable(key)
-        ob = _obstore()
-        size = len(data)
-        if size > self._threshold:
-            chunk, concurrency = self._chunk, self._concurrency
-            result = self._multipart(
-                key,
-                "write",
-                size,
-                chunk,
-                lambda store: ob.put(
-                    store, key, data, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
-                ),
-            )
-        else:
-            store = self.store
-            result = self._call(PUT, key, "write", lambda: ob.put(store, key, data, use_multipart=False), up=size)
-        return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
+        return self.transport.put_bytes(key, data)
 
-    @_fork_routed
     def create_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        # One request, never multipart: a conditional create cannot span parts. A retried create
-        # whose first attempt did land reports AlreadyExists; callers read what is there then.
-        self._writable(key)
-        ob = _obstore()
-        with self._errors(key, "create"):
-            result = ob.put(self.store, key, data, mode="create", use_multipart=False)
-        return ObjectMeta(key=key, size=len(data), etag=result.get("e_tag"))
+        return self.transport.create_bytes(key, data)
 
-    @_fork_routed
     def upload(self, key: str, src: Path, *, progress: ProgressCallback | None = None) -> ObjectMeta:
-        self._writable(key)
-        ob = _obstore()
-        size = os.path.getsize(src)
-        if size <= self._threshold:
-            with open(src, "rb") as f:
-                data = f.read()
-            store = self.store
-            result = self._call(PUT, key, "upload", lambda: ob.put(store, key, data, use_multipart=False), up=size)
-        else:
-            chunk, concurrency = self._chunk, self._stream_concurrency
-            # obstore reads the file itself (no Python copy of each part); with a progress
-            # callback, through a reader that reports the bytes obstore takes.
-            source: Any = Path(src) if progress is None else _progress_reader(src, size, progress)
-            try:
-                result = self._multipart(
-                    key,
-                    "upload",
-                    size,
-                    chunk,
-                    lambda store: ob.put(
-                        store, key, source, use_multipart=True, chunk_size=chunk, max_concurrency=concurrency
-                    ),
-                )
-            finally:
-                if progress is not None:
-                    source.close()
-        if progress is not None:
-            progress(size, size)
-        return ObjectMeta(key=key, size=size, etag=result.get("e_tag"))
+        return self.transport.upload(key, src, progress=progress)
 
-    @_fork_routed
     def delete(self, key: str) -> None:
-        self._writable(key)
-        ob = _obstore()
-        self.head(key)  # S3 deletes of missing keys succeed silently; pathlib raises.
-        store = self.store
-        self._call(DELETE, key, "delete", lambda: ob.delete(store, key))
+        self.transport.delete(key)
 
-    @_fork_routed
     def delete_many(self, keys: list[str]) -> None:
-        self._writable(keys[0] if keys else "")
-        ob = _obstore()
-        store = self.store
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            self._call(DELETE, batch[0] if batch else "", "delete", functools.partial(ob.delete, store, batch))
+        self.transport.delete_many(keys)
 
-    @_fork_routed
     def copy(self, src: str, dst: str) -> None:
-        self._writable(src)
-        ob = _obstore()
-        store = self.store
-        self._call(COPY, src, "copy", lambda: ob.copy(store, src, dst))
+        self.transport.copy(src, dst)
 
-    # -- listing --------------------------------------------------------------------------
-    def _pages(self, items: int) -> int:
-        """LIST requests it takes to receive ``items`` entries (at least one)."""
-        size = _PAGE_SIZE.get(self.kind, 1000)
-        return max(1, -(-items // size))
-
-    def _listed(self, key: str, batches: Iterator[Any]) -> Iterator[Any]:
-        """Pull ``batches`` of a listing, counting a LIST page whenever the entries received
-        reach into a new page; failures are counted and mapped (transient ones: _NotRetried)."""
-        stats = self.stats
-        items = pages = 0
-        while True:
-            start = perf_counter()
-            try:
-                batch = next(batches, None)
-            except Exception as exc:
-                seconds = perf_counter() - start
-                err = exc if isinstance(exc, AutoStoreError) else self._translate(exc, key, "list", idempotent=True)
-                stats.failure(LIST, seconds, retried=False)  # the caller counts the retry, if any
-                raise err from None
-            seconds = perf_counter() - start
-            if batch is not None:
-                items += len(batch)
-            now = self._pages(items)
-            if now > pages:
-                for _ in range(now - pages - 1):
-                    stats.request(LIST)
-                stats.request(LIST, seconds)
-                pages = now
-            elif seconds:
-                stats.waited(seconds)
-            if batch is None:
-                return
-            yield batch
-
-    @_fork_routed
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
-        ob = _obstore()
-        p = prefix.rstrip("/") or None
-        last: str | None = None  # a broken-off listing resumes after the last key it gave
-        used = 0
-        while True:
-            try:
-                stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
-                for batch in self._listed(prefix, stream):
-                    for m in batch:
-                        meta = _meta(m)
-                        if last is not None and meta.key <= last:
-                            continue  # a server that ignores the list offset
-                        last = meta.key
-                        yield meta
-                return
-            except _NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
+        return self.transport.list_objects(prefix)
 
-    @_fork_routed
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
-        ob = _obstore()
-        p = prefix.rstrip("/") or None
-        store = self.store
-        result = self._call(LIST, prefix, "list", lambda: ob.list_with_delimiter(store, prefix=p))
-        files = [_meta(m) for m in result["objects"]]
-        dirs = [d.rstrip("/") + "/" for d in result["common_prefixes"]]
-        for _ in range(self._pages(len(files) + len(dirs)) - 1):
-            self.stats.request(LIST)  # the further pages object_store fetched inside the call
-        return files, dirs
+        return self.transport.list_dir(prefix)
 
-    @_fork_routed
     def list_stem(self, stem: str) -> list[str]:
-        ob = _obstore()
-        folder = stem.rpartition("/")[0]
-        want = stem + "."
-        used = 0
-        while True:
-            found: list[str] = []
-            try:
-                stream = iter(ob.list(self.store, prefix=folder or None, offset=want, chunk_size=100))
-                for batch in self._listed(stem, stream):
-                    for m in batch:
-                        path = m["path"]
-                        if path < want:  # a server that ignores the list offset (fake-gcs-server)
-                            continue
-                        if not path.startswith(want):
-                            return found
-                        if "/" not in path[len(want) :]:
-                            found.append(path)
-                return found
-            except _NotRetried as exc:
-                used = self._before_retry(exc, used)
-                self.stats.retried()
+        return self.transport.list_stem(stem)
 
     def is_dir(self, prefix: str) -> bool:
-        if self.kind == "http":  # no listing over plain HTTP: a URL is a file or nothing
-            return False
-        return super().is_dir(prefix)
+        return self.transport.is_dir(prefix)
 
-    # -- streams --------------------------------------------------------------------------
-    @_fork_routed
+    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
+        self.transport.remove_dir(prefix, recursive=recursive)
+
     def open_read(self, key: str) -> IO[bytes]:
-        meta = self.head(key)
-        reader: Any = ranged.RangeReader(self._range_fetcher(key, meta.etag), meta.size, self.uri(key))
-        return reader  # type: ignore[no-any-return]
+        return self.transport.open_read(key)
 
-    @_fork_routed
-    def read_stream(self, key: str, chunk_size: int = _STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
-        ob = _obstore()
-        store = self.store
-        result = self._call(GET, key, "read", lambda: ob.get(store, key))
-        with self._errors(key, "read"):
-            stream = iter(result.stream(min_chunk_size=chunk_size))
-        meta = _meta(result.meta)
+    def read_stream(self, key: str, chunk_size: int = STREAM_CHUNK) -> tuple[ObjectMeta, Iterator[bytes]]:
+        return self.transport.read_stream(key, chunk_size)
 
-        def chunks() -> Iterator[bytes]:
-            done = 0
-            while True:
-                with self._errors(key, "read"):
-                    chunk = next(stream, None)
-                if chunk is None:
-                    break
-                done += len(chunk)
-                self.stats.requests(GET, 0, down=len(chunk))  # the body's bytes, as they arrive
-                yield bytes(chunk)
-            if done != meta.size:
-                raise BackendError(f"Read of {self.uri(key)} was cut short ({done} of {meta.size} bytes); retry.")
-
-        return meta, chunks()
-
-    @_fork_routed
     def open_write(self, key: str) -> IO[bytes]:
-        self._writable(key)
-        ob = _obstore()
-        with self._errors(key, "open"):
-            writer: Any = ob.open_writer(
-                self._retrying_store, key, buffer_size=self._chunk, max_concurrency=self._stream_concurrency
-            )
-        counting: Any = _CountingWriter(writer, self, self._chunk)
-        return counting  # type: ignore[no-any-return]
+        return self.transport.open_write(key)
 
     def storage_options(self, engine: str = "polars") -> dict[str, Any]:
         from .engines import engine_options
@@ -1093,170 +215,5 @@ class ObjectStoreBackend(Backend):
 
         return polars_scan(self.options)
 
-    # -- folders --------------------------------------------------------------------------
-    @_fork_routed
-    def remove_dir(self, prefix: str, *, recursive: bool = False) -> None:
-        """Remove an empty folder (its ``name/`` marker object, if another tool made one), or
-        with ``recursive`` every object below it."""
-        name = prefix.rstrip("/")
-        if recursive:
-            # Reverse order puts children before the markers of their folders.
-            keys = sorted((m.key for m in self.list_objects(name + "/")), reverse=True)
-            if keys:
-                self.delete_many(keys)
-        if name:
-            self._delete_folder_entry(name)
-        left = [m.key for m in self.list_objects(name + "/")]
-        markers = left if recursive else [k for k in left if k == name]
-        if markers:
-            self._delete_markers([k + "/" for k in markers])
-
-    def _delete_folder_entry(self, name: str) -> None:
-        # obstore strips the "/" of "name/", so a marker can only be addressed as "name". Filer-based
-        # servers (SeaweedFS) then drop the folder entry and its marker; on AWS it deletes a missing
-        # key, a no-op. Skipped when a file "name" exists: that would delete the file.
-        ob = _obstore()
-        try:
-            self.head(name)
-            return
-        except NotFound:
-            pass
-        store = self.store
-        self._call(DELETE, name, "delete", lambda: ob.delete(store, name))
-
-    def _delete_markers(self, keys: list[str]) -> None:
-        """Delete keys ending with "/" (folder markers made by consoles and other tools), which
-        obstore cannot address; boto3 (part of autostore[s3]) sends the request."""
-        if self.kind != "s3":
-            raise BackendError(
-                f"Cannot delete folder marker(s) {', '.join(self.uri(k) for k in keys[:5])}: only S3 "
-                "services support it here; delete them with the service's own tools."
-            )
-        from .aws_session import s3_client
-
-        opts = self.options
-        s3 = _as(S3Options, opts)
-        try:
-            client = s3_client(
-                s3.resolved(),
-                connect_timeout=min(s3.timeout, 10.0),
-                read_timeout=s3.timeout,
-                retries={"max_attempts": s3.max_retries + 1},
-            )
-        except MissingDependency as exc:
-            raise MissingDependency(
-                f'Deleting folder marker {self.uri(keys[0])} needs boto3: pip install "autostore[s3]".'
-            ) from exc
-        try:
-            with self._errors(keys[0], "delete"):
-                for start in range(0, len(keys), 1000):
-                    batch = [{"Key": k} for k in keys[start : start + 1000]]
-                    began = perf_counter()
-                    result = client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-                    self.stats.request(DELETE, perf_counter() - began)
-                    if result.get("Errors"):
-                        err = result["Errors"][0]
-                        raise BackendError(
-                            f"Could not delete {self.uri(err.get('Key', ''))}: {err.get('Code')} {err.get('Message')}."
-                        )
-        finally:
-            client.close()
-
-    @_fork_routed
     def close(self) -> None:
-        self._store = None
-        self._multipart_store = None
-
-
-def _credential_failure(exc: Exception) -> bool:
-    """Raised by a profile's credential provider (boto3), before any request was sent."""
-    return type(exc).__module__.startswith("botocore") or "get_credentials" in str(exc)
-
-
-def _meta(m: Any) -> ObjectMeta:
-    return ObjectMeta(key=m["path"], size=int(m["size"]), etag=m.get("e_tag"), modified_time=m.get("last_modified"))
-
-
-class _ProgressFile(io.RawIOBase):
-    """A local file read by obstore, reporting ``(done, total)`` as it goes."""
-
-    def __init__(self, path: Path, total: int, progress: ProgressCallback) -> None:
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this reader
-        self._total, self._progress, self._done = total, progress, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._file.readinto(buffer) or 0
-        self._done += n
-        if n:
-            self._progress(min(self._done, self._total), self._total)
-        return n
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def _progress_reader(path: Path, total: int, progress: ProgressCallback) -> IO[bytes]:
-    return io.BufferedReader(_ProgressFile(path, total, progress), buffer_size=1 << 20)
-
-
-class _CountingWriter:
-    """obstore's WritableFile, counting the requests it sends: one PUT when less than
-    ``buffer_size`` bytes were written, else a multipart upload of ``buffer_size`` parts."""
-
-    def __init__(self, inner: Any, backend: ObjectStoreBackend, buffer_size: int) -> None:
-        self._inner = inner
-        self._backend = backend
-        self._buffer = buffer_size
-        self._size = 0
-        self._seconds = 0.0
-
-    def write(self, data: Any) -> int:
-        start = perf_counter()
-        try:
-            n = self._inner.write(data)
-        finally:
-            self._seconds += perf_counter() - start
-        self._size += len(data)
-        return int(n) if n is not None else len(data)
-
-    def close(self) -> None:
-        stats = self._backend.stats
-        start = perf_counter()
-        try:
-            self._inner.close()
-        except BaseException:
-            stats.failure(MP_PART if self._size >= self._buffer else PUT, perf_counter() - start, retried=False)
-            raise
-        seconds = self._seconds + perf_counter() - start
-        if self._size < self._buffer:
-            stats.request(PUT, seconds, up=self._size)
-        else:
-            stats.requests(MP_START, 1)
-            stats.requests(MP_PART, -(-self._size // self._buffer), up=self._size)
-            stats.requests(MP_COMPLETE, 1)
-            stats.waited(seconds)
-
-    def __enter__(self) -> _CountingWriter:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def abort(self) -> None:
-        """Discard the upload (obstore aborts it when its ``with`` block fails)."""
-        from ..streams import StreamAborted
-
-        parts = self._size // self._buffer
-        self._inner.__exit__(StreamAborted, StreamAborted(), None)
-        if parts:  # the parts already sent, then the request that aborts the upload
-            stats = self._backend.stats
-            stats.requests(MP_START, 1)
-            stats.requests(MP_PART, parts, up=parts * self._buffer)
-            stats.requests(DELETE, 1)
+        self.transport.close()
