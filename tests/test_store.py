@@ -238,9 +238,9 @@ def test_contains_sees_deletes_by_another_store(store: AutoStore) -> None:
 def test_remote_frames_in_memory_or_via_temp_file(
     s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
-    import autostore.store as store_module
+    import autostore.codec as codec_module
 
-    monkeypatch.setattr(store_module, "IN_MEMORY_LIMIT", limit)
+    monkeypatch.setattr(codec_module, "IN_MEMORY_LIMIT", limit)
     df = pl.DataFrame({"a": list(range(1000)), "b": ["x"] * 1000})
     s3_store["frame"] = df
     s3_store["table.csv"] = df

@@ -130,3 +130,53 @@ def test_private_import_scan_sees_them() -> None:
         (".store", "_rebuild_store"),
         ("autostore.cache", "_entry"),
     ]
+
+
+# The modules that may use an AutoStore's private members: the store itself. Everything else talks
+# to a store through ``store.core`` (autostore.core.StoreCore, its internal interface), issue 15.
+STORE_PRIVATE_ALLOWED = frozenset({"store.py"})
+
+
+def store_private_uses_in(text: str, filename: str = "<text>") -> list[tuple[int, str]]:
+    """``(line, "owner._name")`` for every attribute access ``<x>._name`` in ``text`` whose owner
+    ``<x>`` is a name or attribute ending in ``store`` (``store._target``, ``self._store._tmp``,
+    ``self.store._index``, ``dst_store._after_write``); dunders are not private."""
+    found = []
+    for node in ast.walk(ast.parse(text, filename=filename)):
+        if not isinstance(node, ast.Attribute) or not _is_private(node.attr):
+            continue
+        owner = node.value
+        name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else None
+        if name is not None and name.lower().endswith("store"):
+            found.append((node.lineno, f"{name}.{node.attr}"))
+    return sorted(found)
+
+
+def test_no_module_uses_private_members_of_a_store() -> None:
+    found = [
+        f"{path.relative_to(PACKAGE).as_posix()}:{line}: {use}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).as_posix() not in STORE_PRIVATE_ALLOWED
+        for line, use in store_private_uses_in(path.read_text(encoding="utf-8"), str(path))
+    ]
+    assert not found, "use store.core (autostore/core.py lists what it offers) instead of:\n" + "\n".join(found)
+
+
+def test_store_private_scan_sees_them() -> None:
+    text = (
+        "store._target(k)\n"
+        "self._store._path_wrote(b, k)\n"
+        "x = self.store._index\n"
+        "dst_store._after_write(d, k)\n"
+        "store.core.target(k)\n"  # the internal interface: fine
+        "store.__class__\n"  # a dunder: fine
+        "self._backend._thing\n"  # not a store
+        "AutoStore._rebuild\n"
+    )
+    assert store_private_uses_in(text) == [
+        (1, "store._target"),
+        (2, "_store._path_wrote"),
+        (3, "store._index"),
+        (4, "dst_store._after_write"),
+        (8, "AutoStore._rebuild"),
+    ]

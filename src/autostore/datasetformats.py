@@ -63,6 +63,6 @@ def file_ext(name: str) -> str:
 
 def shown_location(store: AutoStore, backend: Backend, prefix: str) -> tuple[str, str]:
     """(key as the user would write it, full URI) of the folder ``prefix``."""
-    if backend is store._primary and prefix.startswith(store._prefix):
-        return prefix[len(store._prefix) :], backend.uri(prefix)
+    if backend is store.core.primary and prefix.startswith(store.core.prefix):
+        return prefix[len(store.core.prefix) :], backend.uri(prefix)
     return backend.uri(prefix), backend.uri(prefix)

@@ -186,7 +186,7 @@ def _sources(
         root = str(local)
         return root, [str(backend.local_path(m.key)) for m in files], {}
     if cache:
-        download_cache = store._cache_for(backend)
+        download_cache = store.core.cache_for(backend)
         if download_cache is None:
             raise ConfigError(
                 f"cache=True needs the download cache for {backend.uri(prefix)}: create the store with "
@@ -219,7 +219,7 @@ def _mirror(
         known = _mirror_path(store, backend, prefix, [(r, m.etag, m.size) for r, m in zip(rels, files, strict=True)])
         if known.is_dir():
             return _use_mirror(store, known, rels)
-    staging = store._temp_path("mirror")
+    staging = store.core.temp_path("mirror")
     targets = [staging / rel for rel in rels]
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -257,12 +257,12 @@ def _mirror_path(store: AutoStore, backend: Backend, prefix: str, versions: list
     import json
 
     text = json.dumps([backend.settled_identity(), prefix, sorted(versions, key=lambda v: v[0])], default=str)
-    return store._tmp() / f"mirror-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+    return store.core.tmp() / f"mirror-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
 def _use_mirror(store: AutoStore, folder: Path, rels: list[str]) -> tuple[str, list[str], dict[str, Any]]:
     os.utime(folder)  # last use, for the LRU below
-    mirrors = [p for p in store._tmp().iterdir() if p.name.startswith("mirror-") and p != folder]
+    mirrors = [p for p in store.core.tmp().iterdir() if p.name.startswith("mirror-") and p != folder]
     if len(mirrors) >= MAX_MIRRORS:
         by_use = sorted(mirrors, key=_last_use)
         for old in by_use[: len(mirrors) - MAX_MIRRORS + 1]:

@@ -77,7 +77,7 @@ def write_dataset(
     # atomic rename; hidden from listings). Object stores: stage in the store's temp folder.
     from .backends.local import TEMP_MARKER
 
-    staging = local / f"{TEMP_MARKER}{write_id}" if local is not None else store._temp_path(f"dataset-{write_id}")
+    staging = local / f"{TEMP_MARKER}{write_id}" if local is not None else store.core.temp_path(f"dataset-{write_id}")
     placed: list[str] = []  # keys this write has put in place so far
     created: list[Path] = []  # local folders it made
     stale: list[str] = []
@@ -111,8 +111,8 @@ def write_dataset(
             raise
         finally:
             for k in stale:
-                store._after_delete(backend, k)
-                store._index.removed(backend, _stem(store, k), k)
+                store.core.after_delete(backend, k)
+                store.core.index.removed(backend, _stem(store, k), k)
     return key
 
 
@@ -190,8 +190,8 @@ def _place(
     elif moves:
         _upload_all(backend, moves, placed)
     for target in placed:
-        store._after_write(backend, target)
-        store._index.resolved(backend, _stem(store, target), target)
+        store.core.after_write(backend, target)
+        store.core.index.resolved(backend, _stem(store, target), target)
 
 
 def _upload_all(backend: Backend, moves: list[tuple[Path, str]], placed: list[str]) -> None:
@@ -223,8 +223,8 @@ def _unplace(store: AutoStore, backend: Backend, placed: list[str], created: lis
         except Exception as exc:  # reported; the write's own error is the one raised
             log.warning("could not remove %d files of a failed write (%s): %s", len(placed), exc, placed[:5])
         for key in placed:
-            store._after_delete(backend, key)
-            store._index.removed(backend, _stem(store, key), key)
+            store.core.after_delete(backend, key)
+            store.core.index.removed(backend, _stem(store, key), key)
     for folder in sorted(set(created), key=lambda p: -len(p.parts)):
         with contextlib.suppress(OSError):
             folder.rmdir()
@@ -232,5 +232,5 @@ def _unplace(store: AutoStore, backend: Backend, placed: list[str], created: lis
 
 def _stem(store: AutoStore, key: str) -> str:
     """``key`` without its registered extension (the extensionless key ``store[...]`` takes)."""
-    ext = store._handlers.known_extension(key.rpartition("/")[2])
+    ext = store.core.handlers.known_extension(key.rpartition("/")[2])
     return key[: -len(ext)] if ext else key

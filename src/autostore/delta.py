@@ -11,7 +11,8 @@ Time travel by moment (``as_of``) picks the newest version whose commit file is 
 the moment - the commit file's modification time on the store (the server's clock), as Delta
 readers (deltalake, Spark) do; ``history()`` shows that same time.
 
-deltalake is imported only here, on first use (extra ``autostore[delta]``).
+deltalake is imported only here and in :mod:`autostore.deltawrite` (the writes), on first use
+(extra ``autostore[delta]``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -47,9 +48,12 @@ __all__ = [
     "is_table",
     "location",
     "scan_table",
+    "folder_key",
+    "import_deltalake",
+    "mapped_errors",
+    "restore_table",
+    "shown_as",
     "table_history",
-    "write_table",
-    "write_wanted",
 ]
 
 log = logging.getLogger("autostore")
@@ -92,11 +96,11 @@ class TableVersion:
         }
 
 
-def _deltalake() -> Any:
+def import_deltalake() -> Any:
     return require("deltalake", "delta", "Reading or writing a Delta table")
 
 
-def _folder(prefix: str) -> str:
+def folder_key(prefix: str) -> str:
     body = prefix.rstrip("/")
     return body + "/" if body else ""
 
@@ -106,15 +110,15 @@ def is_table(backend: Backend, prefix: str) -> bool:
     if getattr(backend, "kind", None) == "http":
         return False  # no listing over plain HTTP
     try:
-        return backend.is_dir(_folder(prefix) + LOG_FOLDER)
+        return backend.is_dir(folder_key(prefix) + LOG_FOLDER)
     except NotFound:
         return False
 
 
-def _shown(store: AutoStore, backend: Backend, prefix: str) -> tuple[str, str]:
+def shown_as(store: AutoStore, backend: Backend, prefix: str) -> tuple[str, str]:
     """(key as the user would write it, full URI) of the folder ``prefix``."""
-    if backend is store._primary and prefix.startswith(store._prefix):
-        return prefix[len(store._prefix) :], backend.uri(prefix)
+    if backend is store.core.primary and prefix.startswith(store.core.prefix):
+        return prefix[len(store.core.prefix) :], backend.uri(prefix)
     return backend.uri(prefix), backend.uri(prefix)
 
 
@@ -145,7 +149,7 @@ def _scrub(text: str, options: dict[str, str] | None) -> str:
 
 
 @contextlib.contextmanager
-def _errors(uri: str, action: str, options: dict[str, str] | None) -> Iterator[None]:
+def mapped_errors(uri: str, action: str, options: dict[str, str] | None) -> Iterator[None]:
     """Map deltalake's and polars' exceptions onto ours, naming the table and never a secret."""
     try:
         yield
@@ -197,7 +201,7 @@ def _translate(exc: Exception, uri: str, action: str, options: dict[str, str] | 
 def _commit_times(backend: Backend, prefix: str) -> dict[int, datetime]:
     """Version -> modification time of its commit file (one listing of ``_delta_log/``)."""
     out: dict[int, datetime] = {}
-    log_prefix = _folder(prefix) + LOG_FOLDER
+    log_prefix = folder_key(prefix) + LOG_FOLDER
     for meta in backend.list_objects(log_prefix):
         found = _COMMIT.match(meta.key[len(log_prefix) :])
         if found and meta.modified_time is not None:
@@ -237,13 +241,13 @@ def scan_table(
             f"{backend.uri(prefix)} is a Delta table: it is always scanned in place, cache=True does not apply."
         )
     pl = require("polars", None, "Reading a Delta table")
-    dl = _deltalake()
+    dl = import_deltalake()
     uri, options = location(backend, prefix)
     if moment is not None:
         version = _version_at(backend, prefix, moment, uri)
     if version is not None and version < 0:
         raise ConfigError(f"version={version} of the Delta table {uri}: versions are whole numbers >= 0.")
-    with _errors(uri, "read", options):
+    with mapped_errors(uri, "read", options):
         # Opened here, not lazily by polars, so a missing version or a denied read fails now with
         # our error, not at collect() time.
         table = dl.DeltaTable(uri, version=version, storage_options=options)
@@ -252,15 +256,15 @@ def scan_table(
 
 def table_history(store: AutoStore, backend: Backend, prefix: str) -> list[TableVersion]:
     """Every version of the table in ``prefix``, newest first."""
-    _, uri = _shown(store, backend, prefix)
+    _, uri = shown_as(store, backend, prefix)
     if not is_table(backend, prefix):
         raise NotFound(
             f"No Delta table at {uri} (no {LOG_FOLDER} folder). store.versions(key) lists the versions of single "
             "objects; write a table with store.write(key, df, format='delta')."
         )
-    dl = _deltalake()
+    dl = import_deltalake()
     table_uri, options = location(backend, prefix)
-    with _errors(table_uri, "read the history of", options):
+    with mapped_errors(table_uri, "read the history of", options):
         raw = dl.DeltaTable(table_uri, storage_options=options).history()
     times = _commit_times(backend, prefix)
     out = []
@@ -303,10 +307,10 @@ def _metric(metrics: dict[str, Any], names: tuple[str, ...]) -> int | None:
 
 def restore_table(store: AutoStore, backend: Backend, prefix: str, version: int) -> int:
     """Make ``version`` current again with one new commit; returns the new version number."""
-    _, uri = _shown(store, backend, prefix)
-    dl = _deltalake()
+    _, uri = shown_as(store, backend, prefix)
+    dl = import_deltalake()
     table_uri, options = location(backend, prefix)
-    with _errors(table_uri, "restore", options):
+    with mapped_errors(table_uri, "restore", options):
         table = dl.DeltaTable(table_uri, storage_options=options)
         latest = table.version()
         if version > latest:
@@ -316,121 +320,3 @@ def restore_table(store: AutoStore, backend: Backend, prefix: str, version: int)
 
 
 # -- writing ------------------------------------------------------------------------------------
-def write_wanted(backend: Backend, full: str, format: str | None, mode: str, on: object) -> bool:
-    """Does a write of ``full`` go to a Delta table? Yes for ``format="delta"``, and for a folder
-    that already is a Delta table when no other format is asked (a plain write would corrupt the
-    table: FormatError). ``mode="merge"`` / ``on=`` anywhere else: ConfigError."""
-    if format is not None and format.lower().lstrip(".") == "delta":
-        return True
-    folder = _folder(full)
-    if is_table(backend, folder):
-        if format is None:
-            return True
-        raise FormatError(
-            f"{backend.uri(folder)} is a Delta table: writing plain {format} files into it would corrupt it. "
-            "Write with format='delta' (or no format), or delete the table first; nothing was written."
-        )
-    if mode == "merge" or on is not None:
-        raise ConfigError(
-            f"mode='merge' / on= upsert into Delta tables only, and {backend.uri(full)} is none: write with "
-            "format='delta' (the first merge creates the table); nothing was written."
-        )
-    return False
-
-
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])
-
-
-def write_table(
-    store: AutoStore,
-    backend: Backend,
-    prefix: str,
-    value: Any,
-    *,
-    mode: str = "overwrite",
-    partition_by: str | Sequence[str] | None = None,
-    on: str | Sequence[str] | None = None,
-) -> str:
-    """Write the frame ``value`` to the Delta table in the folder ``prefix`` as one commit;
-    returns the folder key. Every check runs before anything is written."""
-    pl = require("polars", None, "Writing a Delta table")
-    key, uri = _shown(store, backend, prefix)
-    if mode not in WRITE_MODES:
-        raise ConfigError(
-            f"mode={mode!r} for the Delta table {uri}; use 'overwrite', 'append', 'error' (fail if it exists), "
-            "'ignore' (skip if it exists) or 'merge' (upsert by on=[...])."
-        )
-    if not isinstance(value, (pl.DataFrame, pl.LazyFrame)):
-        raise FormatError(
-            f"Cannot write a {type(value).__name__} to the Delta table {uri}: only polars DataFrames and "
-            "LazyFrames become tables."
-        )
-    keys, parts = _names(on), _names(partition_by)
-    if mode == "merge" and not keys:
-        raise ConfigError(
-            f"mode='merge' on {uri} needs on=[...]: the column(s) that identify a row (matching rows are updated, "
-            "the others inserted); nothing was written."
-        )
-    if keys and mode != "merge":
-        raise ConfigError(f"on={keys} applies to mode='merge' only (writing {uri} with mode={mode!r}).")
-    columns = value.columns if isinstance(value, pl.DataFrame) else value.collect_schema().names()
-    for what, names in (("partition_by", parts), ("on", keys)):
-        missing = [n for n in names if n not in columns]
-        if missing:
-            raise ConfigError(f"{what} column(s) {missing} not in the frame written to {uri} (columns: {columns}).")
-    dl = _deltalake()
-    table_uri, options = location(backend, prefix)
-    exists = is_table(backend, prefix)
-    if not exists and backend.is_dataset(prefix):
-        raise FormatError(
-            f"{uri} holds plain data files but no Delta log: a table written there would hide them. Write the "
-            "table to an empty folder (or remove the files first); nothing was written."
-        )
-    if exists and mode == "error":
-        raise AlreadyExists(f"A Delta table exists at {uri} (mode='error'); use mode='append', 'overwrite' or 'merge'.")
-    if exists and mode == "ignore":
-        return key
-
-    def data() -> Any:
-        # A LazyFrame is streamed to deltalake batch by batch, in order, never collected whole.
-        return value if isinstance(value, pl.DataFrame) else value.collect_batches(maintain_order=True, lazy=True)
-
-    with _errors(table_uri, "write", options):
-        if mode == "merge" and exists:
-            _merge(dl, table_uri, options, data(), keys)
-        elif mode == "merge":
-            try:  # no table yet: every row is new
-                dl.write_deltalake(table_uri, data(), mode="error", partition_by=parts or None, storage_options=options)
-            except Exception as exc:
-                if "already exists" not in str(exc).lower():
-                    raise
-                _merge(dl, table_uri, options, data(), keys)  # created meanwhile by another writer
-        else:
-            dl.write_deltalake(
-                table_uri,
-                data(),
-                mode=mode,
-                partition_by=parts or None,
-                # overwrite replaces the data and its schema, as writing a plain dataset does
-                schema_mode="overwrite" if mode == "overwrite" else None,
-                storage_options=options,
-            )
-    return key
-
-
-def _merge(dl: Any, uri: str, options: dict[str, str] | None, data: Any, keys: list[str]) -> None:
-    predicate = " AND ".join(f"target.{_quote(k)} = source.{_quote(k)}" for k in keys)
-    table = dl.DeltaTable(uri, storage_options=options)
-    metrics = (
-        table.merge(data, predicate=predicate, source_alias="source", target_alias="target")
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
-    )
-    log.debug("merged into %s: %s", uri, metrics)
-
-
-def _quote(name: str) -> str:
-    """A column name as a SQL identifier for deltalake's predicates."""
-    return '"' + name.replace('"', '""') + '"'

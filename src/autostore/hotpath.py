@@ -38,12 +38,13 @@ def read_local(store: AutoStore, key: Any) -> Any:
         or key[-1:] == "/"
     ):
         return MISS
-    handlers = store._handlers
-    backend = store._primary
+    core = store.core
+    handlers = core.handlers
+    backend = core.primary
     ext = handlers.known_extension(key[key.rfind("/") + 1 :])
     stored = key
     if ext is None:
-        remembered = store._index.remembered(backend, key)  # a local store's keys have no prefix
+        remembered = core.index.remembered(backend, key)  # a local store's keys have no prefix
         if remembered is None:
             return MISS
         stored = remembered
@@ -56,7 +57,7 @@ def read_local(store: AutoStore, key: Any) -> Any:
     try:
         data = backend.get_bytes(stored)
         # Handlers that may load code (class references) consult the store's policy.
-        token = UNSAFE_ALLOWED.set(store._base_options.pickle_allowed)
+        token = UNSAFE_ALLOWED.set(core.base_options.pickle_allowed)
         try:
             return handler.read_from_bytes(data, ext)
         finally:

@@ -149,10 +149,10 @@ class MemoKeys(Generic[P, R]):
             return [self._tracked_state(name, v) for v in value]
         if not isinstance(value, str):
             return value  # an AutoPath is tracked by the encoder; anything else by value
-        backend, full = self.store._target(value)
+        backend, full = self.store.core.target(value)
         if full and not full.endswith("/"):
             with contextlib.suppress(NotFound):  # missing, or a folder: backend_state says which
-                full = self.store._resolve(backend, full)
+                full = self.store.core.resolve(backend, full)
         return backend_state(backend, full)
 
     def _digest(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -168,7 +168,7 @@ class MemoKeys(Generic[P, R]):
         return self._key(self._digest(args, kwargs)[0])
 
     def _target(self, name: str) -> tuple[Backend, str]:
-        return self.store._target(f"{self.folder}/{name}")
+        return self.store.core.target(f"{self.folder}/{name}")
 
 
 def _folder_name(func: Callable[..., Any]) -> str:

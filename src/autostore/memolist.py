@@ -42,8 +42,8 @@ def _listing(store: AutoStore, prefix: str) -> tuple[Backend, str, list[ObjectMe
     if prefix:
         validate_key(prefix, uri=store.uri)
         prefix = prefix if prefix.endswith("/") else prefix + "/"
-    backend = store._primary
-    base = store._prefix + prefix
+    backend = store.core.primary
+    base = store.core.prefix + prefix
     return backend, base, list(backend.list_objects(base))
 
 
@@ -105,5 +105,5 @@ def remove_results(store: AutoStore, prefix: str = "", function: str | None = No
         if group:
             backend.delete_many(group)
             for key in group:
-                store._after_delete(backend, key)
+                store.core.after_delete(backend, key)
     return sorted(k[len(base) : -len(META_SUFFIX)] for k in metas)

@@ -134,7 +134,7 @@ class MemoResults(MemoKeys[P, R]):
         name = str(item["file"])
         if item.get("as") == "bytes":
             backend, full = self._target(name)
-            return self.store._read_bytes(backend, full, False)
+            return self.store.core.read_bytes(backend, full, False)
         value = self.store.read(f"{self.folder}/{name}")
         return value.lazy() if item.get("as") == "lazy" else value
 
@@ -172,7 +172,7 @@ class MemoResults(MemoKeys[P, R]):
         """The handler and extension ``store[key] = value`` would use, unless that format would
         give back something else (a tuple as a list, int dict keys as str, ...): then pickle. Where only
         pickle would take the value, numbers go to JSON and bytes to a raw ``.bin`` file (None)."""
-        registry = self.store._handlers
+        registry = self.store.core.handlers
         handler = registry.for_value(value)
         if not _faithful(handler, value):
             handler = registry.for_extension(".pkl")
@@ -196,7 +196,7 @@ class MemoResults(MemoKeys[P, R]):
     def _write_item(self, stem: str, value: Any) -> dict[str, Any]:
         if value is None:
             return {"none": True}
-        allowed = self.store.options_for(self.store._primary.scheme).pickle_allowed
+        allowed = self.store.options_for(self.store.core.primary.scheme).pickle_allowed
         handler, ext = self._choose(value)
         name = stem + ext
         if handler is None:  # raw bytes
@@ -215,7 +215,7 @@ class MemoResults(MemoKeys[P, R]):
                 if not allowed:
                     raise self._no_safe_format(value, f"cannot be written as {ext} ({exc})") from None
                 name = stem + ".pkl"
-                self._put_value(name, self.store._handlers.for_extension(".pkl"), ".pkl", value)
+                self._put_value(name, self.store.core.handlers.for_extension(".pkl"), ".pkl", value)
         except UnsupportedFormat:
             raise
         except FormatError as exc:  # not even pickle can hold it
@@ -232,9 +232,9 @@ class MemoResults(MemoKeys[P, R]):
     def _put_value(self, name: str, handler: DataHandler, ext: str, value: Any) -> None:
         store = self.store
         backend, full = self._target(name)
-        cache = store._cache_for(backend)
+        cache = store.core.cache_for(backend)
         if cache is None:
-            store._encode(backend, full, handler, ext, value)
+            store.core.encode(backend, full, handler, ext, value)
             return
         # With the cache: encode once locally, upload, and keep that same file as a confirmed cache
         # entry (the name is unique to this call, so nobody else can have written it).
@@ -245,7 +245,7 @@ class MemoResults(MemoKeys[P, R]):
                 meta = backend.put_bytes(full, data)
                 self._cache_own(backend, full, meta, data=data)
                 return
-            tmp = store._temp_path(full)
+            tmp = store.core.temp_path(full)
             try:
                 handler.write_to_file(value, tmp, ext)
                 meta = backend.upload(full, tmp)
@@ -264,7 +264,7 @@ class MemoResults(MemoKeys[P, R]):
     def _cache_own(
         self, backend: Backend, full: str, meta: ObjectMeta, *, data: bytes | None = None, path: Path | None = None
     ) -> None:
-        cache = self.store._cache_for(backend)
+        cache = self.store.core.cache_for(backend)
         if cache is not None:
             cache.stored(backend, full, data, meta.etag, path=path, confirmed=True)
 
@@ -273,7 +273,7 @@ class MemoResults(MemoKeys[P, R]):
             backend, full = self._target(name)
             with contextlib.suppress(NotFound):
                 backend.delete(full)
-            self.store._after_delete(backend, full)
+            self.store.core.after_delete(backend, full)
 
     def _commit(
         self,
@@ -349,7 +349,7 @@ class MemoResults(MemoKeys[P, R]):
         backend, full = self._target(digest_ + META_SUFFIX)
         if replace:
             meta = backend.put_bytes(full, payload)
-            self.store._after_write(backend, full, meta, payload)  # not confirmed: others may replace it too
+            self.store.core.after_write(backend, full, meta, payload)  # not confirmed: others may replace it too
         else:
             meta = backend.create_bytes(full, payload)
             self._cache_own(backend, full, meta, data=payload)
@@ -363,7 +363,7 @@ class MemoResults(MemoKeys[P, R]):
         except NotFound:
             return False
         finally:
-            self.store._after_delete(backend, full)
+            self.store.core.after_delete(backend, full)
         if meta is not None:
             self._remove(item["file"] for item in meta["value"]["items"] if "file" in item)
         return True

@@ -30,10 +30,12 @@ class Rename:
     reason: str = ""
 
 
-def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
+def plan(store: AutoStore, prefix: str, *, backend: Backend | None = None) -> list[Rename]:
     """What :func:`apply` would do below the folder ``prefix`` ("" or ending with "/") of
-    ``backend`` (a backend of ``store``, whose formats name the extensions). Hidden files
-    (``_SUCCESS``, ``.DS_Store``) and files with a known extension are left out."""
+    ``backend`` (a backend of ``store``, whose formats name the extensions; default the store's
+    own, with full keys). Hidden files (``_SUCCESS``, ``.DS_Store``) and files with a known
+    extension are left out."""
+    backend = store.core.primary if backend is None else backend
     keys = [m.key for m in backend.list_objects(prefix)]
     existing = set(keys)
     out: list[Rename] = []
@@ -41,7 +43,7 @@ def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
         rel = key[len(prefix) :]
         if not rel or rel.endswith("/") or is_hidden(rel):
             continue
-        if store._handlers.known_extension(rel.rpartition("/")[2]) is not None:
+        if store.core.handlers.known_extension(rel.rpartition("/")[2]) is not None:
             continue
         ext = _content_kind(store, backend, key)
         if ext is None:
@@ -56,9 +58,11 @@ def plan(store: AutoStore, backend: Backend, prefix: str) -> list[Rename]:
     return out
 
 
-def apply(store: AutoStore, backend: Backend, renames: list[Rename]) -> list[Rename]:
-    """Rename every planned file (a local rename, or a server-side copy then delete); returns
-    the renames done. A target that appeared since planning is left alone (skipped)."""
+def apply(store: AutoStore, renames: list[Rename], *, backend: Backend | None = None) -> list[Rename]:
+    """Rename every planned file (a local rename, or a server-side copy then delete) of
+    ``backend`` (default the store's own); returns the renames done. A target that appeared since
+    planning is left alone (skipped)."""
+    backend = store.core.primary if backend is None else backend
     from .backends.local import LocalBackend
 
     done: list[Rename] = []
@@ -78,10 +82,10 @@ def apply(store: AutoStore, backend: Backend, renames: list[Rename]) -> list[Ren
                 pass
             backend.copy(item.key, item.target)
             backend.delete(item.key)
-        store._after_write(backend, item.target)
-        store._after_delete(backend, item.key)
+        store.core.after_write(backend, item.target)
+        store.core.after_delete(backend, item.key)
         done.append(item)
-    store._index.clear()
+    store.core.index.clear()
     return done
 
 
@@ -91,5 +95,5 @@ def _content_kind(store: AutoStore, backend: Backend, key: str) -> str | None:
     ext = from_head(backend.get_range(key, 0, HEAD_BYTES))
     if ext is not None and ext != ".zip":
         return ext
-    with store._local_file(backend, key, ignore_cache=True) as path:
+    with store.core.local_file(backend, key, ignore_cache=True) as path:
         return sniff(path)

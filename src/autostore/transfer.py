@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .backends.base import Backend, ObjectMeta, ProgressCallback
-from .errors import NotFound, SourceChanged
+from .errors import InvalidKey, NotFound, SourceChanged
 from .streams import Writer
 
 if TYPE_CHECKING:
     from .store import AutoStore
 
-__all__ = ["CHUNK", "copy_object", "remove_empty_folders", "removed", "transfer_object"]
+__all__ = ["CHUNK", "copy_key", "copy_object", "remove_empty_folders", "removed", "transfer_object"]
 
 CHUNK = 8 * 1024 * 1024
 
@@ -76,20 +76,53 @@ def transfer_object(
         if progress is not None:
             total = size if size is not None else os.path.getsize(str(dst.local_path(dst_key)))
             progress(total, total)
-        dst_store._after_write(dst, dst_key)
+        dst_store.core.after_write(dst, dst_key)
         removed(src_store, src, src_key)
         return
-    copied = copy_object(src, src_key, dst, dst_key, size=size, tmp_dir=dst_store._tmp, progress=progress, check=move)
-    dst_store._after_write(dst, dst_key)
+    tmp = dst_store.core.tmp
+    copied = copy_object(src, src_key, dst, dst_key, size=size, tmp_dir=tmp, progress=progress, check=move)
+    dst_store.core.after_write(dst, dst_key)
     if move:
         assert copied is not None
         _delete_if_unchanged(src, src_key, copied, dst.uri(dst_key))
         removed(src_store, src, src_key)
 
 
+def copy_key(store: AutoStore, src: str, dst: str, *, move: bool) -> str:
+    """``store.copy(src, dst)`` (``move``: ``store.move``): keys or URIs, extensions resolved as
+    reads and writes do; returns the stored destination key as the store names it."""
+    core = store.core
+    sb, sfull = core.target(src)
+    stored_src = core.resolve(sb, sfull)
+    db, dfull = core.target(dst)
+    if not dfull or dfull.endswith("/"):
+        example = dst.rstrip("/") + "/" + sfull.rpartition("/")[2]
+        raise InvalidKey(f"Destination {dst!r} names a folder; give the full key, e.g. {example!r}.")
+    ext = core.handlers.known_extension(stored_src.rpartition("/")[2]) or ""
+    explicit = core.handlers.known_extension(dfull.rpartition("/")[2])
+    stored_dst = dfull if explicit else dfull + ext
+    if sb is db and stored_src == stored_dst:
+        # Onto itself: nothing to do, but only for a value that exists (what `src` resolved to
+        # before may have been removed by another writer).
+        try:
+            sb.head(stored_src)
+        except NotFound:
+            core.index.forget(sb, sfull)
+            raise NotFound(f"Key {src!r} not found at {sb.uri(stored_src)}; check store.keys().") from None
+    else:
+        # Shared with AutoPath and the CLI: reads the source fresh (never a stale cache
+        # entry) and deletes a moved source only if it is still what was copied.
+        transfer_object(store, sb, stored_src, store, db, stored_dst, move=move)
+        if explicit is None:
+            core.replace_siblings(db, dfull, stored_dst)
+        if move:
+            core.forget(sb, sfull, stored_src)
+    return core.display_key(db, stored_dst)
+
+
 def removed(store: AutoStore, backend: Backend, key: str) -> None:
     """``key`` was deleted from ``backend``: drop it from ``store``'s cache and key index."""
-    store._path_deleted(backend, key)
+    store.core.path_deleted(backend, key)
 
 
 def remove_empty_folders(root: str) -> None:
@@ -146,7 +179,7 @@ def copy_object(
 
 
 def _tmp(tmp_dir: Path | Callable[[], Path] | None) -> Path:
-    # A store passes its bound ``_tmp`` method so that its temporary folder is only created when
+    # A store passes its bound ``core.tmp`` method so that its temporary folder is only created when
     # a backend needs one (local destinations write next to the target instead).
     if callable(tmp_dir):
         return tmp_dir()

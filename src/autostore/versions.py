@@ -124,11 +124,11 @@ def _locate(store: AutoStore, backend: ObjectStoreBackend, full: str) -> tuple[s
     for a key deleted since, the one ``full.<ext>`` that has versions. Returns the listing when
     one was made (it holds the key's versions)."""
     try:
-        return store._resolve(backend, full), None
+        return store.core.resolve(backend, full), None
     except NotFound:
         pass
     entries = list_entries(backend, full, folder_only=True)
-    known = store._handlers.known_extension
+    known = store.core.handlers.known_extension
     found: set[str] = set()
     for e in entries:
         if e.key == full:
@@ -154,7 +154,7 @@ def _locate(store: AutoStore, backend: ObjectStoreBackend, full: str) -> tuple[s
 
 
 def _object_key(store: AutoStore, key: str, action: str) -> tuple[Backend, str]:
-    backend, full = store._target(key)
+    backend, full = store.core.target(key)
     if not full or full.endswith("/"):
         raise InvalidKey(
             f"Cannot {action} {key!r}: it names a folder. Objects have versions; a Delta table folder has "
@@ -177,7 +177,7 @@ def list_versions(store: AutoStore, key: str) -> list[ObjectVersion]:
     stored, entries = _locate(store, ob, full)
     if entries is None:
         entries = list_entries(ob, stored)
-    shown = store._display_key(ob, stored)
+    shown = store.core.display_key(ob, stored)
     mine = [dataclasses.replace(e, key=shown) for e in entries if e.key == stored]
     if not mine:
         raise NotFound(f"No object and no versions at {ob.uri(stored)}; check the key (store.keys()).")
@@ -238,8 +238,8 @@ class Pinned:
             return scan_table(
                 self.store, self.backend, self.key, version=self.table_version, moment=self.moment, cache=self.cache
             )
-        handler, ext = self.store._handler_for_read(self.key, format)
-        return self.store._decode(self.reader, self.key, handler, ext, ignore_cache=ignore_cache)
+        handler, ext = self.store.core.handler_for_read(self.key, format)
+        return self.store.core.decode(self.reader, self.key, handler, ext, ignore_cache=ignore_cache)
 
     def read_bytes(self, *, ignore_cache: bool = False) -> bytes:
         """The stored bytes of this version."""
@@ -248,7 +248,7 @@ class Pinned:
                 f"{self.backend.uri(self.key)} is a Delta table (a folder): it has no bytes; read it with "
                 "store.read(key, version=N)."
             )
-        return self.store._read_bytes(self.reader, self.key, ignore_cache)
+        return self.store.core.read_bytes(self.reader, self.key, ignore_cache)
 
 
 def pin(
@@ -266,7 +266,7 @@ def pin(
     if version is None and as_of is None:
         raise ConfigError("Give version= (a version id) or as_of= (a moment).")
     moment = parse_moment(as_of) if as_of is not None else None
-    backend, full = store._target(key)
+    backend, full = store.core.target(key)
     folder = dataset is True or not full or full.endswith("/")
     if folder:
         return _pin_table(store, backend, full.rstrip("/") + "/" if full.rstrip("/") else "", version, moment, cache)
@@ -327,7 +327,7 @@ def restore_version(store: AutoStore, key: str, version: str | int) -> str | int
     """Make ``version`` of ``key`` current again; see ``AutoStore.restore``."""
     if version is None:
         raise ConfigError("restore() needs version=: the id of the version to make current again.")
-    backend, full = store._target(key)
+    backend, full = store.core.target(key)
     folder = full.rstrip("/") + "/" if full.rstrip("/") else ""
     if not full or full.endswith("/") or _is_table(store, backend, folder):
         from .delta import restore_table
@@ -356,6 +356,6 @@ def restore_version(store: AutoStore, key: str, version: str | int) -> str | int
         else:
             client.copy(source, ob.bucket, stored, Config=transport._transfer_config())
             new_id = client.head_object(Bucket=ob.bucket, Key=stored).get("VersionId")
-    store._after_write(ob, stored)
-    store._index.resolved(ob, full, stored)
+    store.core.after_write(ob, stored)
+    store.core.index.resolved(ob, full, stored)
     return None if new_id in (None, "null") else str(new_id)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import objects
 from ..errors import FormatError, NotFound, UnsafeLoad, UnsupportedFormat
 from .app import (
     AsOfOpt,
@@ -47,12 +48,12 @@ def ls_command(
         t = session.open(uri)
         prefix = folder(t.key)
         dirs: list[str] = []
-        # The backend's listing: it carries size/mtime/etag and sub-folders, which the store's
+        # The objects' listing: it carries size/mtime/etag and sub-folders, which the store's
         # key listings (keys(), list_files()) leave out.
         if recursive:
-            files = list(t.backend.list_objects(prefix))
+            files = list(objects.list_objects(t.store, prefix))
         else:
-            files, dirs = t.backend.list_dir(prefix)
+            files, dirs = objects.list_dir(t.store, prefix)
         if not files and not dirs and t.key:
             if t.key.endswith("/"):
                 raise NotFound(f"Nothing at {t.text}: the folder is empty or does not exist.")
@@ -124,7 +125,7 @@ def cat_command(
         fmt = format_of(meta.key)
         if raw:
             # The stored bytes, undecoded: the store has no raw-bytes read (store.read decodes).
-            sys.stdout.buffer.write(t.backend.get_bytes(meta.key))
+            sys.stdout.buffer.write(objects.get_bytes(t.store, meta.key))
             sys.stdout.flush()
             return
         unknown = object()
@@ -145,7 +146,7 @@ def cat_command(
                 raise
             raise type(exc)(f"{shown}: {exc}") from exc
         if fmt is None and (value is unknown or isinstance(value, str)):  # binary, or text shown as it is
-            show_unknown(t.uri(meta.key), t.backend.get_bytes(meta.key), s)
+            show_unknown(t.uri(meta.key), objects.get_bytes(t.store, meta.key), s)
             return
         show_value(t.uri(meta.key), fmt or "no extension", value, rows, s)
 
@@ -166,7 +167,7 @@ def info_command(
             meta = stat(t)
         except NotFound:
             prefix = folder(t.key)
-            items = list(t.backend.list_objects(prefix)) if t.location.kind != "http" else []
+            items = list(objects.list_objects(t.store, prefix)) if t.location.kind != "http" else []
             if not items:
                 raise
             result: dict[str, Any] = {

@@ -34,8 +34,8 @@ def migrate_command(
     with open_session() as session:
         t = session.open(uri)
         prefix = folder(t.key)
-        planned = migration.plan(t.store, t.backend, prefix)
-        done = {r.key for r in migration.apply(t.store, t.backend, planned)} if apply else set()
+        planned = migration.plan(t.store, prefix)
+        done = {r.key for r in migration.apply(t.store, planned)} if apply else set()
     rows = [_migration_row(t, r, apply, done) for r in planned]
     if s.json:
         emit_json(rows)

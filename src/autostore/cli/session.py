@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .. import config as config_module
-from ..backends.base import Backend, ObjectMeta
+from .. import objects
 from ..errors import ConfigError, NotFound
 from ..formats import default_registry
+from ..objects import ObjectMeta
 from ..options import Options, options_class_for_kind
 from ..store import AutoStore
 from ..uri import Location, parse_location
@@ -27,7 +28,8 @@ __all__ = ["Session", "Target", "folder", "format_of", "open_session", "stat"]
 
 @dataclass
 class Target:
-    """One command-line location: the store holding it and the key inside that store's backend."""
+    """One command-line location: the store holding it and the key inside that store (a store on the
+    bucket root, or on "/" for local paths, so keys are full keys: see :mod:`autostore.objects`)."""
 
     text: str
     location: Location
@@ -35,15 +37,11 @@ class Target:
     key: str
 
     @property
-    def backend(self) -> Backend:
-        return self.store.primary_backend
-
-    @property
     def local(self) -> bool:
         return self.location.is_local
 
     def uri(self, key: str | None = None) -> str:
-        return self.backend.uri(self.key if key is None else key)
+        return objects.uri(self.store, self.key if key is None else key)
 
 
 @dataclass
@@ -117,16 +115,16 @@ def stat(t: Target) -> ObjectMeta:
     if not key or key.endswith("/"):
         raise NotFound(f"{t.text} is a folder; name a file (or use -r where the command has it).")
     try:
-        return t.backend.head(key)
+        return objects.head(t.store, key)
     except NotFound:
         if t.location.kind == "http" or default_registry().known_extension(key.rpartition("/")[2]):
-            if t.location.kind != "http" and t.backend.is_dir(key):
+            if t.location.kind != "http" and objects.is_dir(t.store, key):
                 raise NotFound(f"{t.text} is a folder; name a file (or use -r where the command has it).") from None
             raise
         try:
             return t.store.get_metadata(key)
         except NotFound:
-            if t.backend.is_dir(key):
+            if objects.is_dir(t.store, key):
                 raise NotFound(f"{t.text} is a folder; name a file (or use -r where the command has it).") from None
             raise NotFound(f"No such file: {t.text} (nor {key.rpartition('/')[2]}.<ext>).") from None
 

@@ -2,9 +2,9 @@
 
 Owns planning a copy/move (which source object goes to which destination key, ``-r`` for folders,
 the source's extension kept when the destination names none), running it through the library's
-``autostore.transfer.transfer_object`` with one progress bar over all bytes, and removing files
-the way the store does (its cache entries and key index follow). Empty local folders left behind
-by ``mv -r``/``rm -r`` are pruned.
+``autostore.objects.transfer`` (the one implementation, ``transfer.transfer_object``) with one
+progress bar over all bytes, and removing files the way the store does (its cache entries and key
+index follow). Empty local folders left behind by ``mv -r``/``rm -r`` are pruned.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from ..backends.base import Backend, ObjectMeta
+from .. import objects
 from ..errors import AlreadyExists, InvalidKey, NotFound
 from ..formats import default_registry
-from ..transfer import remove_empty_folders, transfer_object
-from ..transfer import removed as forget
+from ..objects import ObjectMeta
 from .app import DebugOpt, EndpointOpt, JsonOpt, ProfileOpt, ProgressOpt, Settings, app, apply_settings
 from .render import ProgressBar, emit_json, show_progress
 from .session import Target, folder, open_session, stat
@@ -30,7 +29,7 @@ def plan(src: Target, dst: Target, recursive: bool) -> list[tuple[ObjectMeta, st
     """(source object, destination key) pairs of a copy or move."""
     if recursive:
         prefix = folder(src.key)
-        items = list(src.backend.list_objects(prefix))
+        items = list(objects.list_objects(src.store, prefix))
         if not items:
             if src.key and not src.key.endswith("/"):
                 return plan(src, dst, recursive=False)
@@ -40,7 +39,7 @@ def plan(src: Target, dst: Target, recursive: bool) -> list[tuple[ObjectMeta, st
     meta = stat(src)
     target = dst.key
     name = meta.key.rpartition("/")[2]
-    if not target or target.endswith("/") or (dst.local and dst.backend.is_dir(target)):
+    if not target or target.endswith("/") or (dst.local and objects.is_dir(dst.store, target)):
         target = folder(target) + name
     else:
         ext = default_registry().known_extension(name)
@@ -51,7 +50,7 @@ def plan(src: Target, dst: Target, recursive: bool) -> list[tuple[ObjectMeta, st
 
 def run_transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], s: Settings, *, move: bool) -> None:
     """Copy (``move``: move) every pair, printing one line per file (or JSON at the end)."""
-    same = src.backend is dst.backend
+    same = objects.same_backend(src.store, dst.store)
     for meta, target in pairs:
         if same and meta.key == target:
             raise AlreadyExists(f"{src.uri(meta.key)} and {dst.uri(target)} are the same file.")
@@ -62,26 +61,18 @@ def run_transfer(src: Target, dst: Target, pairs: list[tuple[ObjectMeta, str]], 
         for meta, target in pairs:
             # The library's implementation: the source is read fresh, a moved source is deleted
             # only if unchanged, and caches sharing the directory drop what they held for both keys.
-            transfer_object(
-                src.store, src.backend, meta.key, dst.store, dst.backend, target,
-                move=move, size=meta.size, progress=bar.file_callback(),
-            )  # fmt: skip
+            objects.transfer(
+                src.store, meta.key, dst.store, target, move=move, size=meta.size, progress=bar.file_callback()
+            )
             done.append({"src": src.uri(meta.key), "dst": dst.uri(target), "size": meta.size})
             if not s.json:
                 bar.echo(f"{'move' if move else 'copy'}: {done[-1]['src']} -> {done[-1]['dst']}")
     finally:
         bar.close()
     if move and src.local and len(pairs) > 1:
-        prune_empty_dirs(src.backend, folder(src.key))
+        objects.prune_empty_folders(src.store, folder(src.key))
     if s.json:
         emit_json(done)
-
-
-def prune_empty_dirs(backend: Backend, prefix: str) -> None:
-    """Remove the empty local folders below ``prefix`` (a no-op for object stores)."""
-    root = backend.local_path(prefix.rstrip("/"))
-    if root is not None and root.is_dir():
-        remove_empty_folders(str(root))
 
 
 @app.command("cp")
@@ -140,7 +131,7 @@ def rm_command(
             prefix = folder(t.key)
             if t.local and prefix in ("", "/"):
                 raise InvalidKey("Refusing to remove the root directory '/'.")
-            items = [m.key for m in t.backend.list_objects(prefix)]
+            items = [m.key for m in objects.list_objects(t.store, prefix)]
             if not items:
                 if t.key and not t.key.endswith("/"):
                     items = [delete_one(t)]
@@ -148,11 +139,9 @@ def rm_command(
                     raise NotFound(f"Nothing to remove at {t.text}: the folder is empty or does not exist.")
             else:
                 # One batched delete (the store deletes one key at a time), then the store is told.
-                t.backend.delete_many(items)
-                for key in items:
-                    forget(t.store, t.backend, key)  # caches sharing the directory follow
+                objects.delete_many(t.store, items)  # caches sharing the directory follow
                 if t.local:
-                    prune_empty_dirs(t.backend, prefix)
+                    objects.prune_empty_folders(t.store, prefix)
             removed = [t.uri(k) for k in items]
         else:
             removed = [t.uri(delete_one(t))]
@@ -165,6 +154,5 @@ def rm_command(
 def delete_one(t: Target) -> str:
     """Delete the file ``t`` names, as the store does (its cache entry goes too)."""
     key = stat(t).key
-    t.backend.delete(key)
-    forget(t.store, t.backend, key)
+    objects.delete(t.store, key)
     return key

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from .. import objects
 from .app import DebugOpt, EndpointOpt, JsonOpt, ProfileOpt, Settings, app, apply_settings
 from .render import emit_json, print_table, show_unknown, show_value
 from .session import folder, format_of, open_session
@@ -49,14 +50,11 @@ def versions_command(
     debug: DebugOpt = False,
 ) -> None:
     """List the versions of a file, newest first (S3 with bucket versioning), or of a Delta table."""
-    from ..delta import is_table
-
     s = apply_settings(json_out, profile, endpoint_url, debug)
     with open_session() as session:
         t = session.open(uri)
         body = t.key.rstrip("/")
-        # is_table takes a backend: whether the folder holds a _delta_log (no store method says so).
-        if t.key.endswith("/") or not body or is_table(t.backend, body + "/"):
+        if t.key.endswith("/") or not body or objects.is_delta_table(t.store, body + "/"):
             commits = [v.as_dict() for v in t.store.history(folder(body))]
             if s.json:
                 emit_json(commits)
