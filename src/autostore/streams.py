@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 __all__ = ["Writer", "binary_reader", "text_stream"]
 
@@ -57,7 +57,27 @@ def binary_reader(source: IO[bytes] | Any, name: str, buffering: int = -1) -> IO
     return io.BufferedReader(raw, buffer_size=buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE)
 
 
-class Writer(io.BufferedIOBase):
+class PublishOnClose:
+    """For writers that publish on ``close()``: a ``with`` block that fails, or a writer dropped
+    without ``close()``, calls ``abort()`` instead, so nothing half-written is published. Put it
+    before the ``io`` base class (whose ``__exit__`` and ``__del__`` would close, i.e. publish)."""
+
+    if TYPE_CHECKING:  # provided by the writer (close: by the io base class or the writer)
+
+        def abort(self) -> None: ...
+        def close(self) -> None: ...
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        self.abort()
+
+
+class Writer(PublishOnClose, io.BufferedIOBase):
     """A binary writer whose object appears atomically on ``close()``.
 
     Leaving a ``with`` block by an exception aborts the write (the old object, if any, stays).
@@ -106,16 +126,6 @@ class Writer(io.BufferedIOBase):
                 self._sink.__exit__(StreamAborted, StreamAborted(), None)
         finally:
             super().close()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        # IOBase would close() - i.e. publish - a writer that was simply dropped.
-        self.abort()
 
 
 class StreamAborted(Exception):

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from ..errors import BackendError
 from ..metrics import PROCESS, Recorder
+from ..streams import PublishOnClose
 
 __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
@@ -99,7 +100,7 @@ def stream_into(
         progress(0, 0)
 
 
-class TempFileWriter(io.RawIOBase):
+class TempFileWriter(PublishOnClose, io.RawIOBase):
     """A binary file written under a temporary path and published by ``_commit(path)`` on
     ``close()``. ``abort()``, an exception leaving its ``with`` block, or being dropped without
     ``close()`` discards it: nothing half-written is ever published, and the temp file goes."""
@@ -147,16 +148,6 @@ class TempFileWriter(io.RawIOBase):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._tmp)
             super().close()
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        # IOBase would close() - i.e. publish - a writer that was simply dropped.
-        self.abort()
 
 
 class Backend(ABC):
