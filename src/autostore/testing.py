@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime
-import hashlib
-import hmac
-import http.client
 import os
 import secrets
 import shutil
@@ -31,9 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit
 
 import pytest
+
+from .sigv4 import signed_request
 
 __all__ = [
     "S3Server",
@@ -80,10 +77,22 @@ class S3Server:
     pid: int
     data_dir: str
 
+    def signed_request(self, method: str, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
+        """``(status, body)`` of one SigV4-signed request with an empty body to this server."""
+        return signed_request(
+            self.endpoint_url,
+            self.region,
+            self.access_key_id,
+            self.secret_access_key,
+            method,
+            path,
+            timeout=timeout,
+        )
+
     def create_bucket(self, name: str) -> None:
         """Create bucket ``name`` with an authenticated S3 CreateBucket request (signed here with
         the stdlib, so no ``AWS_*`` variable of the calling process can redirect or re-sign it)."""
-        status, body = _signed_request(self, "PUT", "/" + name)
+        status, body = self.signed_request("PUT", "/" + name)
         if status != 200:
             raise RuntimeError(f"CreateBucket {name!r} failed with HTTP {status}: {body[:500]!r}")
 
@@ -198,60 +207,6 @@ def _log_tail(data_dir: str, limit: int = 4000) -> str:
     return text.decode("utf-8", "replace")
 
 
-def _sign(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
-
-
-def _signed_request(server: S3Server, method: str, path: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
-    """Send an AWS SigV4-signed request with an empty body (stdlib only)."""
-    url = urlsplit(server.endpoint_url)
-    host = url.netloc
-    now = datetime.datetime.now(datetime.UTC)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = now.strftime("%Y%m%d")
-    payload_hash = hashlib.sha256(b"").hexdigest()
-    headers = {
-        "host": host,
-        "x-amz-content-sha256": payload_hash,
-        "x-amz-date": amz_date,
-    }
-    signed_headers = ";".join(sorted(headers))
-    canonical = "\n".join(
-        [
-            method,
-            path,
-            "",
-            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-            signed_headers,
-            payload_hash,
-        ]
-    )
-    scope = f"{day}/{server.region}/s3/aws4_request"
-    to_sign = "\n".join(
-        [
-            "AWS4-HMAC-SHA256",
-            amz_date,
-            scope,
-            hashlib.sha256(canonical.encode()).hexdigest(),
-        ]
-    )
-    key = ("AWS4" + server.secret_access_key).encode()
-    for part in (day, server.region, "s3", "aws4_request"):
-        key = _sign(key, part)
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (
-        f"AWS4-HMAC-SHA256 Credential={server.access_key_id}/{scope}, "
-        f"SignedHeaders={signed_headers}, Signature={signature}"
-    )
-    conn = http.client.HTTPConnection(url.hostname or _HOST, url.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=b"", headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def _kill_group(popen: subprocess.Popen[bytes], timeout: float) -> None:
     if popen.poll() is not None:
         return
@@ -338,7 +293,15 @@ def _wait_ready(server: S3Server, popen: subprocess.Popen[bytes], timeout: float
                 f"SeaweedFS exited with code {code} during startup; log tail:\n" + _log_tail(server.data_dir)
             )
         try:
-            status, body = _signed_request(server, "GET", "/", timeout=2.0)
+            status, body = signed_request(
+                server.endpoint_url,
+                server.region,
+                server.access_key_id,
+                server.secret_access_key,
+                "GET",
+                "/",
+                timeout=2.0,
+            )
         except OSError as exc:
             last = repr(exc)
         else:
