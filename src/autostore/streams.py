@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
+
+from .backends.base import PublishOnClose
 
 __all__ = ["Writer", "binary_reader", "text_stream"]
 
@@ -55,26 +57,6 @@ def binary_reader(source: IO[bytes] | Any, name: str, buffering: int = -1) -> IO
     if buffering == 0:
         return raw  # type: ignore[return-value]
     return io.BufferedReader(raw, buffer_size=buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE)
-
-
-class PublishOnClose:
-    """For writers that publish on ``close()``: a ``with`` block that fails, or a writer dropped
-    without ``close()``, calls ``abort()`` instead, so nothing half-written is published. Put it
-    before the ``io`` base class (whose ``__exit__`` and ``__del__`` would close, i.e. publish)."""
-
-    if TYPE_CHECKING:  # provided by the writer (close: by the io base class or the writer)
-
-        def abort(self) -> None: ...
-        def close(self) -> None: ...
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __del__(self) -> None:
-        self.abort()
 
 
 class Writer(PublishOnClose, io.BufferedIOBase):

@@ -16,11 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import BackendError
 from ..metrics import PROCESS, Recorder
-from ..streams import PublishOnClose
 
 __all__ = ["TABULAR_EXTENSIONS", "Backend", "ObjectMeta", "ProgressCallback", "is_hidden"]
 
@@ -98,6 +97,26 @@ def stream_into(
         raise BackendError(f"Download of {uri} was cut short ({done} of {size} bytes); retry.")
     if progress is not None and size == 0:
         progress(0, 0)
+
+
+class PublishOnClose:
+    """For writers that publish on ``close()``: a ``with`` block that fails, or a writer dropped
+    without ``close()``, calls ``abort()`` instead, so nothing half-written is published. Put it
+    before the ``io`` base class (whose ``__exit__`` and ``__del__`` would close, i.e. publish)."""
+
+    if TYPE_CHECKING:  # provided by the writer (close: by the io base class or the writer)
+
+        def abort(self) -> None: ...
+        def close(self) -> None: ...
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def __del__(self) -> None:
+        self.abort()
 
 
 class TempFileWriter(PublishOnClose, io.RawIOBase):
