@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -104,3 +105,37 @@ def base_env(**extra: str) -> dict[str, str]:
     env.update(COLUMNS="200", NO_COLOR="1")
     env.update(extra)
     return env
+
+
+def pathlib_walk(
+    top: Path, top_down: bool = True, on_error: Any = None, follow_symlinks: bool = False
+) -> Iterator[Any]:
+    """Python 3.12's Path.walk, for Python 3.11 (the algorithm of CPython's Lib/pathlib.py)."""
+    if hasattr(Path, "walk"):
+        yield from top.walk(top_down=top_down, on_error=on_error, follow_symlinks=follow_symlinks)
+        return
+    paths: list[Any] = [top]
+    while paths:
+        path = paths.pop()
+        if isinstance(path, tuple):
+            yield path
+            continue
+        try:
+            scandir_it = os.scandir(path)
+        except OSError as error:
+            if on_error is not None:
+                on_error(error)
+            continue
+        with scandir_it:
+            dirnames, filenames = [], []
+            for entry in scandir_it:
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
+                except OSError:
+                    is_dir = False
+                (dirnames if is_dir else filenames).append(entry.name)
+        if top_down:
+            yield path, dirnames, filenames
+        else:
+            paths.append((path, dirnames, filenames))
+        paths += [path / d for d in reversed(dirnames)]

@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 
 from autostore import AutoPath, AutoStore, InvalidKey
 from autostore.uri import validate_key
+from helpers import pathlib_walk
 
 EXAMPLES = int(os.environ.get("AUTOSTORE_DIFFERENTIAL_EXAMPLES", "0")) or None
 PY311 = sys.version_info[:2] == (3, 11)
@@ -167,38 +168,6 @@ def snapshot(root: str) -> dict[str, tuple[Any, ...]]:
             else:
                 out[rel] = ("special", stat.S_IFMT(st_.st_mode), stat.S_IMODE(st_.st_mode))
     return out
-
-
-def pathlib_walk(top: Path, top_down: bool, on_error: Any, follow_symlinks: bool) -> Iterator[Any]:
-    """Python 3.12's ``Path.walk`` (its algorithm, for 3.11, from CPython's Lib/pathlib.py)."""
-    if hasattr(Path, "walk"):
-        yield from top.walk(top_down=top_down, on_error=on_error, follow_symlinks=follow_symlinks)
-        return
-    stack: list[Any] = [top]
-    while stack:
-        path = stack.pop()
-        if isinstance(path, tuple):
-            yield path
-            continue
-        try:
-            scandir_it = os.scandir(path)
-        except OSError as error:
-            if on_error is not None:
-                on_error(error)
-            continue
-        with scandir_it:
-            dirnames, filenames = [], []
-            for entry in scandir_it:
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
-                except OSError:
-                    is_dir = False
-                (dirnames if is_dir else filenames).append(entry.name)
-        if top_down:
-            yield path, dirnames, filenames
-        else:
-            stack.append((path, dirnames, filenames))
-        stack += [path / d for d in reversed(dirnames)]
 
 
 # -- pure operations ------------------------------------------------------------------------------
@@ -354,6 +323,7 @@ def run_op(t: Twins, op: tuple[Any, ...]) -> None:
         rel_ = os.path.relpath(norm(path), str(root))
         assert rel_ != ".." and not rel_.startswith("../"), (what, "left the twin folder", rel_)
         return rel_
+
     ref_call: Callable[[], Any]
     auto_call: Callable[[], Any]
     compare: Callable[[Any, Any], None] = lambda got, want: None  # noqa: E731

@@ -20,6 +20,7 @@ import pytest
 from autostore import AutoPath, AutoStore, DirectoryNotEmpty, InvalidKey, InvalidTarget, NotADirectory
 from autostore.backends.local import TEMP_MARKER, temp_sibling
 from conftest import Raw
+from helpers import pathlib_walk
 
 CJK_80 = "数" * 80  # 240 bytes in UTF-8: a valid name
 EMOJI_63 = "😀" * 63  # 252 bytes
@@ -311,40 +312,6 @@ def test_listing_shows_symlinks_dangling_links_and_fifos(root: AutoPath) -> None
     assert fifo.stat().st_size == 0
     assert not (root / "dangling").exists() and (root / "dangling").exists(follow_symlinks=False)
     assert (root / "lnk").is_dir() and (root / "lnk").is_symlink()
-
-
-def pathlib_walk(
-    top: Path, top_down: bool = True, on_error: Any = None, follow_symlinks: bool = False
-) -> Iterator[Any]:
-    """Python 3.12's Path.walk, for Python 3.11 (the algorithm of CPython's Lib/pathlib.py)."""
-    if hasattr(Path, "walk"):
-        yield from top.walk(top_down=top_down, on_error=on_error, follow_symlinks=follow_symlinks)
-        return
-    paths: list[Any] = [top]
-    while paths:
-        path = paths.pop()
-        if isinstance(path, tuple):
-            yield path
-            continue
-        try:
-            scandir_it = os.scandir(path)
-        except OSError as error:
-            if on_error is not None:
-                on_error(error)
-            continue
-        with scandir_it:
-            dirnames, filenames = [], []
-            for entry in scandir_it:
-                try:
-                    is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
-                except OSError:
-                    is_dir = False
-                (dirnames if is_dir else filenames).append(entry.name)
-        if top_down:
-            yield path, dirnames, filenames
-        else:
-            paths.append((path, dirnames, filenames))
-        paths += [path / d for d in reversed(dirnames)]
 
 
 def walk_set(items: Iterator[Any]) -> list[tuple[str, list[str], list[str]]]:
