@@ -165,6 +165,11 @@ class Recorder:
         """``n`` requests of ``kind`` made inside one call (the parts of a multipart upload)."""
         self._add(((kind, n), (_DOWN, down), (_UP, up)))
 
+    def multipart(self, parts: int, up: int, seconds: float) -> None:
+        """A completed multipart upload of ``parts`` parts and ``up`` bytes: its start, parts and
+        completion, and the ``seconds`` the caller waited for all of them."""
+        self._add(((MP_START, 1), (MP_PART, parts), (MP_COMPLETE, 1), (_UP, up), (_SECONDS, seconds)))
+
     def waited(self, seconds: float) -> None:
         """Time a caller waited on the backend outside :meth:`request` (a parallel transfer's
         wall time, a backoff before a retry)."""

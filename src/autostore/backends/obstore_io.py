@@ -11,7 +11,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import IO, Any
 
-from ..metrics import DELETE, MP_COMPLETE, MP_PART, MP_START, PUT
+from ..metrics import DELETE, MP_PART, MP_START, PUT
 from .base import Backend, ObjectMeta, ProgressCallback
 
 __all__ = ["CountingWriter", "object_meta", "progress_reader"]
@@ -79,10 +79,7 @@ class CountingWriter:
         if self._size < self._buffer:
             stats.request(PUT, seconds, up=self._size)
         else:
-            stats.requests(MP_START, 1)
-            stats.requests(MP_PART, -(-self._size // self._buffer), up=self._size)
-            stats.requests(MP_COMPLETE, 1)
-            stats.waited(seconds)
+            stats.multipart(-(-self._size // self._buffer), self._size, seconds)
 
     def __enter__(self) -> CountingWriter:
         return self

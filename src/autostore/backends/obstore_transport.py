@@ -20,7 +20,7 @@ from time import perf_counter
 from typing import IO, Any
 
 from ..errors import AutoStoreError, BackendError, ConfigError
-from ..metrics import COPY, DELETE, GET, HEAD, MP_COMPLETE, MP_PART, MP_START, PUT, RANGE
+from ..metrics import COPY, DELETE, GET, HEAD, MP_PART, PUT, RANGE
 from ..options import Options
 from . import forksafe, ranged
 from .base import ObjectMeta, ProgressCallback
@@ -247,10 +247,7 @@ class ObstoreTransport(ObstoreListing):
         except BaseException:
             stats.failure(MP_PART, perf_counter() - start, retried=False)
             raise
-        stats.requests(MP_START, 1)
-        stats.requests(MP_PART, max(1, -(-size // chunk)), up=size)
-        stats.requests(MP_COMPLETE, 1)
-        stats.waited(perf_counter() - start)
+        stats.multipart(max(1, -(-size // chunk)), size, perf_counter() - start)
         return result
 
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
