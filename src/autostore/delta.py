@@ -37,6 +37,7 @@ from .errors import (
     UnsupportedOperation,
 )
 from .formats.base import require
+from .uri import folder_key
 
 if TYPE_CHECKING:
     from .store import AutoStore
@@ -48,7 +49,6 @@ __all__ = [
     "is_table",
     "location",
     "scan_table",
-    "folder_key",
     "import_deltalake",
     "mapped_errors",
     "restore_table",
@@ -98,11 +98,6 @@ class TableVersion:
 
 def import_deltalake() -> Any:
     return require("deltalake", "delta", "Reading or writing a Delta table")
-
-
-def folder_key(prefix: str) -> str:
-    body = prefix.rstrip("/")
-    return body + "/" if body else ""
 
 
 def is_table(backend: Backend, prefix: str) -> bool:

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend
-from .delta import WRITE_MODES, folder_key, import_deltalake, is_table, location, mapped_errors, shown_as
+from .delta import WRITE_MODES, import_deltalake, is_table, location, mapped_errors, shown_as
 from .errors import (
     AlreadyExists,
     ConfigError,
     FormatError,
 )
 from .formats.base import require
+from .uri import folder_key
 
 if TYPE_CHECKING:
     from .store import AutoStore

@@ -35,6 +35,7 @@ from typing import Any
 
 from .errors import NotFound
 from .formats.base import might_be
+from .uri import folder_key
 
 __all__ = ["Unencodable", "autopath_state", "backend_state", "code_fingerprint", "digest", "encode"]
 
@@ -265,7 +266,7 @@ def backend_state(backend: Any, key: str) -> bytes:
         meta = None
     if meta is not None:
         return _blob(b"1", f"{meta.etag}|{meta.size}".encode())
-    prefix = key.rstrip("/") + "/" if key.rstrip("/") else ""
+    prefix = folder_key(key)
     listed = sorted(f"{m.key[len(prefix) :]}\x01{m.etag}\x01{m.size}" for m in backend.list_objects(prefix))
     if not listed:
         return b"0"

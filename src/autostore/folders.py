@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend
 from .errors import ConfigError, NotFound
+from .uri import folder_key
 
 if TYPE_CHECKING:
     from .store import AutoStore
@@ -18,7 +19,7 @@ __all__ = ["folder_of", "read_folder", "write_folder"]
 
 def folder_of(full: str) -> str:
     """``full`` as a folder key: ``"a/b"`` and ``"a/b/"`` → ``"a/b/"``; a root stays as it is."""
-    return full.rstrip("/") + "/" if full.rstrip("/") else full
+    return folder_key(full) or full
 
 
 def read_folder(

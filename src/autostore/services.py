@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from .globbing import glob_regex, literal_prefix
-from .uri import validate_key
+from .uri import folder_key, validate_key
 
 if TYPE_CHECKING:
     from .cache import CacheInfo
@@ -154,7 +154,7 @@ class StoreServices:
         from .delta import table_history
 
         backend, full = self.core.target(key)
-        return table_history(cast("AutoStore", self), backend, full.rstrip("/") + "/" if full.rstrip("/") else "")
+        return table_history(cast("AutoStore", self), backend, folder_key(full))
 
     # -- memoize ------------------------------------------------------------------------------
     def memoize(

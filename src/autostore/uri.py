@@ -19,6 +19,7 @@ from .errors import ConfigError, InvalidKey
 __all__ = [
     "Location",
     "backend_kind",
+    "folder_key",
     "join_key",
     "parse_location",
     "register_scheme",
@@ -211,6 +212,12 @@ def validate_key(key: str, *, allow_empty: bool = False, uri: str = "") -> str:
     if len(key.encode()) > MAX_KEY_BYTES:
         raise InvalidKey(f"Key {key[:60]!r}...{where} is over {MAX_KEY_BYTES} bytes; shorten it.")
     return key
+
+
+def folder_key(key: str) -> str:
+    """``key`` as a folder prefix: ``"a/b"`` and ``"a/b/"`` give ``"a/b/"``; the root is ``""``."""
+    body = key.rstrip("/")
+    return body + "/" if body else ""
 
 
 def join_key(prefix: str, key: str) -> str:

@@ -43,6 +43,7 @@ from .s3versions import (
     boto_transport,
     list_entries,
 )
+from .uri import folder_key
 
 if TYPE_CHECKING:
     from .backends.objectstore import ObjectStoreBackend
@@ -269,7 +270,7 @@ def pin(
     backend, full = store.core.target(key)
     folder = dataset is True or not full or full.endswith("/")
     if folder:
-        return _pin_table(store, backend, full.rstrip("/") + "/" if full.rstrip("/") else "", version, moment, cache)
+        return _pin_table(store, backend, folder_key(full), version, moment, cache)
     uri = backend.uri(full)
     if getattr(backend, "kind", None) not in READING_KINDS:
         # Nothing to resolve on local disk or memory://, unless the key is a Delta table's folder.
@@ -328,7 +329,7 @@ def restore_version(store: AutoStore, key: str, version: str | int) -> str | int
     if version is None:
         raise ConfigError("restore() needs version=: the id of the version to make current again.")
     backend, full = store.core.target(key)
-    folder = full.rstrip("/") + "/" if full.rstrip("/") else ""
+    folder = folder_key(full)
     if not full or full.endswith("/") or _is_table(store, backend, folder):
         from .delta import restore_table
 
