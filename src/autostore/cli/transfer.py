@@ -90,9 +90,7 @@ def cp_command(
 
     With -r the files below SRC go below DST (as `aws s3 cp --recursive`)."""
     s = apply_settings(json_out, profile, endpoint_url, debug, progress)
-    with open_session() as session:
-        source, target = session.open(src), session.open(dst)
-        run_transfer(source, target, plan(source, target, recursive), s, move=False)
+    _copy_or_move(src, dst, recursive, s, move=False)
 
 
 @app.command("mv")
@@ -108,9 +106,13 @@ def mv_command(
 ) -> None:
     """Move files: copy, then remove each source once its copy is complete."""
     s = apply_settings(json_out, profile, endpoint_url, debug, progress)
+    _copy_or_move(src, dst, recursive, s, move=True)
+
+
+def _copy_or_move(src: str, dst: str, recursive: bool, s: Settings, *, move: bool) -> None:
     with open_session() as session:
         source, target = session.open(src), session.open(dst)
-        run_transfer(source, target, plan(source, target, recursive), s, move=True)
+        run_transfer(source, target, plan(source, target, recursive), s, move=move)
 
 
 @app.command("rm")
