@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from conftest import decoy_values
 from helpers import clear_cloud_env
 from servers import Azurite, FakeGCS
 
+CLOUD_PREFIXES = ("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")
+CHILD_TIMEOUT = 120.0
 AWS_DECOYS = sorted(name for name in decoy_values(1, Path("/nonexistent")) if name.startswith("AWS_"))
 AZURE_DECOYS = sorted(name for name in decoy_values(1, Path("/nonexistent")) if name.startswith(("AZURE_", "AZURITE_")))
 GCS_DECOYS = sorted(
@@ -68,8 +72,47 @@ def _frame_folder(client: Any, bucket: str, prefix: str) -> pl.DataFrame:
 
 @pytest.mark.parametrize("name", AWS_DECOYS)
 def test_point1_explicit_s3_options_beat_each_aws_variable(
-    name: str, only: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options, raw_client: Any
+    name: str, decoy_environment: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options
 ) -> None:
+    # Run in a spawned child that sets its environment before any native thread starts: adding
+    # ~90 variables back after each of these 43 cases, while obstore's and polars' threads of
+    # earlier tests call getenv, can crash a test process (glibc's environ is not thread-safe).
+    env = {"AUTOSTORE_CONFIG": "", name: decoy_environment[name]}
+    if name == "AWS_PROFILE":  # a profile the (decoy) config file does not define
+        env["AWS_CONFIG_FILE"] = decoy_environment["AWS_CONFIG_FILE"]
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_point1_child, args=(env, s3_server, shared_bucket, s3_options, send))
+    child.start()
+    send.close()
+    try:
+        outcome = receive.recv() if receive.poll(CHILD_TIMEOUT) else f"no answer in {CHILD_TIMEOUT} s"
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert outcome == "ok", outcome
+    assert child.exitcode == 0
+
+
+def _point1_child(
+    env: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options, send: Any
+) -> None:
+    """The body of the test above, in a fresh process whose cloud variables are exactly ``env``."""
+    import traceback
+
+    for key in [k for k in os.environ if k.startswith(CLOUD_PREFIXES)]:
+        del os.environ[key]
+    os.environ.update(env)
+    try:
+        _point1_body(s3_server, shared_bucket, s3_options, s3_server.client())
+        send.send("ok")
+    except BaseException:
+        send.send(traceback.format_exc())
+
+
+def _point1_body(s3_server: S3Server, shared_bucket: str, s3_options: S3Options, raw_client: Any) -> None:
     prefix = f"decoy-{uuid.uuid4().hex[:8]}/"
     client = raw_client
 
