@@ -49,6 +49,7 @@ class Workload:
     note: str = ""
     requests: Callable[[], float] | None = None  # server requests per item for ours
     limit_ms: float | None = None  # an absolute target for ours (median), instead of a ratio
+    settle: Callable[[], None] | None = None  # untimed, before each timed call
     times: dict[str, list[float]] = field(default_factory=dict)
     requests_value: float | None = None
 
@@ -564,6 +565,7 @@ def transfers(ctx: Ctx) -> list[Workload]:
             1.0,
             {"autostore": as_up, "boto3": boto_up, "obstore": ob_up},
             note="target: MB/s >= 1.0x obstore's",
+            settle=os.sync,
         ),
         Workload(
             f"{mib} MiB download (AutoPath.download_to)",
@@ -573,6 +575,9 @@ def transfers(ctx: Ctx) -> list[Workload]:
             {"autostore": as_down, "boto3": boto_down, "obstore": ob_down},
             check=check,
             note=f"target: MB/s >= 1.2x obstore's single stream; RSS growth {peak_growth(as_down) / 2**20:.0f} MiB",
+            # Each variant writes 256 MiB: without a sync, one variant's dirty pages are written
+            # back during the next one's timing.
+            settle=os.sync,
         ),
     ]
 
@@ -993,6 +998,8 @@ def run_rounds(workload: Workload, rounds: int) -> None:
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             gc.collect()
+            if workload.settle is not None:
+                workload.settle()
             start = time.perf_counter()
             result = workload.variants[name]()
             elapsed = time.perf_counter() - start
@@ -1066,6 +1073,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None)
     p.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
     p.add_argument("--check", action="store_true", help="exit with status 1 when any workload misses its target")
+    p.add_argument("--times", action="store_true", help="also print every variant's time in each round")
     return p
 
 
@@ -1093,6 +1101,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores, python {sys.version.split()[0]})\n"
     )
     print(report(done))
+    if args.times:
+        print("\ntimes per round (ms):")
+        for w in done:
+            for name, times in w.times.items():
+                print(f"  {w.name} | {name}: {' '.join(f'{t * 1e3:.0f}' for t in times)}")
     return finish(done, check=args.check)
 
 

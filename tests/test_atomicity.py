@@ -175,3 +175,56 @@ def test_local_writer_dropped_without_close_publishes_nothing(tmp_path: Path) ->
     gc.collect()
     assert (tmp_path / "k.bin").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.bin"]  # no temporary file left
+
+
+def _descriptors_of(st: os.stat_result) -> int:
+    """How many of this process's file descriptors refer to the file ``st`` describes."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            now = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        count += (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+    return count
+
+
+def _wait_for_free_threads(timeout: float = 10.0) -> None:
+    import threading
+
+    deadline = time.monotonic() + timeout
+    while any(t.name == "autostore-free" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the replaced file was never released"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("how", ["put_bytes", "download_to"])
+def test_replacing_a_large_file_frees_the_old_one_later_and_keeps_nothing_open(
+    tmp_path: Path, s3_server: S3Server, how: str
+) -> None:
+    from autostore.backends.atomic import FREE_LATER
+
+    big = FREE_LATER + 1
+    store = AutoStore(tmp_path / "root")
+    target = tmp_path / "root" / "big.bin"
+    store.core.target("big.bin")[0].put_bytes("big.bin", b"o" * big)
+    old = os.stat(target)
+    # A reader holding the old file keeps reading the old bytes (what the rename promises).
+    with open(target, "rb") as reader:
+        if how == "put_bytes":
+            store.core.target("big.bin")[0].put_bytes("big.bin", b"n" * big)
+        else:
+            bucket = "free-later-" + uuid.uuid4().hex[:6]
+            s3_server.create_bucket(bucket)
+            remote = AutoStore(f"s3://{bucket}/", options=S3Options(**s3_server.options_kwargs()))  # type: ignore[arg-type]
+            path = autostore.AutoPath(f"s3://{bucket}/big.bin", store=remote)
+            path.write_bytes(b"n" * big)
+            path.download_to(target)
+        _wait_for_free_threads()
+        assert _descriptors_of(old) == 1  # the reader's: the one held for freeing was closed
+        assert reader.read(3) == b"ooo"
+    new = os.stat(target)
+    assert new.st_ino != old.st_ino and new.st_size == big
+    with open(target, "rb") as f:
+        assert f.read(3) == b"nnn"
+    assert not [n for n in os.listdir(tmp_path / "root") if n.startswith(TEMP_MARKER)]

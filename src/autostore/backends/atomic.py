@@ -14,6 +14,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -159,14 +160,39 @@ def is_special(old: os.stat_result | None) -> bool:
     return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
 
 
-def publish(tmp: str, target: str, durable: bool) -> None:
+#: Replacing a file at least this large frees its blocks on a background thread (see publish).
+FREE_LATER = 8 * 1024 * 1024
+
+
+def publish(tmp: str, target: str, durable: bool, old: os.stat_result | None = None) -> None:
     """Rename the complete file ``tmp`` over ``target``; ``durable``: its data reaches the disk
-    before the rename, and the folder entry after it (see backends/durable.py)."""
+    before the rename, and the folder entry after it (see backends/durable.py). ``old`` is the
+    file being replaced, when known."""
     if durable:
         fsync_path(tmp)
+    held = _hold(target, old)
     os.replace(tmp, target)
+    if held is not None:
+        _free_later(held)
     if durable:
         fsync_dir(os.path.dirname(target))
+
+
+def _hold(target: str, old: os.stat_result | None) -> int | None:
+    # The rename drops the replaced file's last name, and the kernel frees its blocks inside the
+    # rename unless the file is still open: ~40 ms for 256 MiB on ext4 (more with -o discard),
+    # as long as a download of it on loopback. Held open, it is freed when a background thread
+    # closes it; the rename itself stays atomic.
+    if old is None or old.st_size < FREE_LATER or not stat.S_ISREG(old.st_mode):
+        return None
+    try:
+        return os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # unreadable: it is freed in the rename, as without this
+
+
+def _free_later(fd: int) -> None:
+    threading.Thread(target=os.close, args=(fd,), name="autostore-free", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -184,7 +210,7 @@ def replacing(target: str, durable: bool = False) -> Iterator[str]:
         yield tmp
         if old is not None:
             os.chmod(tmp, stat.S_IMODE(old.st_mode))  # the writer may have made the file anew
-        publish(tmp, target, durable)
+        publish(tmp, target, durable, old)
     except BaseException:
         unlink_quiet(tmp)
         raise
@@ -217,11 +243,12 @@ class AtomicWriter(TempFileWriter):
     def __init__(self, target: str, old: os.stat_result | None = None, *, durable: bool = False) -> None:
         self._target = target
         self._durable = durable
+        self._old = old
         tmp, fd = open_temp(target, old, durable)
         super().__init__(tmp, open(fd, "wb"))  # noqa: SIM115 - closed by close()/abort()
 
     def _commit(self, tmp_path: str) -> None:
-        publish(tmp_path, self._target, self._durable)
+        publish(tmp_path, self._target, self._durable, self._old)
 
 
 def unlink_quiet(path: str) -> None:

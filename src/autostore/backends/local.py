@@ -20,6 +20,7 @@ from .atomic import (
     ensure_parent,
     is_special,
     open_temp,
+    publish,
     remove_stale_temp_files,
     replacing,
     temp_sibling,
@@ -215,7 +216,7 @@ class LocalBackend(Backend):
                 st = os.fstat(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, target)
+            publish(tmp, target, False, old)  # fsynced above; the folder below
             if self.durable:
                 fsync_dir(os.path.dirname(target))
         except BaseException:
