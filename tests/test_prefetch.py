@@ -114,3 +114,49 @@ def test_a_broken_file_fails_when_the_query_runs_as_before(dataset: tuple[AutoSt
     lf = store["sales/"]  # no schema from the first file: still no error before the query runs
     with pytest.raises(pl.exceptions.PolarsError, match="parquet"):
         lf.collect()
+
+
+def test_building_the_lazy_frame_reads_one_footer_and_a_full_scan_no_other(
+    dataset: tuple[AutoStore, str, int], proxy: CountingProxy
+) -> None:
+    store, uri, files = dataset
+    proxy.reset()
+    lf = store["sales/"]
+    assert object_gets(proxy) == [(True, 206)]  # the first file's footer: polars would read 16
+    assert lf.collect_schema() == native(store, uri).collect_schema()
+    proxy.reset()
+    lf = store["sales/"]
+    lf.collect()
+    assert sorted(object_gets(proxy)) == sorted([(True, 206)] + [(False, 200)] * files)
+
+
+MISMATCHED = {
+    "extra column": ([{"a": [1]}, {"a": [2], "b": [3]}], pl.exceptions.SchemaError, "extra column"),
+    "missing column": ([{"a": [1], "b": [3]}, {"a": [2]}], pl.exceptions.ColumnNotFoundError, "b"),
+    "other type": ([{"a": [1]}, {"a": [2.5]}], pl.exceptions.SchemaError, "data type mismatch for column a"),
+    "other order": ([{"a": [1], "b": [3]}, {"b": [4], "a": [2]}], None, ""),
+}
+
+
+@pytest.mark.parametrize("case", list(MISMATCHED))
+def test_files_whose_columns_differ_fail_as_in_polars_own_scan(
+    s3_server: S3Server, shared_bucket: str, case: str
+) -> None:
+    frames, error, words = MISMATCHED[case]
+    opts = S3Options(**s3_server.options_kwargs())  # type: ignore[arg-type]
+    store = AutoStore(f"s3://{shared_bucket}/mismatch-{uuid.uuid4().hex[:8]}/", options=opts)
+    for i, columns in enumerate(frames):
+        store[f"ds/p{i}.parquet"] = pl.DataFrame(columns)
+    ours = store["ds/"]
+    theirs = pl.scan_parquet(store.uri + "ds/*.parquet", storage_options=store.storage_options())
+    assert "autostore" in ours.explain()  # the whole-file full scan, not polars' reader
+    for query in (lambda f: f, lambda f: f.filter(pl.col("a") > 0)):
+        if error is None:
+            assert_frame_equal(query(ours).collect(), query(theirs).collect())
+            continue
+        with pytest.raises(error):
+            query(theirs).collect()
+        with pytest.raises(error, match=words) as caught:
+            query(ours).collect()  # never a PanicException, never a silently dropped column
+        if query(ours) is ours:
+            assert "p1.parquet" in str(caught.value)  # names the odd file

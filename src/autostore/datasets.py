@@ -80,6 +80,8 @@ def scan_dataset(
 
     root, sources, scan_kwargs = _sources(store, backend, prefix, files, cache=cache, fresh=fresh)
     if family == "parquet":
+        if root.startswith("s3://") and len(sources) > 1:
+            scan_kwargs["schema"] = _first_file_schema(pl, sources[0], scan_kwargs)
         lf = pl.scan_parquet(sources, hive_partitioning=bool(hive_names), glob=False, **scan_kwargs)
         # polars parses name=value folders along the whole path; only those below the dataset
         # folder are partitions of this dataset.
@@ -103,6 +105,20 @@ def scan_dataset(
         # polars reads hive folders only for parquet: add them from the listing instead.
         lf = lf.with_columns(_hive_columns(pl, hive_names, parts, files, sources)).drop(_PATH_COLUMN)
     return lf
+
+
+def _first_file_schema(pl: Any, source: str, scan_kwargs: dict[str, Any]) -> Any:
+    """The columns of the first file, from its footer (one ranged GET), or None when it cannot be
+    read (polars' own scan then reports the file when the query runs).
+
+    polars takes a dataset's columns from its first file anyway (other files must match them),
+    but to learn them it fetches the footers of the first 16 files at once; given the schema,
+    it fetches no footer until the query runs, and a full scan fetched whole files needs none.
+    """
+    try:
+        return pl.scan_parquet(source, glob=False, hive_partitioning=False, **scan_kwargs).collect_schema()
+    except Exception:
+        return None
 
 
 def _select_files(

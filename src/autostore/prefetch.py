@@ -103,7 +103,29 @@ def _whole_files(
                         pl.lit(None if value == _HIVE_NULL else value).cast(schema[name]).alias(name)
                         for name, value in parts[meta.key]
                     )
+                _check_columns(pl, frame.schema, schema, backend.uri(meta.key))
                 yield frame.select(names)
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _check_columns(pl: Any, got: Any, schema: Any, uri: str) -> None:
+    """Raise what polars' own scan raises for a file whose columns differ from the dataset's (the
+    first file's): SchemaError for an extra column or another type, ColumnNotFoundError for a
+    missing one. Column order may differ, as in polars."""
+    if dict(got) == dict(schema):  # plain dicts: the order of the columns does not matter
+        return
+    hint = "rewrite the odd file with the dataset's columns, or read the files one by one with store[key]."
+    for name, dtype in got.items():
+        if name not in schema:
+            raise pl.exceptions.SchemaError(
+                f"extra column in file outside of expected schema: {name} (in {uri}; the dataset's columns "
+                f"come from its first file: {', '.join(schema)}); {hint}"
+            )
+        if dtype != schema[name]:
+            raise pl.exceptions.SchemaError(
+                f"data type mismatch for column {name}: incoming: {dtype} != target: {schema[name]} (in {uri}); {hint}"
+            )
+    missing = [name for name in schema if name not in got]
+    raise pl.exceptions.ColumnNotFoundError(f"did not find column {', '.join(missing)} in {uri}; {hint}")
