@@ -9,7 +9,8 @@ The dataset is generated with polars into SeaweedFS's data folder (a temporary f
 --data-dir; never the repository) as ``region=r0..r9/day=0..9/part-N.parquet``: 100 partitions,
 columns id (int64), x, y (float64, random: incompressible), cat (string, 20 values).
 
-Queries (each timed in a fresh subprocess that reports its peak RSS; variants interleaved):
+Queries (each timed in a fresh subprocess that reports its peak RSS; variants interleaved; the
+package's bytecode is written first, as an installed package has it):
 - filter 1 %: ``region == "r3" and day == 7`` (one partition of 100), all columns;
 - full aggregation: ``group_by("cat").agg(sum(x), mean(y), len())`` over every row.
 Targets: time ratio autostore / polars <= 1.0, peak RSS < 1 GB. Requests: what autostore counted
@@ -181,6 +182,10 @@ def main() -> int:
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask hand-off")
     args = parser.parse_args()
     size = parse_size(args.size)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import compile_sources
+
+    compile_sources()
 
     from autostore import AutoStore, S3Options
     from autostore.testing import s3_server_running
