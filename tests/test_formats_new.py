@@ -588,6 +588,20 @@ def test_mmap_object_array_npy_is_a_format_error(local_store: AutoStore) -> None
         local_store.read("obj", mmap=True)
 
 
+def test_mmap_of_a_corrupt_or_empty_npy_is_corrupt_data_and_leaves_the_file(local_store: AutoStore) -> None:
+    root = Path(local_store.uri)
+    root.mkdir(parents=True, exist_ok=True)
+    for name, content, says in (
+        ("bad.npy", b"hello world, not an array", "magic string is not correct"),
+        ("empty.npy", b"", "EOF"),
+        ("cut.npy", b"\x93NUMPY\x01\x00", "EOF|header"),
+    ):
+        (root / name).write_bytes(content)
+        with pytest.raises(CorruptData, match=rf"{name}.*Invalid \.npy file: .*({says})"):
+            local_store.read(name, mmap=True)
+        assert (root / name).read_bytes() == content
+
+
 # -- missing extras --------------------------------------------------------------------------------
 MISSING_SCRIPT = textwrap.dedent(
     """

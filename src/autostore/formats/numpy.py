@@ -100,9 +100,11 @@ class NumpyHandler(DataHandler):
                 "mmap=True maps .npy files (one array); a .npz archive is read into memory (drop mmap=True)."
             )
         np = _np()
-        _check_magic(file_path, (NPY_MAGIC,), ".npy")
         try:
-            return np.load(file_path, mmap_mode="r", allow_pickle=False)
+            # open_memmap checks the magic itself and opens the file twice (header, then map),
+            # where np.load opens it a third time to sniff the format; a str path skips
+            # memmap's Path.resolve() (a realpath walk per open).
+            return np.lib.format.open_memmap(str(file_path), mode="r")
         except ValueError as exc:
             if "object" in str(exc) or "allow_pickle" in str(exc):
                 raise FormatError(
