@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,11 +37,53 @@ def boto_client(server: S3Server) -> Any:
     return server.client()
 
 
+CLOUD_PREFIXES = ("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")
+_CHILD_TIMEOUT = 120.0
+
+
+def in_child(env: dict[str, str], body: Callable[..., None], *args: Any, clear: bool = True) -> None:
+    """Run ``body(*args)`` in a spawned child whose cloud variables are ``env`` (added to the
+    suite's decoys when ``clear`` is False) and fail with the child's traceback if it fails.
+
+    Why a child: changing the environment of the test process while obstore's and polars' native
+    threads of earlier tests call getenv can crash it (glibc's environ is not thread-safe; adding
+    variables back reallocates it), and it did once. A spawned child sets its environment before
+    any native thread starts."""
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child_main, args=(env, clear, body, args, send))
+    child.start()
+    send.close()
+    try:
+        outcome = receive.recv() if receive.poll(_CHILD_TIMEOUT) else f"no answer in {_CHILD_TIMEOUT} s"
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    assert outcome == "ok", outcome
+    assert child.exitcode == 0
+
+
+def _child_main(env: dict[str, str], clear: bool, body: Callable[..., None], args: tuple[Any, ...], send: Any) -> None:
+    import traceback
+
+    if clear:
+        for key in [k for k in os.environ if k.startswith(CLOUD_PREFIXES)]:
+            del os.environ[key]
+    os.environ.update(env)
+    try:
+        body(*args)
+        send.send("ok")
+    except BaseException:
+        send.send(traceback.format_exc())
+
+
 def clear_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove every cloud and ``AUTOSTORE_*`` variable (the decoys conftest sets for each test):
     for tests that read the environment on purpose."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")):
+        if name.startswith(CLOUD_PREFIXES):
             monkeypatch.delenv(name)
 
 

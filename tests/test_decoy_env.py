@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
 import uuid
 from pathlib import Path
@@ -28,11 +27,9 @@ from autostore.backends.boto3_transport import Boto3Backend
 from autostore.options import AzureOptions, GCSOptions
 from autostore.testing import S3Server
 from conftest import decoy_values
-from helpers import clear_cloud_env
+from helpers import in_child
 from servers import Azurite, FakeGCS
 
-CLOUD_PREFIXES = ("AWS_", "AZURE_", "AZURITE_", "GOOGLE_", "AUTOSTORE_", "STORAGE_EMULATOR_HOST")
-CHILD_TIMEOUT = 120.0
 AWS_DECOYS = sorted(name for name in decoy_values(1, Path("/nonexistent")) if name.startswith("AWS_"))
 AZURE_DECOYS = sorted(name for name in decoy_values(1, Path("/nonexistent")) if name.startswith(("AZURE_", "AZURITE_")))
 GCS_DECOYS = sorted(
@@ -41,17 +38,14 @@ GCS_DECOYS = sorted(
 
 
 @pytest.fixture
-def only(
-    monkeypatch: pytest.MonkeyPatch, decoy_environment: dict[str, str], request: pytest.FixtureRequest
-) -> dict[str, str]:
-    """Leave exactly one decoy variable (the test's ``name`` parameter) in the environment."""
+def only(decoy_environment: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """The cloud variables of a child process that sees exactly one decoy (the test's ``name``
+    parameter); see :func:`helpers.in_child`."""
     name = request.node.callspec.params["name"]
-    clear_cloud_env(monkeypatch)
-    monkeypatch.setenv("AUTOSTORE_CONFIG", "")
-    monkeypatch.setenv(name, decoy_environment[name])
+    env = {"AUTOSTORE_CONFIG": "", name: decoy_environment[name]}
     if name == "AWS_PROFILE":  # a profile the (decoy) config file does not define
-        monkeypatch.setenv("AWS_CONFIG_FILE", decoy_environment["AWS_CONFIG_FILE"])
-    return {name: decoy_environment[name]}
+        env["AWS_CONFIG_FILE"] = decoy_environment["AWS_CONFIG_FILE"]
+    return env
 
 
 @pytest.fixture(scope="module")
@@ -72,49 +66,14 @@ def _frame_folder(client: Any, bucket: str, prefix: str) -> pl.DataFrame:
 
 @pytest.mark.parametrize("name", AWS_DECOYS)
 def test_point1_explicit_s3_options_beat_each_aws_variable(
-    name: str, decoy_environment: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options
+    name: str, only: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options
 ) -> None:
-    # Run in a spawned child that sets its environment before any native thread starts: adding
-    # ~90 variables back after each of these 43 cases, while obstore's and polars' threads of
-    # earlier tests call getenv, can crash a test process (glibc's environ is not thread-safe).
-    env = {"AUTOSTORE_CONFIG": "", name: decoy_environment[name]}
-    if name == "AWS_PROFILE":  # a profile the (decoy) config file does not define
-        env["AWS_CONFIG_FILE"] = decoy_environment["AWS_CONFIG_FILE"]
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_point1_child, args=(env, s3_server, shared_bucket, s3_options, send))
-    child.start()
-    send.close()
-    try:
-        outcome = receive.recv() if receive.poll(CHILD_TIMEOUT) else f"no answer in {CHILD_TIMEOUT} s"
-    finally:
-        child.join(10)
-        if child.is_alive():
-            child.kill()
-            child.join()
-    assert outcome == "ok", outcome
-    assert child.exitcode == 0
+    in_child(only, _point1_body, s3_server, shared_bucket, s3_options)
 
 
-def _point1_child(
-    env: dict[str, str], s3_server: S3Server, shared_bucket: str, s3_options: S3Options, send: Any
-) -> None:
-    """The body of the test above, in a fresh process whose cloud variables are exactly ``env``."""
-    import traceback
-
-    for key in [k for k in os.environ if k.startswith(CLOUD_PREFIXES)]:
-        del os.environ[key]
-    os.environ.update(env)
-    try:
-        _point1_body(s3_server, shared_bucket, s3_options, s3_server.client())
-        send.send("ok")
-    except BaseException:
-        send.send(traceback.format_exc())
-
-
-def _point1_body(s3_server: S3Server, shared_bucket: str, s3_options: S3Options, raw_client: Any) -> None:
+def _point1_body(s3_server: S3Server, shared_bucket: str, s3_options: S3Options) -> None:
     prefix = f"decoy-{uuid.uuid4().hex[:8]}/"
-    client = raw_client
+    client = s3_server.client()
 
     # obstore
     with AutoStore(f"s3://{shared_bucket}/{prefix}", options=s3_options) as store:
@@ -157,6 +116,10 @@ def test_point1_the_decoys_do_mislead_a_plain_obstore_client(
 ) -> None:
     """Control: the same explicit arguments given to obstore the usual way lose to the variable
     (so the test above proves something)."""
+    in_child(only, _plain_obstore_fails, failure, s3_server, shared_bucket)
+
+
+def _plain_obstore_fails(failure: str, s3_server: S3Server, shared_bucket: str) -> None:
     import obstore
     from obstore.store import S3Store
 
@@ -181,6 +144,10 @@ def test_point1_a_plain_boto3_client_is_misled_too(
     """Control for the boto3 side: a plain client fails on a missing AWS_PROFILE even with explicit
     keys; with AWS_ENDPOINT_URL_S3 it still works (botocore lets an explicit endpoint win), but a
     client without one would go to the decoy, which is why autostore never leaves it to botocore."""
+    in_child(only, _plain_boto3_is_misled, name, only[name], s3_server)
+
+
+def _plain_boto3_is_misled(name: str, value: str, s3_server: S3Server) -> None:
     import boto3
 
     if name == "AWS_PROFILE":
@@ -190,7 +157,7 @@ def test_point1_a_plain_boto3_client_is_misled_too(
             boto3.client("s3", **s3_server.options_kwargs())  # type: ignore[call-overload]
     else:
         client = boto3.client("s3", region_name="us-east-1")
-        assert client.meta.endpoint_url == only[name]
+        assert client.meta.endpoint_url == value
 
 
 def test_point1_all_decoys_at_once_through_every_transport(
@@ -213,24 +180,30 @@ def test_point1_all_decoys_at_once_through_every_transport(
     assert backend.get_bytes(prefix + "x.txt") == b"hello"
 
 
-def test_point1_fsspec_options_win_except_the_profile_variable(
-    s3_store: AutoStore, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_point1_fsspec_options_win_except_the_profile_variable(s3_store: AutoStore) -> None:
     """s3fs/botocore take explicit endpoint, keys (no token), region, CA verification and retries
     from the dict; only AWS_PROFILE cannot be switched off from storage options (README)."""
+    s3_store["f.txt"] = "fsspec"
+    options = s3_store.storage_options(engine="fsspec")
+    in_child({"AWS_PROFILE": "", "AWS_DEFAULT_PROFILE": ""}, _fsspec_reads, options, s3_store.uri, clear=False)
+
+
+def _fsspec_reads(options: dict[str, Any], uri: str) -> None:
     import s3fs
 
-    monkeypatch.delenv("AWS_PROFILE")
-    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
-    s3_store["f.txt"] = "fsspec"
-    fs = s3fs.S3FileSystem(**s3_store.storage_options(engine="fsspec"))
-    assert fs.cat(s3_store.uri.removeprefix("s3://") + "f.txt") == b"fsspec"
+    del os.environ["AWS_PROFILE"], os.environ["AWS_DEFAULT_PROFILE"]  # every other decoy stays
+    fs = s3fs.S3FileSystem(**options)
+    assert fs.cat(uri.removeprefix("s3://") + "f.txt") == b"fsspec"
 
 
 @pytest.mark.parametrize("name", AZURE_DECOYS)
 def test_point1_explicit_azure_options_beat_each_azure_variable(
     name: str, only: dict[str, str], azurite: Azurite
 ) -> None:
+    in_child(only, _azure_body, name, azurite)
+
+
+def _azure_body(name: str, azurite: Azurite) -> None:
     container = "c" + uuid.uuid4().hex[:12]
     azurite.create_container(container)
     for options in (
@@ -255,6 +228,10 @@ def test_point1_azure_all_decoys_at_once(azurite: Azurite, decoy_environment: di
 def test_point1_explicit_gcs_options_beat_each_google_variable(
     name: str, only: dict[str, str], fake_gcs: FakeGCS
 ) -> None:
+    in_child(only, _gcs_body, fake_gcs)
+
+
+def _gcs_body(fake_gcs: FakeGCS) -> None:
     bucket = "g" + uuid.uuid4().hex[:12]
     fake_gcs.create_bucket(bucket)
     fake_gcs.upload(bucket, "d/x.json", b'{"gcs": 1}')
@@ -273,34 +250,38 @@ def test_point1_explicit_gcs_options_beat_each_google_variable(
         "AWS_CHECKSUM_ALGORITHM",
     ],
 )
-def test_point1_unoverridable_aws_variables_are_refused(
-    name: str, monkeypatch: pytest.MonkeyPatch, shared_bucket: str, s3_options: S3Options
-) -> None:
-    monkeypatch.setenv(name, "aws:kms" if name == "AWS_SERVER_SIDE_ENCRYPTION" else "decoy")
+def test_point1_unoverridable_aws_variables_are_refused(name: str, shared_bucket: str, s3_options: S3Options) -> None:
+    value = "aws:kms" if name == "AWS_SERVER_SIDE_ENCRYPTION" else "decoy"
+    in_child({name: value}, _aws_refused, name, shared_bucket, s3_options, clear=False)
+
+
+def _aws_refused(name: str, shared_bucket: str, s3_options: S3Options) -> None:
     with AutoStore(f"s3://{shared_bucket}/refused/", options=s3_options) as store:
         with pytest.raises(ConfigError) as info:
             store["x.txt"] = "never sent"
         assert name in str(info.value) and "unset" in str(info.value)
         with pytest.raises(ConfigError, match=name):
             store.storage_options()
-    monkeypatch.delenv(name)
+    del os.environ[name]
     with AutoStore(f"s3://{shared_bucket}/refused/", options=s3_options) as store:
         assert "x.txt" not in store  # nothing was written
 
 
-def test_point1_unoverridable_azure_and_gcs_variables_are_refused(
-    monkeypatch: pytest.MonkeyPatch, azurite: Azurite, fake_gcs: FakeGCS
-) -> None:
-    monkeypatch.setenv("AZURE_STORAGE_ENCRYPTION_KEY", "ZGVjb3k=")
+def test_point1_unoverridable_azure_and_gcs_variables_are_refused(azurite: Azurite, fake_gcs: FakeGCS) -> None:
+    in_child({}, _azure_and_gcs_refused, azurite, fake_gcs, clear=False)
+
+
+def _azure_and_gcs_refused(azurite: Azurite, fake_gcs: FakeGCS) -> None:
+    os.environ["AZURE_STORAGE_ENCRYPTION_KEY"] = "ZGVjb3k="
     with pytest.raises(ConfigError, match="AZURE_STORAGE_ENCRYPTION_KEY"):
         AutoStore("az://anything/", options=AzureOptions(**azurite.options_kwargs())).keys()  # type: ignore[arg-type]
-    monkeypatch.setenv("GOOGLE_BEARER_TOKEN", "decoy-token")
+    os.environ["GOOGLE_BEARER_TOKEN"] = "decoy-token"
     gcs = GCSOptions(endpoint_url=fake_gcs.url, anonymous=True)
     with pytest.raises(ConfigError, match="GOOGLE_BEARER_TOKEN"):
         AutoStore("gs://anything/", options=gcs).keys()
-    monkeypatch.delenv("GOOGLE_BEARER_TOKEN")
+    del os.environ["GOOGLE_BEARER_TOKEN"]
     for name in ("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH", "SERVICE_ACCOUNT"):
-        monkeypatch.setenv(name, "/nonexistent/decoy-service-account.json")
+        os.environ[name] = "/nonexistent/decoy-service-account.json"
         with pytest.raises(ConfigError, match=name):  # would clash with the explicit (anonymous) credentials
             AutoStore("gs://anything/", options=gcs).keys()
-        monkeypatch.delenv(name)
+        del os.environ[name]

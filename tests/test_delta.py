@@ -35,7 +35,7 @@ from autostore import (
 )
 from autostore.delta import TableVersion, location
 from autostore.testing import S3Server
-from helpers import base_env, clear_cloud_env
+from helpers import base_env, in_child
 from servers import Azurite
 from workers import drain
 
@@ -329,9 +329,7 @@ def test_environment_cannot_redirect_a_tables_requests(s3_store: AutoStore, monk
     assert len(s3_store.history("env/")) == 2
 
 
-def test_profile_credentials_reach_deltalake(
-    s3_server: S3Server, shared_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_profile_credentials_reach_deltalake(s3_server: S3Server, shared_bucket: str, tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text(f"[profile deltaprof]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint_url}\n")
     creds = tmp_path / "credentials"
@@ -339,9 +337,12 @@ def test_profile_credentials_reach_deltalake(
         f"[deltaprof]\naws_access_key_id = {s3_server.access_key_id}\n"
         f"aws_secret_access_key = {s3_server.secret_access_key}\n"
     )
-    clear_cloud_env(monkeypatch)  # this test reads the environment (a profile) on purpose
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    # This test reads the environment (a profile) on purpose: in a child, see helpers.in_child.
+    env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(creds)}
+    in_child(env, _profile_reaches_deltalake, s3_server, shared_bucket)
+
+
+def _profile_reaches_deltalake(s3_server: S3Server, shared_bucket: str) -> None:
     with AutoStore(f"s3://{shared_bucket}/{uuid.uuid4().hex[:8]}/", profile_name="deltaprof") as store:
         store.write("p/", SALES, format="delta")
         assert_frame_equal(_sorted(store["p/"]), SALES)

@@ -9,7 +9,7 @@ import pytest
 
 from autostore import AutoStore, ConfigError, Options, S3Options
 from autostore.options import parse_size
-from helpers import clear_cloud_env
+from helpers import in_child
 
 
 @pytest.mark.parametrize(
@@ -110,13 +110,17 @@ def test_config_alias_and_kwargs_on_local(tmp_path: Path) -> None:
     assert isinstance(store.options_for("s3"), S3Options)
 
 
-def test_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_cloud_env(monkeypatch)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKENV")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-env")
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def test_env_defaults() -> None:
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKENV",
+        "AWS_SECRET_ACCESS_KEY": "secret-env",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    }
+    in_child(env, _env_defaults)  # a child: see helpers.in_child
+
+
+def _env_defaults() -> None:
     r = S3Options().resolved()
     assert (r.aws_access_key_id, r.region_name, r.endpoint_url) == ("AKENV", "eu-west-1", "http://127.0.0.1:9")
     explicit = S3Options(aws_access_key_id="A", aws_secret_access_key="B", region_name="us-east-2").resolved()

@@ -24,7 +24,7 @@ from autostore import (
 )
 from autostore.testing import S3Server
 from conftest import Raw
-from helpers import clear_cloud_env
+from helpers import in_child
 
 
 def is_s3(p: AutoPath) -> bool:
@@ -175,13 +175,15 @@ def test_store_relative_keys_and_uris(store: AutoStore) -> None:
         AutoPath("a/../../escape", store=store)
 
 
-def test_default_store_is_shared_per_bucket_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_cloud_env(monkeypatch)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+def test_default_store_is_shared_per_bucket_and_settings() -> None:
+    in_child({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, _default_stores)  # a child: see helpers.in_child
+
+
+def _default_stores() -> None:
     a, b = AutoPath("s3://bucket-a/x"), AutoPath("s3://bucket-a/y/z")
     assert a.store is b.store
     assert AutoPath("s3://bucket-b/x").store is not a.store
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:2")
+    os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:2"
     assert AutoPath("s3://bucket-a/x").store is not a.store  # new settings, new store
     assert AutoPath("/tmp/x").store is AutoPath("/var/y").store
 

@@ -12,7 +12,7 @@ import pytest
 
 from autostore import AuthError, AutoStore, BucketNotFound, NotFound, S3Options
 from autostore.testing import S3Server, s3_server_running
-from helpers import boto_client, clear_cloud_env
+from helpers import boto_client, in_child
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +75,11 @@ def test_multipart_above_threshold(s3_server: S3Server, shared_bucket: str, s3_o
     assert store.get_metadata("big").etag == big["ETag"]
 
 
-def test_environment_credentials(s3_server: S3Server, shared_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_cloud_env(monkeypatch)
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
+def test_environment_credentials(s3_server: S3Server, shared_bucket: str) -> None:
+    in_child(s3_server.env(), _environment_credentials, s3_server, shared_bucket)  # see helpers.in_child
+
+
+def _environment_credentials(s3_server: S3Server, shared_bucket: str) -> None:
     store = AutoStore(f"s3://{shared_bucket}/env/")
     store["cfg"] = {"from": "env"}
     assert json.loads(boto_client(s3_server).get_object(Bucket=shared_bucket, Key="env/cfg.json")["Body"].read()) == {
@@ -86,9 +87,7 @@ def test_environment_credentials(s3_server: S3Server, shared_bucket: str, monkey
     }
 
 
-def test_profile_credentials_and_endpoint(
-    s3_server: S3Server, shared_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_profile_credentials_and_endpoint(s3_server: S3Server, shared_bucket: str, tmp_path: Path) -> None:
     config = tmp_path / "config"
     config.write_text(
         f"[profile testing]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint_url}\n"
@@ -101,9 +100,11 @@ def test_profile_credentials_and_endpoint(
         f"aws_secret_access_key = {s3_server.secret_access_key}\n"
         "[broken]\naws_access_key_id = nobody\naws_secret_access_key = wrong\n"
     )
-    clear_cloud_env(monkeypatch)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    env = {"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(creds)}
+    in_child(env, _profile_credentials, s3_server, shared_bucket)  # a child: see helpers.in_child
+
+
+def _profile_credentials(s3_server: S3Server, shared_bucket: str) -> None:
     store = AutoStore(f"s3://{shared_bucket}/profile/", profile_name="testing")
     store["experiment/results"] = {"accuracy": 0.95, "epochs": 100}
     assert store["experiment/results"] == {"accuracy": 0.95, "epochs": 100}
