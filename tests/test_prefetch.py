@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from urllib.parse import parse_qs
 
 import polars as pl
 import pytest
@@ -160,3 +161,43 @@ def test_files_whose_columns_differ_fail_as_in_polars_own_scan(
             query(ours).collect()  # never a PanicException, never a silently dropped column
         if query(ours) is ours:
             assert "p1.parquet" in str(caught.value)  # names the odd file
+
+
+def list_prefixes(proxy: CountingProxy) -> list[str]:
+    """The prefix of each LIST request the server saw, in order."""
+    lists = [e for e in proxy.exchanges if e.method == "GET" and "list-type" in e.query]
+    return [parse_qs(e.query).get("prefix", [""])[0] for e in lists]
+
+
+def test_one_listing_decides_delta_or_plain_and_serves_the_scan(
+    dataset: tuple[AutoStore, str, int], proxy: CountingProxy
+) -> None:
+    store, uri, files = dataset
+    store.stats(reset=True)
+    proxy.reset()
+    lf = store["sales/"]
+    folder = uri.removeprefix(f"s3://{uri.split('/')[2]}/")
+    assert [p.rstrip("/") for p in list_prefixes(proxy)] == [folder.rstrip("/")]  # not also one for _delta_log/
+    assert store.stats().requests["LIST page"] == 1
+    assert lf.collect().height == files * 10
+
+
+@pytest.mark.parametrize("column", ["region", "Region"])
+def test_a_delta_table_is_still_read_as_delta_wherever_its_log_sorts(
+    s3_server: S3Server, shared_bucket: str, proxy: CountingProxy, column: str
+) -> None:
+    # "Region=eu/..." sorts before "_delta_log/", "region=eu/..." after it: the listing that looks
+    # for the log must not stop at the first data file, and must not scan the files as a dataset
+    # (an overwritten table keeps its old files: a plain scan would return both versions' rows).
+    opts = S3Options(**{**s3_server.options_kwargs(), "endpoint_url": proxy.url})
+    store = AutoStore(f"s3://{shared_bucket}/deltalist-{uuid.uuid4().hex[:8]}/", options=opts)
+    first = pl.DataFrame({column: ["eu", "us"], "v": [1, 2]})
+    second = pl.DataFrame({column: ["eu", "us", "us"], "v": [10, 20, 30]})
+    store.write("t/", first, format="delta", partition_by=column)
+    store.write("t/", second, format="delta", mode="overwrite", partition_by=column)
+    listed = s3_server.client().list_objects_v2(Bucket=shared_bucket, Prefix=store.uri.split("/", 3)[3] + "t/")
+    assert len([o for o in listed["Contents"] if o["Key"].endswith(".parquet")]) == 4  # both versions' files
+    proxy.reset()
+    got = store["t/"].collect().sort("v")
+    assert_frame_equal(got.select(column, "v"), second, check_dtypes=False)
+    assert list_prefixes(proxy)  # it did list

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,15 +67,18 @@ def scan_dataset(
     format: str | None = None,
     cache: bool = False,
     fresh: bool = False,
+    listing: list[ObjectMeta] | None = None,
 ) -> Any:
     """A polars LazyFrame over the data files below the folder ``prefix`` (ends with "/").
 
     ``cache=True`` first brings every file into the store's download cache (``fresh``: checked
     with the server even when cached) and scans local links to the cached files instead.
+    ``listing``: the objects below ``prefix`` when the caller has listed them already.
     """
     pl = require("polars", None, "Reading a folder as a dataset")
     key, uri = shown_location(store, backend, prefix)
-    files, family = _select_files(backend, prefix, key, uri, format)
+    found = backend.list_objects(prefix) if listing is None else listing
+    files, family = _select_files(found, prefix, key, uri, format)
     parts = {m.key: _partitions(m.key[len(prefix) :]) for m in files}
     hive_names = _check_partitions(parts, prefix, uri)
 
@@ -122,10 +126,10 @@ def _first_file_schema(pl: Any, source: str, scan_kwargs: dict[str, Any]) -> Any
 
 
 def _select_files(
-    backend: Backend, prefix: str, key: str, uri: str, format: str | None
+    found: Iterable[ObjectMeta], prefix: str, key: str, uri: str, format: str | None
 ) -> tuple[list[ObjectMeta], str]:
     by_ext: dict[str, list[ObjectMeta]] = {}
-    for meta in backend.list_objects(prefix):
+    for meta in found:
         rel = meta.key[len(prefix) :]
         if rel and not rel.endswith("/") and not is_hidden(rel):
             by_ext.setdefault(file_ext(rel.rpartition("/")[2]), []).append(meta)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import Backend
+from .backends.base import Backend, ObjectMeta
 from .errors import ConfigError, NotFound
 from .uri import folder_key
 
@@ -35,7 +35,13 @@ def read_folder(
     """The folder ``prefix`` as a polars LazyFrame: its Delta table, else a scan of its files."""
     from .delta import is_table
 
-    if format in (None, "delta") and is_table(backend, prefix):  # never the plain scan: wrong rows
+    listing: list[ObjectMeta] | None = None
+    if format is None and _lists_by_request(backend):
+        listing = _listing_unless_delta(backend, prefix)
+        delta = listing is None
+    else:
+        delta = format in (None, "delta") and is_table(backend, prefix)
+    if delta:  # never the plain scan of a Delta table: wrong rows
         from .delta import scan_table
 
         return scan_table(store, backend, prefix, cache=cache)
@@ -50,7 +56,30 @@ def read_folder(
             f"{backend.uri(prefix)} (a folder is scanned lazily by polars); read one file of it instead."
         )
 
-    return scan_dataset(store, backend, prefix, format=format, cache=cache, fresh=fresh)
+    return scan_dataset(store, backend, prefix, format=format, cache=cache, fresh=fresh, listing=listing)
+
+
+def _lists_by_request(backend: Backend) -> bool:
+    """An object store, where each listing is a round trip (a local folder is checked by a stat;
+    plain HTTP cannot list)."""
+    return backend.local_path("") is None and getattr(backend, "kind", None) != "http"
+
+
+def _listing_unless_delta(backend: Backend, prefix: str) -> list[ObjectMeta] | None:
+    """Every object below ``prefix``, or None as soon as one lies in ``_delta_log/``: one listing
+    decides "Delta table or plain dataset" and serves the plain scan, instead of a LIST to look for
+    the log and another for the files. Listings come in key order, and ``_`` sorts before the
+    lower-case names Delta gives its data files and partitions, so for a table the log usually
+    shows up on the first page and the listing stops there."""
+    from .delta import LOG_FOLDER
+
+    log = folder_key(prefix) + LOG_FOLDER
+    listing = []
+    for meta in backend.list_objects(prefix):
+        if meta.key.startswith(log):
+            return None
+        listing.append(meta)
+    return listing
 
 
 def write_folder(
