@@ -272,12 +272,17 @@ def parquet(ctx: Ctx) -> list[Workload]:
     )
     local = AutoStore(ctx.tmp / "pq")
     plain = ctx.tmp / "plain.parquet"
+    renamed, renamed_tmp = ctx.tmp / "renamed.parquet", ctx.tmp / "renamed.parquet.tmp"
 
     def as_write() -> None:
         local["frame"] = df
 
     def pl_write() -> None:
         df.write_parquet(plain)
+
+    def pl_write_renamed() -> None:  # crash-safe, as autostore writes: a new file, then a rename
+        df.write_parquet(renamed_tmp)
+        os.replace(renamed_tmp, renamed)
 
     def as_read() -> Any:
         return local["frame"]
@@ -299,14 +304,15 @@ def parquet(ctx: Ctx) -> list[Workload]:
     def check(name: str, result: Any) -> None:
         assert result.equals(df), name
 
-    as_write(), pl_write()
+    as_write(), pl_write(), pl_write_renamed()
     return [
         Workload(
             f"{rows:,}-row parquet write, local",
             "autostore",
             "polars",
             1.05,
-            {"autostore": as_write, "polars": pl_write},
+            {"autostore": as_write, "polars": pl_write, "polars, new file + rename": pl_write_renamed},
+            note="polars writes its file in place; autostore writes a new file and renames it (crash-safe)",
         ),
         Workload(
             f"{rows:,}-row parquet read, local",
