@@ -228,3 +228,50 @@ def test_replacing_a_large_file_frees_the_old_one_later_and_keeps_nothing_open(
     with open(target, "rb") as f:
         assert f.read(3) == b"nnn"
     assert not [n for n in os.listdir(tmp_path / "root") if n.startswith(TEMP_MARKER)]
+
+
+def _cached_pages(fd: int) -> tuple[int, int]:
+    """(cached pages, dirty pages) of the open file ``fd``."""
+    from autostore.backends.pagecache import _cachestat
+
+    state = _cachestat(fd)
+    assert state is not None, "this test needs the cachestat system call (Linux 6.5+)"
+    return state.nr_cache, state.nr_dirty
+
+
+@pytest.mark.parametrize("how", ["put_bytes", "download_to"])
+@pytest.mark.parametrize(
+    ("size", "clean", "dropped"), [("large", True, True), ("large", False, False), ("small", True, False)]
+)
+def test_a_large_clean_replaced_file_gives_its_cached_pages_to_the_new_copy(
+    tmp_path: Path, s3_server: S3Server, how: str, size: str, clean: bool, dropped: bool
+) -> None:
+    from autostore.backends.atomic import FREE_LATER
+
+    n = FREE_LATER + 4096 if size == "large" else FREE_LATER // 4
+    store = AutoStore(tmp_path / "root")
+    target = tmp_path / "root" / "f.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"o" * n)
+    if clean:
+        with open(target, "rb") as f:
+            os.fsync(f.fileno())
+    with open(target, "rb") as reader:
+        cached, dirty = _cached_pages(reader.fileno())
+        assert cached == -(-n // 4096) and (dirty == 0) == clean
+        if how == "put_bytes":
+            store.core.target("f.bin")[0].put_bytes("f.bin", b"n" * n)
+        else:
+            bucket = "recycle-" + uuid.uuid4().hex[:6]
+            s3_server.create_bucket(bucket)
+            remote = AutoStore(f"s3://{bucket}/", options=S3Options(**s3_server.options_kwargs()))  # type: ignore[arg-type]
+            path = autostore.AutoPath(f"s3://{bucket}/f.bin", store=remote)
+            path.write_bytes(b"n" * n)
+            path.download_to(target)
+        after, dirty_after = _cached_pages(reader.fileno())
+        # Dropped only when large and clean: a dirty file would be written back just to be deleted.
+        assert (after == 0) == dropped, (cached, after)
+        if not clean:
+            assert dirty_after == dirty, "no writeback was started for the replaced file"
+        assert reader.read(3) == b"ooo"  # a reader of the old file still reads it (from disk)
+    assert target.read_bytes() == b"n" * n

@@ -110,6 +110,10 @@ def open_temp(target: str, old: os.stat_result | None, durable: bool = False) ->
     readable by more users than the old one, and the replace keeps a private file private."""
     if old is not None:
         _check_overwrite(target, old)
+        if old.st_size >= FREE_LATER:
+            from .pagecache import recycle
+
+            recycle(target, old)  # the new copy reuses the old one's pages (see pagecache.py)
     tmp = temp_sibling(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     mode = 0o666 if old is None else 0o600
