@@ -549,6 +549,13 @@ def transfers(ctx: Ctx) -> list[Workload]:
     def as_down() -> int:
         return target.download_to(ctx.tmp / "as.out").stat().st_size
 
+    fresh = iter(range(1_000))
+
+    def as_down_new() -> int:
+        # A destination that does not exist yet (a new name each round; none is deleted while
+        # the rows run, so no variant reuses the pages of another's file).
+        return target.download_to(ctx.tmp / f"as-new-{next(fresh)}.out").stat().st_size
+
     def boto_down() -> int:
         client.download_file(ctx.bucket, "xfer/boto.bin", str(ctx.tmp / "boto.out"))
         return (ctx.tmp / "boto.out").stat().st_size
@@ -592,13 +599,15 @@ def transfers(ctx: Ctx) -> list[Workload]:
             round(1 / 1.2, 2),
             {
                 "autostore": as_down,
+                "autostore, new destination": as_down_new,
                 "boto3": boto_down,
                 "obstore, new file + rename": ob_down_replace,
                 "obstore, in place": ob_down,
             },
             check=check,
             note=f"target: MB/s >= 1.2x obstore's single stream (written crash-safe, as ours and boto3's); "
-            f"RSS growth {peak_growth(as_down) / 2**20:.0f} MiB",
+            f"RSS growth {peak_growth(as_down) / 2**20:.0f} MiB; autostore replaces its previous copy, "
+            "whose cached pages it reuses",
             # Each variant writes 256 MiB: without a sync, one variant's dirty pages are written
             # back during the next one's timing.
             settle=os.sync,
