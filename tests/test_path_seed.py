@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -17,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
-from helpers import clear_cloud_env
+from helpers import in_child
 
 SEED_BUCKETS = (
     "my-bucket", "backup-bucket", "data-bucket", "reports", "data", "config",
@@ -37,6 +38,14 @@ class Seed:
             self.client = server.client()
             for real in self.names.values():
                 server.create_bucket(real)
+
+    def __getstate__(self) -> dict[str, Any]:  # for a child process: the client is made anew there
+        return {k: v for k, v in self.__dict__.items() if k != "client"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.server is not None:
+            self.client = self.server.client()
 
     def uri(self, bucket: str, key: str = "") -> str:
         """The seed's ``s3://bucket/key`` in this run."""
@@ -298,13 +307,14 @@ def test_data_loading_with_format_detection(seed: Seed, seed_store: AutoStore) -
     assert_frame_equal(pl.read_parquet(io.BytesIO(seed.get("datasets", "processed.parquet"))), df)
 
 
-def test_autopath_without_explicit_store(
-    seed: Seed, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if seed.server is not None:  # "default options": the environment names the server
-        clear_cloud_env(monkeypatch)
-        for name, value in request.getfixturevalue("s3_server").env().items():
-            monkeypatch.setenv(name, value)
+def test_autopath_without_explicit_store(seed: Seed) -> None:
+    if seed.server is None:
+        _autopath_without_explicit_store(seed)
+    else:  # "default options": the environment names the server (set in a child: helpers.in_child)
+        in_child(seed.server.env(), _autopath_without_explicit_store, seed)
+
+
+def _autopath_without_explicit_store(seed: Seed) -> None:
     Path("data").mkdir()
     Path("data/file.json").write_text('{"local": 1}')
     seed.put("bucket", "file.json", b'{"remote": 1}')
