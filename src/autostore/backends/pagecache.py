@@ -72,8 +72,8 @@ def recycle(path: str, old: os.stat_result | None) -> None:
     """Drop the cached pages of ``path`` (the regular file ``old``, about to be replaced) when
     none of them is dirty; never raises. :mod:`.atomic` calls it for large files only (the
     system call costs more than a small file's pages)."""
-    if old is None or not stat.S_ISREG(old.st_mode) or _syscall is False:
-        return
+    if old is None or not stat.S_ISREG(old.st_mode) or _syscall is False or not sys.platform.startswith("linux"):
+        return  # cachestat and fadvise are Linux calls
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
