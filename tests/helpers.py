@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import multiprocessing
 import os
 import re
@@ -77,6 +79,33 @@ def _child_main(env: dict[str, str], clear: bool, body: Callable[..., None], arg
         send.send("ok")
     except BaseException:
         send.send(traceback.format_exc())
+
+
+def env_test(setup: Callable[[pytest.MonkeyPatch], None]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorate a test that changes the environment on purpose: its body runs in a spawned child
+    (see :func:`in_child`) with a ``monkeypatch`` of its own, after ``setup(monkeypatch)`` (a
+    module-level function). The test's other fixtures are handed to the child, so they must pickle."""
+
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(test)
+        def run(**fixtures: Any) -> None:
+            fixtures.pop("monkeypatch", None)
+            in_child({}, _run_test, test.__module__, test.__name__, setup, fixtures, clear=False)
+
+        return run
+
+    return decorate
+
+
+def _run_test(
+    module: str, name: str, setup: Callable[[pytest.MonkeyPatch], None], fixtures: dict[str, Any]
+) -> None:
+    test = getattr(importlib.import_module(module), name).__wrapped__
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        setup(monkeypatch)
+        if "monkeypatch" in inspect.signature(test).parameters:
+            fixtures["monkeypatch"] = monkeypatch
+        test(**fixtures)
 
 
 def clear_cloud_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,14 @@ import pytest
 from autostore import AutoStore, ConfigError, Options, S3Options
 from autostore.config import active_profile, config_path, load, settle, use_profile
 from autostore.testing import S3Server
+from helpers import env_test
 
 
-@pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What every test here starts from: no AWS_*/AUTOSTORE_* variable, no active profile. The
+    tests run in spawned children (helpers.env_test): clearing and refilling ~80 variables in the
+    test process while native threads call getenv can crash it (glibc's environ is not
+    thread-safe)."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "AUTOSTORE_")):
             monkeypatch.delenv(name)
@@ -29,6 +33,7 @@ def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Path:
     return path
 
 
+@env_test(clean_env)
 def test_default_location_is_the_platform_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert config_path() == tmp_path / "autostore" / "config.toml"
@@ -39,6 +44,7 @@ def test_default_location_is_the_platform_config_dir(tmp_path: Path, monkeypatch
     assert config_path() is None and AutoStore(tmp_path / "data").options.timeout == 30.0
 
 
+@env_test(clean_env)
 def test_layers_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(
         tmp_path,
@@ -90,6 +96,7 @@ timeout = 99
     assert AutoStore(tmp_path / "local").options.cache_enabled is True
 
 
+@env_test(clean_env)
 def test_bucket_credentials_from_named_variables_on_a_real_server(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,6 +126,7 @@ secret_access_key_env = "LAB_SECRET"
     assert s3_server.secret_access_key not in str(info.value)
 
 
+@env_test(clean_env)
 def test_scheme_table_registers_an_s3_compatible_scheme(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -141,6 +149,7 @@ secret_access_key_env = "S"
     assert AutoStore(f"s3://{s3_bucket}/", options=S3Options(**s3_server.options_kwargs()))["via-scheme"] == [1, 2]  # type: ignore[arg-type]
 
 
+@env_test(clean_env)
 def test_environment_credentials_win_over_the_file(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,6 +183,7 @@ aws_secret_access_key = "wrong-secret"
         ("[schemes.x1]\nkind = 'ftp'\n", "x1"),
     ],
 )
+@env_test(clean_env)
 def test_bad_files_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, fragment: str) -> None:
     path = write(tmp_path, monkeypatch, text)
     with pytest.raises(ConfigError) as info:
@@ -181,6 +191,7 @@ def test_bad_files_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert fragment in str(info.value) and str(path) in str(info.value)
 
 
+@env_test(clean_env)
 def test_bad_environment_and_missing_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_MAX_RETRIES", "many")
     with pytest.raises(ConfigError, match="AUTOSTORE_MAX_RETRIES"):
@@ -197,6 +208,7 @@ def test_bad_environment_and_missing_profile(tmp_path: Path, monkeypatch: pytest
         AutoStore(tmp_path)
 
 
+@env_test(clean_env)
 def test_file_is_reread_when_it_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, monkeypatch, "[defaults]\ntimeout = 1\n")
     assert load().defaults["timeout"][0] == 1

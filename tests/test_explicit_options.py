@@ -16,10 +16,12 @@ from autostore import AutoStore, ConfigError, Options, S3Options
 from autostore.config import settle, use_profile
 from autostore.options import AzureOptions, GCSOptions
 from autostore.testing import S3Server
+from helpers import env_test
 
 
-@pytest.fixture(autouse=True)
 def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No AUTOSTORE_* variable and no config file; the tests that change the environment run in
+    spawned children (helpers.env_test), where this is set up."""
     for name in list(os.environ):
         if name.startswith("AUTOSTORE_"):
             monkeypatch.delenv(name)
@@ -34,6 +36,7 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> N
 
 
 # -- point 2: explicit = passed -------------------------------------------------------------------
+@env_test(no_config)
 def test_point2_explicit_cache_off_beats_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_CACHE_ENABLED", "1")
     with AutoStore(tmp_path / "a", cache_enabled=False) as store:
@@ -45,6 +48,7 @@ def test_point2_explicit_cache_off_beats_environment(tmp_path: Path, monkeypatch
         assert store.options.cache_enabled is True
 
 
+@env_test(no_config)
 def test_point2_explicit_default_number_beats_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_MAX_RETRIES", "9")
     monkeypatch.setenv("AUTOSTORE_TIMEOUT", "7")
@@ -56,6 +60,7 @@ def test_point2_explicit_default_number_beats_environment(tmp_path: Path, monkey
         assert (store.options.max_retries, store.options.timeout) == (9, 7.0)
 
 
+@env_test(no_config)
 def test_point2_s3options_in_a_list_keep_their_explicit_defaults(
     s3_server: S3Server, shared_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -75,6 +80,7 @@ def test_point2_s3options_in_a_list_keep_their_explicit_defaults(
         assert (store.options.max_retries, store.options.cache_enabled) == (9, False)
 
 
+@env_test(no_config)
 def test_point2_explicit_default_beats_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config_file(
         tmp_path,
@@ -91,6 +97,7 @@ def test_point2_explicit_default_beats_config_file(tmp_path: Path, monkeypatch: 
     assert settle(S3Options(cache_enabled=False), "s3").cache_enabled is False
 
 
+@env_test(no_config)
 def test_point2_filled_values_do_not_become_explicit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_MAX_RETRIES", "9")
     settled = settle(Options(timeout=5.0), "file")
@@ -117,6 +124,7 @@ def test_point2_replace_inherit_copy_and_pickle_keep_the_explicit_set() -> None:
         o.replace(cache_enable=True)
 
 
+@env_test(no_config)
 def test_point2_pickled_store_keeps_explicit_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_CACHE_ENABLED", "1")
     monkeypatch.setenv("AUTOSTORE_MAX_RETRIES", "9")
@@ -130,6 +138,7 @@ def test_point2_pickled_store_keeps_explicit_options(tmp_path: Path, monkeypatch
         store.close()
 
 
+@env_test(no_config)
 def test_point2_explicit_use_emulator_false_beats_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_STORAGE_USE_EMULATOR", "true")
     assert AzureOptions(use_emulator=False).resolved().use_emulator is False
