@@ -6,6 +6,7 @@ broken profiles basics are in test_s3.py; these scenarios add the rest and check
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,13 +28,31 @@ from autostore import (
 from autostore.backends.boto3_transport import Boto3Backend
 from autostore.testing import S3Server
 from faultproxy import FaultProxy, first, only
-from helpers import clear_cloud_env
+from helpers import in_child
+
+
+class _Records(logging.Handler):
+    """Log records of every logger at DEBUG, for a child process (where there is no caplog)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        root = logging.getLogger()
+        root.addHandler(self)
+        root.setLevel(logging.DEBUG)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.format(r) for r in self.records)
 
 
 class Leaks:
     """Everything a user could see: exceptions (whole chains), reprs, and log records."""
 
-    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+    def __init__(self, caplog: pytest.LogCaptureFixture | _Records) -> None:
         self.caplog = caplog
         self.texts: list[str] = []
         self.errors: list[BaseException] = []
@@ -75,7 +94,9 @@ def _options(server: S3Server, **changes: Any) -> S3Options:
     return S3Options(**kwargs)
 
 
-def _profiles(tmp_path: Path, server: S3Server, monkeypatch: pytest.MonkeyPatch, profile_secret: str) -> None:
+def _profiles(tmp_path: Path, server: S3Server, profile_secret: str) -> dict[str, str]:
+    """Write AWS config and credentials files with broken profiles; returns the environment that
+    points at them (profiles come from these files only, not from the decoys)."""
     config = tmp_path / "config"
     endpoint = f"endpoint_url = {server.endpoint_url}\nregion = us-east-1\n"
     config.write_text(
@@ -88,10 +109,34 @@ def _profiles(tmp_path: Path, server: S3Server, monkeypatch: pytest.MonkeyPatch,
     credentials.write_text(
         f"[wrong-secret]\naws_access_key_id = {server.access_key_id}\naws_secret_access_key = {profile_secret}\n"
     )
-    clear_cloud_env(monkeypatch)  # profiles come from these files only, not from the decoys
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata lookups here
+    return {
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_EC2_METADATA_DISABLED": "true",  # no instance metadata lookups here
+    }
+
+
+def _profiles_leak_nothing(uri: str, shared_bucket: str, secrets: list[str]) -> None:
+    """Step 6 of the test below, in a child whose cloud variables are only the profile files'
+    (helpers.in_child): missing, credential-less, broken, failing and wrong-secret profiles."""
+    leaks = Leaks(_Records())
+    err = leaks.expect(AuthError, lambda: AutoStore(uri, profile_name="does-not-exist")["a.json"])
+    assert "does-not-exist" in str(err) and "~/.aws/config" in str(err)
+    for profile in ("no-credentials", "broken-source", "failing-process"):
+        err = leaks.expect(AuthError, lambda p=profile: AutoStore(uri, profile_name=p)["a.json"])
+        assert f"AWS profile {profile!r}" in str(err) and "fix the profile" in str(err), str(err)
+        leaks.expect(
+            AuthError, lambda p=profile: Boto3Backend("s3", shared_bucket, S3Options(profile_name=p)).head("x")
+        )
+    err = leaks.expect(AuthError, lambda: AutoStore(uri, profile_name="wrong-secret")["a.json"])
+    assert "'wrong-secret'" in str(err)
+    os.environ["AWS_PROFILE"] = "wrong-secret"
+    leaks.expect(AuthError, lambda: AutoStore(uri)["a.json"])  # the profile from the environment
+    assert all(isinstance(e, AutoStoreError) for e in leaks.errors) and len(leaks.errors) == 9
+    corpus = leaks.corpus()
+    assert "Looking for credentials via" in corpus  # botocore's DEBUG records are captured too
+    for secret in secrets:
+        assert secret not in corpus, f"a secret leaked: {secret[:8]}..."
 
 
 def test_no_secret_reaches_logs_messages_or_reprs(
@@ -99,7 +144,6 @@ def test_no_secret_reaches_logs_messages_or_reprs(
     shared_bucket: str,
     fault_proxy: FaultProxy,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     leaks: Leaks,
 ) -> None:
     tag = uuid.uuid4().hex[:12]
@@ -164,20 +208,9 @@ def test_no_secret_reaches_logs_messages_or_reprs(
     leaks.expect(NotFound, lambda: ok.get_bytes(f"secrets-{tag}/none.json"))
     leaks.expect(BucketNotFound, lambda: Boto3Backend("s3", f"no-bucket-{tag}", _options(s3_server)).list_dir(""))
 
-    # 6. Profiles: missing, without credentials, broken, failing, with a wrong secret.
-    _profiles(tmp_path, s3_server, monkeypatch, profile_secret)
-    err = leaks.expect(AuthError, lambda: AutoStore(uri, profile_name="does-not-exist")["a.json"])
-    assert "does-not-exist" in str(err) and "~/.aws/config" in str(err)
-    for profile in ("no-credentials", "broken-source", "failing-process"):
-        err = leaks.expect(AuthError, lambda p=profile: AutoStore(uri, profile_name=p)["a.json"])
-        assert f"AWS profile {profile!r}" in str(err) and "fix the profile" in str(err), str(err)
-        leaks.expect(
-            AuthError, lambda p=profile: Boto3Backend("s3", shared_bucket, S3Options(profile_name=p)).head("x")
-        )
-    err = leaks.expect(AuthError, lambda: AutoStore(uri, profile_name="wrong-secret")["a.json"])
-    assert "'wrong-secret'" in str(err)
-    monkeypatch.setenv("AWS_PROFILE", "wrong-secret")
-    leaks.expect(AuthError, lambda: AutoStore(uri)["a.json"])  # the profile from the environment
+    # 6. Profiles: missing, without credentials, broken, failing, with a wrong secret. In a child,
+    # whose environment holds only the profile files (helpers.in_child).
+    in_child(_profiles(tmp_path, s3_server, profile_secret), _profiles_leak_nothing, uri, shared_bucket, secrets)
 
     # 7. Options that would echo a secret.
     leaks.expect(ConfigError, lambda: S3Options(endpoint_url=f"https://user:{url_password}@minio.example.com"))
@@ -186,7 +219,7 @@ def test_no_secret_reaches_logs_messages_or_reprs(
 
     # Every exception is ours (typed), and no text anywhere holds a secret.
     assert all(isinstance(e, AutoStoreError) for e in leaks.errors)
-    assert len(leaks.errors) >= 25
+    assert len(leaks.errors) >= 20  # (and the 9 of step 6 in its child)
     corpus = leaks.corpus()
     assert "retry 1 of 1" in corpus  # the DEBUG capture works (our retry was logged)...
     assert "replacing" in corpus  # ...and so do autostore's other DEBUG messages
