@@ -198,6 +198,20 @@ def _wait_for_free_threads(timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
+def _replace(how: str, store: AutoStore, key: str, data: bytes, s3_server: S3Server) -> None:
+    """Replace the local file ``key`` of ``store`` with ``data``: by ``put_bytes``, or by
+    ``download_to`` from an object on the S3 server."""
+    if how == "put_bytes":
+        store.core.target(key)[0].put_bytes(key, data)
+        return
+    bucket = "replace-" + uuid.uuid4().hex[:6]
+    s3_server.create_bucket(bucket)
+    remote = AutoStore(f"s3://{bucket}/", options=S3Options(**s3_server.options_kwargs()))  # type: ignore[arg-type]
+    path = autostore.AutoPath(f"s3://{bucket}/{key}", store=remote)
+    path.write_bytes(data)
+    path.download_to(Path(store.uri) / key)
+
+
 @pytest.mark.parametrize("how", ["put_bytes", "download_to"])
 def test_replacing_a_large_file_frees_the_old_one_later_and_keeps_nothing_open(
     tmp_path: Path, s3_server: S3Server, how: str
@@ -211,15 +225,7 @@ def test_replacing_a_large_file_frees_the_old_one_later_and_keeps_nothing_open(
     old = os.stat(target)
     # A reader holding the old file keeps reading the old bytes (what the rename promises).
     with open(target, "rb") as reader:
-        if how == "put_bytes":
-            store.core.target("big.bin")[0].put_bytes("big.bin", b"n" * big)
-        else:
-            bucket = "free-later-" + uuid.uuid4().hex[:6]
-            s3_server.create_bucket(bucket)
-            remote = AutoStore(f"s3://{bucket}/", options=S3Options(**s3_server.options_kwargs()))  # type: ignore[arg-type]
-            path = autostore.AutoPath(f"s3://{bucket}/big.bin", store=remote)
-            path.write_bytes(b"n" * big)
-            path.download_to(target)
+        _replace(how, store, "big.bin", b"n" * big, s3_server)
         _wait_for_free_threads()
         assert _descriptors_of(old) == 1  # the reader's: the one held for freeing was closed
         assert reader.read(3) == b"ooo"
@@ -259,15 +265,7 @@ def test_a_large_clean_replaced_file_gives_its_cached_pages_to_the_new_copy(
     with open(target, "rb") as reader:
         cached, dirty = _cached_pages(reader.fileno())
         assert cached == -(-n // 4096) and (dirty == 0) == clean
-        if how == "put_bytes":
-            store.core.target("f.bin")[0].put_bytes("f.bin", b"n" * n)
-        else:
-            bucket = "recycle-" + uuid.uuid4().hex[:6]
-            s3_server.create_bucket(bucket)
-            remote = AutoStore(f"s3://{bucket}/", options=S3Options(**s3_server.options_kwargs()))  # type: ignore[arg-type]
-            path = autostore.AutoPath(f"s3://{bucket}/f.bin", store=remote)
-            path.write_bytes(b"n" * n)
-            path.download_to(target)
+        _replace(how, store, "f.bin", b"n" * n, s3_server)
         after, dirty_after = _cached_pages(reader.fileno())
         # Dropped only when large and clean: a dirty file would be written back just to be deleted.
         assert (after == 0) == dropped, (cached, after)
