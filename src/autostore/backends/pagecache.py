@@ -18,6 +18,7 @@ One job: that drop, for :mod:`.atomic`.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import stat
 import sys
@@ -62,7 +63,7 @@ def _cachestat(fd: int) -> _CacheStat | None:
     found = _CacheStat()
     whole = _Range(0, 0)  # len 0: to the end of the file
     if _syscall(_SYS_CACHESTAT, ctypes.c_int(fd), ctypes.byref(whole), ctypes.byref(found), ctypes.c_uint(0)) != 0:
-        if ctypes.get_errno() == 38:  # ENOSYS: a kernel older than 6.5, ask no more
+        if ctypes.get_errno() == errno.ENOSYS:  # a kernel older than 6.5: ask no more
             _syscall = False
         return None
     return found
