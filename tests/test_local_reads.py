@@ -11,14 +11,14 @@ import pytest
 
 from autostore import AutoStore, CorruptData, InvalidKey, NotFound
 from autostore.backends.local import LocalBackend
-from autostore.hotpath import MISS, read_local
+from autostore.hotpath import MISS, read_direct
 
 
 def test_values_and_fresh_content(tmp_path: Path) -> None:
     store = AutoStore(tmp_path)
     store["k00001"] = {"v": 1}
-    assert read_local(store, "k00001.json") == {"v": 1}  # served by the fast path
-    assert read_local(store, "k00001") == {"v": 1}  # an extensionless key this store resolved
+    assert read_direct(store, "k00001.json") == {"v": 1}  # served by the fast path
+    assert read_direct(store, "k00001") == {"v": 1}  # an extensionless key this store resolved
     (tmp_path / "k00001.json").write_text(json.dumps({"v": 2}))  # another writer
     assert store["k00001.json"] == {"v": 2} and store["k00001"] == {"v": 2}
     (tmp_path / "sub").mkdir()
@@ -31,7 +31,7 @@ def test_cases_it_leaves_to_the_general_path(tmp_path: Path) -> None:
     (tmp_path / "bare").write_text('{"a": 1}')  # a 0.1.x file: read by its content
     (tmp_path / "t.pkl").write_bytes(b"\x80\x04K\x01.")
     for key in ("bare", "t.pkl", "./bare", "dir/", "~x.json", "é.json"):
-        assert read_local(store, key) is MISS
+        assert read_direct(store, key) is MISS
     assert store["bare"] == {"a": 1} and store["t.pkl"] == 1
 
 

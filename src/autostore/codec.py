@@ -119,12 +119,8 @@ class Codec:
                 buffers = handler.reads_buffers and not mapped
                 with self.local_file(backend, stored, ignore_cache, buffers=buffers, mapped=mapped) as source:
                     return handler.read_from_file(source, ext)
-        except (FormatError, MissingDependency) as exc:  # raised by the handler: add the URI
-            raise type(exc)(f"Cannot read {backend.uri(stored)}{f' as {ext}' if ext else ''}: {exc}") from None
-        except (AutoStoreError, MemoryError, KeyboardInterrupt):
-            raise
         except Exception as exc:
-            raise read_error(exc, backend.uri(stored), ext) from exc
+            raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
 
     def _sniffed(self, stored: str, ext: str, source: Path, allowed: bool) -> tuple[DataHandler, str]:
         """The handler for a file without a known extension, chosen by its content."""
@@ -252,6 +248,21 @@ class Codec:
             ) from exc
         self.after_write(backend, stored, meta, payload)
         return meta
+
+
+def decode_failure(exc: Exception, uri: str, ext: str) -> Exception:
+    """The error to raise when decoding ``uri`` as ``ext`` raised ``exc``: the handler's own
+    errors with the URI added, autostore's errors as they are, anything else via :func:`read_error`
+    (raise it ``from`` nothing but that, so a traceback shows the handler's failure once)."""
+    if isinstance(exc, (FormatError, MissingDependency)):  # raised by the handler: add the URI
+        error: Exception = type(exc)(f"Cannot read {uri}{f' as {ext}' if ext else ''}: {exc}")
+        error.__cause__, error.__suppress_context__ = None, True
+        return error
+    if isinstance(exc, (AutoStoreError, MemoryError)):
+        return exc
+    error = read_error(exc, uri, ext)
+    error.__cause__, error.__suppress_context__ = exc, True
+    return error
 
 
 def read_error(exc: Exception, uri: str, ext: str) -> Exception:

@@ -77,6 +77,16 @@ class KeyIndex:
         """The file ``full`` resolved to before (no request)."""
         return self._exact.get((backend, full))
 
+    def listed(self, backend: Backend, full: str) -> str | None:
+        """The one file a folder listing already held names for ``full`` (no request; None when
+        that folder is not listed yet, or it names none or several)."""
+        with self._lock:  # the set of a stem changes under this lock (_update)
+            snap = self._folders.get((backend, full.rpartition("/")[0]))
+            if snap is None or not snap.covers(full):
+                return None
+            found = snap.stems.get(full)
+            return next(iter(found)) if found is not None and len(found) == 1 else None
+
     def candidates(self, backend: Backend, full: str, *, trust_absence: bool) -> list[str]:
         """Stored keys ``full.<known ext>``, and ``full`` itself when a file has that bare name
         (0.1.x wrote every value so). With ``trust_absence`` False an empty snapshot answer is

@@ -20,7 +20,7 @@ from .core import StoreCore
 from .errors import AmbiguousKey, ConfigError, InvalidKey, NotFound
 from .folders import folder_of, read_folder, write_folder
 from .formats.base import DataHandler, check_read_options
-from .hotpath import MISS, read_local
+from .hotpath import MISS, read_direct
 from .metrics import traced
 from .options import Options, S3Options
 from .services import StoreServices
@@ -137,8 +137,8 @@ class AutoStore(StoreServices):
 
             pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
             return pinned.read(format, ignore_cache=ignore_cache)
-        if core.local and format is None and not dataset and not mmap and compression is None and not options:
-            value = read_local(self, key)  # small local files: a file read and a decode
+        if format is None and not dataset and not mmap and compression is None and not options:
+            value = read_direct(self, key)  # small values: a file read or a GET, and a decode
             if value is not MISS:
                 return value
         if mmap:

@@ -1,0 +1,117 @@
+"""The direct read on an object store (autostore.hotpath.read_direct): after a folder is listed
+once, ``store["k"]`` is one GET and a decode; values, errors and request counts are the general
+path's. Against SeaweedFS behind the counting proxy."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from autostore import AmbiguousKey, AutoStore, CorruptData, NotFound, S3Options
+from autostore.hotpath import MISS, read_direct
+from autostore.testing import S3Server
+from counting_proxy import CountingProxy
+
+
+@pytest.fixture
+def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
+    with CountingProxy(s3_server.endpoint_url) as p:
+        yield p
+
+
+@pytest.fixture
+def stores(s3_server: S3Server, shared_bucket: str, proxy: CountingProxy) -> Callable[..., AutoStore]:
+    """Stores on one fresh prefix, talking to S3 through the counting proxy."""
+    uri = f"s3://{shared_bucket}/direct-{uuid.uuid4().hex[:8]}/"
+
+    def make(**changes: Any) -> AutoStore:
+        return AutoStore(uri, options=S3Options(**{**s3_server.options_kwargs(), "endpoint_url": proxy.url, **changes}))
+
+    return make
+
+
+def requests(proxy: CountingProxy, action: Callable[[], object]) -> tuple[object, dict[str, int]]:
+    """What ``action`` returned and the requests the server saw for it ("GET", "LIST", "HEAD")."""
+    proxy.reset()
+    value = action()
+    return value, dict(Counter("LIST" if "list-type" in e.query else e.method for e in proxy.exchanges))
+
+
+def test_after_one_listing_an_extensionless_read_is_one_get(
+    stores: Callable[..., AutoStore], proxy: CountingProxy
+) -> None:
+    writer = stores()
+    for i in range(3):
+        writer[f"k{i}"] = {"i": i}
+    writer["t"] = "text"
+    reader = stores()
+    assert read_direct(reader, "k0") is MISS  # the folder is not listed yet: the general path lists it
+    value, seen = requests(proxy, lambda: reader["k0"])
+    assert value == {"i": 0} and seen == {"LIST": 1, "GET": 1}
+    value, seen = requests(proxy, lambda: read_direct(reader, "k1"))  # from the listing, no lookup
+    assert value == {"i": 1} and seen == {"GET": 1}
+    value, seen = requests(proxy, lambda: [reader["k2"], reader["t"], reader["k2.json"]])
+    assert value == [{"i": 2}, "text", {"i": 2}] and seen == {"GET": 3}
+    writer["k1"] = {"i": 10}  # another writer: the next read gets the new bytes
+    assert read_direct(reader, "k1") == {"i": 10}
+
+
+def test_a_key_with_its_extension_needs_no_listing(stores: Callable[..., AutoStore], proxy: CountingProxy) -> None:
+    stores()["sub/n.json"] = [1, 2]
+    value, seen = requests(proxy, lambda: read_direct(stores(), "sub/n.json"))
+    assert value == [1, 2] and seen == {"GET": 1}
+
+
+def test_cases_it_leaves_to_the_general_path(stores: Callable[..., AutoStore], proxy: CountingProxy) -> None:
+    writer = stores()
+    writer["both.json"], writer["both.txt"] = [1], "one"  # an ambiguous stem
+    writer["obj.pkl"] = {1, 2}
+    writer["a"] = [0]
+    reader = stores()
+    assert reader["a"] == [0]  # lists the folder
+    for key in ("both", "obj.pkl", "obj", "./a", "dir/", "é.json", "missing"):
+        answer, seen = requests(proxy, functools.partial(read_direct, reader, key))
+        assert answer is MISS and seen == {}, key  # declined before any request
+    with pytest.raises(AmbiguousKey):
+        reader["both"]
+    assert reader["obj.pkl"] == {1, 2}
+    cached = stores(cache_enabled=True)
+    assert read_direct(cached, "a.json") is MISS and cached["a"] == [0]  # reads go through the cache
+
+
+def test_errors_are_the_general_paths_from_one_request(stores: Callable[..., AutoStore], proxy: CountingProxy) -> None:
+    writer = stores()
+    writer.core.primary.put_bytes(writer.core.prefix + "bad.json", b"{not json")
+    reader = stores()
+    with pytest.raises(CorruptData) as direct:
+        requests(proxy, lambda: reader["bad.json"])
+    assert len(proxy.exchanges) == 1  # no second GET to find the error again
+    with pytest.raises(CorruptData) as general:
+        reader.read("bad.json", format="json")  # format= takes the general path
+    assert str(direct.value) == str(general.value)
+    assert reader.uri + "bad.json" in str(direct.value) and "as .json" in str(direct.value)
+    with pytest.raises(NotFound) as missing:
+        requests(proxy, lambda: reader["nope.json"])
+    assert "nope.json" in str(missing.value) and len(proxy.exchanges) == 1
+
+
+def test_a_file_removed_after_the_listing_is_looked_up_again(
+    stores: Callable[..., AutoStore], proxy: CountingProxy
+) -> None:
+    writer = stores()
+    writer["k"], writer["other"] = {"v": 1}, 0
+    reader = stores()
+    assert reader["other"] == 0  # lists the folder: "k" is "k.json"
+    writer.delete("k")
+    writer["k.txt"] = "moved"  # behind the reader's back
+    value, seen = requests(proxy, lambda: reader["k"])
+    assert value == "moved" and seen == {"GET": 2, "LIST": 1}  # the 404, one listing, the new file
+    writer.delete("k")
+    with pytest.raises(NotFound):
+        reader["k"]
+    assert read_direct(reader, "k") is MISS  # nothing left to remember
