@@ -201,3 +201,27 @@ def test_a_delta_table_is_still_read_as_delta_wherever_its_log_sorts(
     got = store["t/"].collect().sort("v")
     assert_frame_equal(got.select(column, "v"), second, check_dtypes=False)
     assert list_prefixes(proxy)  # it did list
+
+
+def test_files_reach_polars_in_batches_in_file_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    frames = [pl.DataFrame({"id": [i, i], "x": [0.5, 1.5]}) for i in range(10)]
+    monkeypatch.setattr(prefetch_module, "WINDOW", 4)
+    batches = list(prefetch_module._batched(pl, iter(frames)))
+    assert [b.height for b in batches] == [8, 8, 4]  # at most WINDOW files a frame
+    assert_frame_equal(pl.concat(batches), pl.concat(frames))  # nothing lost, order kept
+    monkeypatch.setattr(prefetch_module, "BATCH_BYTES", frames[0].estimated_size() * 2)
+    assert [b.height for b in prefetch_module._batched(pl, iter(frames))] == [4] * 5  # or BATCH_BYTES
+    monkeypatch.setattr(prefetch_module, "BATCH_BYTES", 1)
+    alone = list(prefetch_module._batched(pl, iter(frames)))
+    assert len(alone) == 10 and all(a is f for a, f in zip(alone, frames, strict=True))  # a bigger file alone
+
+
+def test_a_full_scan_in_several_batches_equals_polars(
+    dataset: tuple[AutoStore, str, int], proxy: CountingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, uri, files = dataset
+    monkeypatch.setattr(prefetch_module, "WINDOW", 4)  # 6 files: a frame of 4, then one of 2
+    proxy.reset()
+    got = store["sales/"].collect()
+    assert object_gets(proxy) == [(True, 206)] + [(False, 200)] * files  # the schema's footer, then each file
+    assert_frame_equal(got.sort("id"), native(store, uri).collect().sort("id"))
