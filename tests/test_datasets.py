@@ -21,7 +21,7 @@ from autostore.errors import UnsupportedFormat
 from autostore.testing import S3Server
 from conftest import Raw
 from counting_proxy import CountingProxy
-from helpers import named_part, plain_part_names, require
+from helpers import env_test, named_part, plain_part_names, require
 
 MONTHS = ["january", "february", "march"]
 
@@ -478,13 +478,16 @@ def test_is_dataset_and_is_directory(store: AutoStore, raw: Raw) -> None:
 
 
 # -- handing the dataset to other engines -----------------------------------------------------------
-def test_storage_options_for_polars_and_fsspec(
-    s3_store: AutoStore, s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # botocore inside s3fs selects AWS_PROFILE itself and fails when that profile does not exist;
-    # no storage option can switch that off (README: storage_options), so the decoy goes here.
+def _no_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore inside s3fs selects AWS_PROFILE itself and fails when that profile does not exist;
+    no storage option can switch that off (README: storage_options), so the decoy goes. The tests
+    run in a spawned child (helpers.env_test): the test process's environment never changes."""
     monkeypatch.delenv("AWS_PROFILE")
     monkeypatch.delenv("AWS_DEFAULT_PROFILE")
+
+
+@env_test(_no_profile)
+def test_storage_options_for_polars_and_fsspec(s3_store: AutoStore, s3_server: S3Server, tmp_path: Path) -> None:
     _weather(s3_store)
     opts = s3_store.storage_options()
     assert opts["aws_access_key_id"] == s3_server.access_key_id
@@ -514,9 +517,7 @@ def test_storage_options_for_polars_and_fsspec(
         s3_store.storage_options(engine="spark")
 
 
-def test_storage_options_follow_env_and_profiles(
-    s3_server: S3Server, shared_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _no_aws_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -528,6 +529,12 @@ def test_storage_options_follow_env_and_profiles(
         "AWS_ENDPOINT_URL_S3",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@env_test(_no_aws_identity)
+def test_storage_options_follow_env_and_profiles(
+    s3_server: S3Server, shared_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     prefix = f"s3://{shared_bucket}/{uuid.uuid4().hex[:8]}/"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_access_key)
@@ -557,9 +564,8 @@ def test_storage_options_follow_env_and_profiles(
         assert s3_server.secret_access_key not in repr(store)
 
 
-def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AWS_PROFILE")  # read by botocore inside s3fs (see the test above)
-    monkeypatch.delenv("AWS_DEFAULT_PROFILE")
+@env_test(_no_profile)
+def test_dask_reads_a_partitioned_dataset(s3_store: AutoStore) -> None:
     dd = require("dask.dataframe")
     distributed = require("distributed")
     n = 2000

@@ -17,6 +17,7 @@ from autostore.backends.builders import shared_client
 from autostore.backends.engines import engine_options
 from autostore.backends.s3conn import S3Connection, resolve_s3
 from autostore.options import S3Options
+from helpers import env_test
 
 _SERVICE_ENV = (
     "AWS_ACCESS_KEY_ID",
@@ -30,12 +31,16 @@ _SERVICE_ENV = (
 )
 
 
-@pytest.fixture
-def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An AWS profile naming an endpoint and region, and asking for virtual-hosted addressing and
-    other retries (which autostore does not take from files: the options decide)."""
+def _no_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's decoys would fill what the options leave unset. The tests run in a spawned
+    child (helpers.env_test): the test process's environment never changes."""
     for name in _SERVICE_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+def _profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An AWS profile naming an endpoint and region, and asking for virtual-hosted addressing and
+    other retries (which autostore does not take from files: the options decide)."""
     config, creds = tmp_path / "config", tmp_path / "credentials"
     config.write_text(
         "[profile conn]\nregion = ap-south-1\nendpoint_url = https://s3.profile.example\n"
@@ -75,13 +80,10 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-def _options(case: str, request: pytest.FixtureRequest) -> S3Options:
+def _options(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S3Options:
     kwargs = CASES[case]
-    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
-    for name in _SERVICE_ENV:  # the suite's decoys would fill what the options leave unset
-        monkeypatch.delenv(name, raising=False)
     if "profile_name" in kwargs:
-        request.getfixturevalue("profile")
+        _profile(tmp_path, monkeypatch)
     return S3Options(retry_delay=0.05, **kwargs)
 
 
@@ -93,8 +95,11 @@ def _keys(conn: S3Connection) -> tuple[str | None, str | None, str | None]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_s3_client_follows_the_resolved_connection(case: str, request: pytest.FixtureRequest) -> None:
-    opts = _options(case, request)
+@env_test(_no_service_env)
+def test_every_s3_client_follows_the_resolved_connection(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opts = _options(case, tmp_path, monkeypatch)
     conn = resolve_s3(opts)
     given = CASES[case]
     # the resolver's value itself
@@ -191,7 +196,8 @@ def test_every_s3_client_follows_the_resolved_connection(case: str, request: pyt
     assert delta.get("aws_allow_http") == ("true" if conn.allow_http else None)
 
 
-def test_resolving_twice_gives_equal_values(request: pytest.FixtureRequest) -> None:
+@env_test(_no_service_env)
+def test_resolving_twice_gives_equal_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for case in CASES:
-        opts = _options(case, request)
+        opts = _options(case, tmp_path, monkeypatch)
         assert resolve_s3(opts) == resolve_s3(opts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +25,7 @@ from autostore import (
 )
 from autostore.backends.objectstore import ObjectStoreBackend
 from autostore.options import AZURITE_ACCOUNT, AZURITE_KEY, options_class_for_kind
+from helpers import env_test
 from servers import Azurite, FakeGCS, HTTPServer
 
 
@@ -100,6 +100,12 @@ def test_azure_full_api(azurite: Azurite, container: str) -> None:
     assert json.loads(bytes(obstore.get(raw, "data/nested/config.json").bytes())) == {"k": "replaced"}
 
 
+def _env_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Setup of the tests below that set cloud variables on purpose: they run in a spawned child
+    (helpers.env_test), never changing the environment of the test process."""
+
+
+@env_test(_env_as_is)
 def test_azure_connection_string_env_and_abfs(
     azurite: Azurite, container: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +186,7 @@ def test_gcs_reads_against_fake_gcs_server(fake_gcs: FakeGCS, gcs_bucket: str) -
         store["new"] = {"a": 1}
 
 
+@env_test(_env_as_is)
 def test_gcs_emulator_from_environment(fake_gcs: FakeGCS, gcs_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_gcs.upload(gcs_bucket, "x.txt", b"env")
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", fake_gcs.url.removeprefix("http://"))
@@ -194,6 +201,7 @@ def _built(uri: str, options: Options) -> ObjectStoreBackend:
     return backend
 
 
+@env_test(_env_as_is)
 def test_gcs_options_map_to_obstore_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in (
         "GOOGLE_SERVICE_ACCOUNT",
@@ -243,6 +251,7 @@ def test_gcs_options_map_to_obstore_config(tmp_path: Path, monkeypatch: pytest.M
         GCSOptions(endpoint_url="gcs.example.com")
 
 
+@env_test(_env_as_is)
 def test_azure_options_map_to_obstore_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in (
         "AZURE_STORAGE_CONNECTION_STRING",
@@ -278,8 +287,3 @@ def test_azure_options_map_to_obstore_config(monkeypatch: pytest.MonkeyPatch) ->
         AzureOptions(connection_string="not a connection string")
 
 
-@pytest.fixture(autouse=True)
-def _no_cloud_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Never let a test fall back to instance-metadata credential endpoints.
-    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
-    yield
