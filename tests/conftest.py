@@ -174,6 +174,9 @@ def decoy_environment(closed_port: int, tmp_path_factory: pytest.TempPathFactory
         clear_cloud_env(patch)
         for name, value in values.items():
             patch.setenv(name, value)
+        # Stores without cache_dir keep their memoize locks in the user cache folder: a temporary
+        # one for the whole run (set here once, not around each test, for the reason above).
+        patch.setenv("XDG_CACHE_HOME", str(tmp / "user-cache"))
         yield values
 
 

@@ -52,12 +52,6 @@ TESTS = str(Path(__file__).resolve().parent)
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
-@pytest.fixture(autouse=True)
-def _user_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stores without cache_dir keep their memoize locks in the user cache folder: a temp one here."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
-
-
 @pytest.fixture
 def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
     with CountingProxy(s3_server.endpoint_url) as p:

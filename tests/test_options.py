@@ -9,7 +9,7 @@ import pytest
 
 from autostore import AutoStore, ConfigError, Options, S3Options
 from autostore.options import parse_size
-from helpers import in_child
+from helpers import env_test, in_child
 
 
 @pytest.mark.parametrize(
@@ -127,8 +127,12 @@ def _env_defaults() -> None:
     assert (explicit.aws_access_key_id, explicit.region_name) == ("A", "us-east-2")
 
 
-def test_allow_pickle_argument_wins_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_pickle_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AUTOSTORE_ALLOW_PICKLE", raising=False)
+
+
+@env_test(_no_pickle_env)  # in a spawned child: the test process's environment never changes
+def test_allow_pickle_argument_wins_over_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Options().pickle_allowed is True
     monkeypatch.setenv("AUTOSTORE_ALLOW_PICKLE", "0")
     assert Options().pickle_allowed is False
