@@ -13,11 +13,16 @@ import pytest
 from autostore import AutoPath, AutoStore, ConfigError, Options
 from autostore.backends.durable import make_parents
 from autostore.backends.local import TEMP_MARKER
+from helpers import env_test
 
 
 @pytest.fixture
 def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Paths (files: their names at fsync time; folders: with a trailing "/") flushed so far."""
+    return _spy_on_fsync(monkeypatch)
+
+
+def _spy_on_fsync(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = os.fsync
 
@@ -73,8 +78,13 @@ def test_not_durable_by_default_and_validated(tmp_path: Path, fsynced: list[str]
         Options(durable="yes")  # type: ignore[arg-type]
 
 
-def test_durable_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsynced: list[str]) -> None:
+def _durable_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSTORE_DURABLE", "1")
+
+
+@env_test(_durable_env)  # in a spawned child: the test process's environment never changes
+def test_durable_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fsynced = _spy_on_fsync(monkeypatch)
     store = AutoStore(tmp_path)
     assert store.options.durable is True
     assert flushed(fsynced, lambda: store.write("a", [1]))[-1] == f"{tmp_path}/"

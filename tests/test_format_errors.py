@@ -28,6 +28,7 @@ from autostore import (
     UnsupportedFormat,
 )
 from conftest import Raw
+from helpers import env_test
 
 
 def parquet_bytes() -> bytes:
@@ -250,9 +251,13 @@ def test_safe_formats_unaffected_by_allow_pickle(strict_store: AutoStore) -> Non
     assert strict_store["arrays"]["a"].sum() == 2
 
 
+def _no_pickle_by_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOSTORE_ALLOW_PICKLE", "0")
+
+
+@env_test(_no_pickle_by_env)  # in a spawned child: the test process's environment never changes
 def test_allow_pickle_argument_wins_over_env(store: AutoStore, monkeypatch: pytest.MonkeyPatch) -> None:
     store["obj.pkl"] = {1, 2}
-    monkeypatch.setenv("AUTOSTORE_ALLOW_PICKLE", "0")
     assert AutoStore(store.uri, options=store.options.replace(allow_pickle=True))["obj"] == {1, 2}
     monkeypatch.setenv("AUTOSTORE_ALLOW_PICKLE", "1")
     with pytest.raises(UnsafeLoad):

@@ -435,6 +435,8 @@ def run_op(t: Twins, op: tuple[Any, ...]) -> None:
     if kind in WRITES and want[0] == "error" and isinstance(want[1], FileNotFoundError) and got[0] == "ok":
         # documented: AutoPath writes create missing parent folders; do the same for pathlib
         target = t.p(inside(op[2]) or "") if kind in ("rename", "replace") else p
+        # through a symlink, the folders missing are those above the link's target
+        target = Path(os.path.realpath(target)) if os.path.islink(target) else target
         assert not os.path.lexists(target.parent), (what, "pathlib failed for another reason", want)
         target.parent.mkdir(parents=True)
         want = outcome(ref_call)
@@ -511,3 +513,27 @@ def test_documented_differences_are_still_differences(tmp_path: Path) -> None:
     if PY311:
         with pytest.raises(IndexError):
             list(p.glob("."))
+
+
+@pytest.mark.parametrize("with_store", [False, True])
+def test_writes_through_symlinks_that_lead_nowhere(tmp_path: Path, with_store: bool) -> None:
+    """Found by test_io_matches_pathlib_with_a_store: a link to a path whose folder is missing, and
+    a link whose target lies below a file."""
+    p, a_dir = tmp_path / "p", tmp_path / "a"
+    p.mkdir(), a_dir.mkdir()
+    a = AutoPath(str(a_dir), store=AutoStore(a_dir) if with_store else None)
+    for root in (p, a_dir):
+        os.symlink("missing/f", root / "link")
+        (root / "file").write_bytes(b"")
+        os.symlink("file/f", root / "below")
+    with pytest.raises(FileNotFoundError):
+        (p / "link").write_bytes(b"x")
+    assert (a / "link").write_bytes(b"x") == 1  # documented: the missing folders are created
+    assert os.path.islink(a_dir / "link") and (a_dir / "missing" / "f").read_bytes() == b"x"
+    for rel in ("below", "below/g"):
+        with pytest.raises(NotADirectoryError):
+            (p / rel).write_bytes(b"x")
+        with pytest.raises(NotADirectoryError) as raised:
+            (a / rel).write_bytes(b"x")
+        assert str(a_dir / "below") in str(raised.value) or str(a_dir / "file") in str(raised.value)
+    assert (a_dir / "file").read_bytes() == b"" and os.path.islink(a_dir / "below")

@@ -87,7 +87,8 @@ def ensure_parent(path: str, durable: bool = False) -> None:
 
 def _below_file(path: str) -> NotADirectory | NotFound:
     """The error for a path whose folder cannot exist: a part of it is a file (NotADirectory),
-    or a dangling symlink (NotFound, as ``open`` says)."""
+    a symlink that leads below a file (NotADirectory) or a dangling symlink (NotFound), as
+    ``open`` says."""
     parent = os.path.dirname(path)
     parts = parent.split("/")
     blocker = parent
@@ -97,6 +98,14 @@ def _below_file(path: str) -> NotADirectory | NotFound:
             blocker = part
             break
     if os.path.lexists(blocker) and not os.path.exists(blocker):
+        try:
+            os.stat(blocker)
+        except NotADirectoryError:
+            return NotADirectory(
+                f"Cannot create {path!r}: {blocker!r} is a symlink to a path below a file; fix or remove the link."
+            )
+        except OSError:
+            pass
         return NotFound(f"Cannot create {path!r}: {blocker!r} is a dangling symlink; fix or remove the link.")
     return NotADirectory(
         f"Cannot create {path!r}: {blocker!r} is a file, not a folder; remove that file or choose another path."
