@@ -537,3 +537,15 @@ def test_writes_through_symlinks_that_lead_nowhere(tmp_path: Path, with_store: b
             (a / rel).write_bytes(b"x")
         assert str(a_dir / "below") in str(raised.value) or str(a_dir / "file") in str(raised.value)
     assert (a_dir / "file").read_bytes() == b"" and os.path.islink(a_dir / "below")
+    for root in (p, a_dir):
+        os.symlink("nothing", root / "dangling")
+    with pytest.raises(FileNotFoundError):
+        (p / "dangling" / "f").write_bytes(b"x")
+    with pytest.raises(FileNotFoundError, match="dangling symlink"):
+        (a / "dangling" / "f").write_bytes(b"x")
+    for exist_ok in (False, True):  # pathlib's mkdir finds the link's name taken
+        with pytest.raises(FileExistsError):
+            (p / "dangling" / "d").mkdir(parents=True, exist_ok=exist_ok)
+        with pytest.raises(FileExistsError, match="dangling symlink"):
+            (a / "dangling" / "d").mkdir(parents=True, exist_ok=exist_ok)
+    assert not os.path.lexists(a_dir / "nothing")

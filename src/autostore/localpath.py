@@ -76,10 +76,13 @@ def mkdir(backend: LocalBackend, key: str, mode: int, parents: bool, exist_ok: b
                     f"Cannot create folder {path}: its parent {os.path.dirname(path)} does not exist; "
                     "pass parents=True."
                 ) from None
-            ensure_parent(path)
+            try:
+                ensure_parent(path)
+            except NotFound as exc:  # a dangling symlink on the way: to pathlib that name exists
+                raise AlreadyExists(str(exc)) from None
             os.mkdir(path, mode)
     except OSError as exc:
-        if isinstance(exc, NotFound | NotADirectory):
+        if isinstance(exc, NotFound | NotADirectory | AlreadyExists):
             raise
         if exist_ok and os.path.isdir(path):
             return
