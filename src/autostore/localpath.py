@@ -156,10 +156,16 @@ def rename(src_backend: LocalBackend, src_key: str, dst_backend: LocalBackend, d
         except FileNotFoundError:
             if not os.path.lexists(source):
                 raise
-            ensure_parent(target)  # the only other reason: the target's folder is missing
+            # the only other reason: the target's folder is missing; never create it inside
+            # the folder being moved (the rename would fail after making it)
+            if os.path.isdir(source) and not os.path.islink(source) and _below(target, source):
+                raise InvalidTarget(
+                    f"Cannot move folder {source} into itself ({target}); choose a target outside it."
+                ) from None
+            ensure_parent(target)
             os.rename(source, target)
     except OSError as exc:
-        if isinstance(exc, NotFound | NotADirectory):
+        if isinstance(exc, NotFound | NotADirectory | InvalidTarget):
             raise
         if exc.errno == errno.ENOENT:
             raise NotFound(f"No file or folder {source} to rename; check the path.") from None
@@ -237,3 +243,8 @@ class LocalTree:
                 link, is_dir = False, False
             out.append((entry.name, is_dir, is_dir and not link))
         return out
+
+
+def _below(path: str, folder: str) -> bool:
+    """Is ``path`` inside ``folder`` (by name, both absolute)?"""
+    return path.startswith(folder.rstrip("/") + "/")
