@@ -561,10 +561,13 @@ def test_writes_through_symlinks_that_lead_nowhere(tmp_path: Path, with_store: b
     with pytest.raises(FileNotFoundError, match="dangling symlink"):
         (a / "dangling" / "f").write_bytes(b"x")
     for exist_ok in (False, True):  # pathlib's mkdir finds the link's name taken
-        with pytest.raises(FileExistsError):
-            (p / "dangling" / "d").mkdir(parents=True, exist_ok=exist_ok)
-        with pytest.raises(FileExistsError, match="dangling symlink"):
-            (a / "dangling" / "d").mkdir(parents=True, exist_ok=exist_ok)
+        for rel in ("dangling/d", "dangling/d/e"):
+            with pytest.raises(FileExistsError):
+                (p / rel).mkdir(parents=True, exist_ok=exist_ok)
+            with pytest.raises(FileExistsError, match="dangling symlink"):
+                (a / rel).mkdir(parents=True, exist_ok=exist_ok)
+    with pytest.raises(FileNotFoundError, match="dangling symlink"):
+        (a / "dangling" / "d" / "f").write_bytes(b"x")
     assert not os.path.lexists(a_dir / "nothing")
 
 

@@ -83,6 +83,12 @@ def ensure_parent(path: str, durable: bool = False) -> None:
         make_parents(parent, durable)
     except (FileExistsError, NotADirectoryError):
         raise _below_file(path) from None
+    except FileNotFoundError:
+        # os.makedirs passes over a dangling symlink on the way and fails below it
+        error = _below_file(path)
+        if isinstance(error, NotFound):
+            raise error from None
+        raise
 
 
 def _below_file(path: str) -> NotADirectory | NotFound:
