@@ -252,8 +252,8 @@ class Codec:
 
 def decode_failure(exc: Exception, uri: str, ext: str) -> Exception:
     """The error to raise when decoding ``uri`` as ``ext`` raised ``exc``: the handler's own
-    errors with the URI added, autostore's errors as they are, anything else via :func:`read_error`
-    (raise it ``from`` nothing but that, so a traceback shows the handler's failure once)."""
+    errors with the URI added, autostore's errors as they are, anything else via
+    :func:`read_error`. The returned error carries its cause already: ``raise`` it as it is."""
     if isinstance(exc, (FormatError, MissingDependency)):  # raised by the handler: add the URI
         error: Exception = type(exc)(f"Cannot read {uri}{f' as {ext}' if ext else ''}: {exc}")
         error.__cause__, error.__suppress_context__ = None, True
