@@ -192,6 +192,9 @@ def test_stop_ends_process_and_removes_sockets(tmp_path: Path) -> None:
     port = _port(server)
     try:
         assert _pid_alive(server.pid)
+        deadline = time.monotonic() + 10  # weed may make them just after it answers on the port
+        while not _sockets(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert _sockets(port), "weed should create its unix sockets while running"
         server.create_bucket("before-stop")
     finally:
