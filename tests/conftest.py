@@ -13,6 +13,7 @@ import pytest
 
 from autostore import AutoPath, AutoStore, S3Options
 from autostore.testing import S3Server
+from counting_proxy import CountingProxy
 from faultproxy import FaultProxy
 from helpers import clear_cloud_env
 
@@ -190,6 +191,13 @@ def shared_bucket(s3_server: S3Server) -> str:
 @pytest.fixture
 def s3_options(s3_server: S3Server) -> S3Options:
     return S3Options(**s3_server.options_kwargs(), **EXPLICIT_DEFAULTS)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
+    """A request-counting proxy in front of the session's S3 server (tests/counting_proxy.py)."""
+    with CountingProxy(s3_server.endpoint_url) as p:
+        yield p
 
 
 @pytest.fixture

@@ -30,12 +30,6 @@ SRC = str(Path(autostore.__file__).resolve().parents[1])
 
 # -- fixtures and helpers ----------------------------------------------------------------------
 @pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
-
-
-@pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 

@@ -7,7 +7,6 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -219,12 +218,6 @@ def test_special_characters_in_keys(store: AutoStore) -> None:
 
 
 # -- scanned in place, not downloaded -------------------------------------------------------------
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
-
-
 @pytest.fixture
 def raw_s3(s3_store: AutoStore, s3_server: S3Server) -> Raw:
     return Raw(s3_store, s3_server)

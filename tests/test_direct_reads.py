@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,12 +16,6 @@ from autostore import AmbiguousKey, AutoStore, CorruptData, NotFound, S3Options
 from autostore.hotpath import MISS, read_direct
 from autostore.testing import S3Server
 from counting_proxy import CountingProxy
-
-
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
 
 
 @pytest.fixture

@@ -53,12 +53,6 @@ TESTS = str(Path(__file__).resolve().parent)
 
 # -- fixtures and helpers ----------------------------------------------------------------------
 @pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
-
-
-@pytest.fixture
 def root(shared_bucket: str) -> str:
     return f"s3://{shared_bucket}/memo-{uuid.uuid4().hex[:10]}/"
 

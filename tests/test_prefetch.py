@@ -5,7 +5,6 @@ always equal polars' own scan of the same files."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import polars as pl
@@ -16,12 +15,6 @@ from autostore import AutoStore, S3Options
 from autostore import prefetch as prefetch_module
 from autostore.testing import S3Server
 from counting_proxy import CountingProxy
-
-
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,6 @@ def kind_of(e: Exchange) -> str:
 
 def nonzero(requests: dict[str, int]) -> dict[str, int]:
     return {k: n for k, n in requests.items() if n}
-
-
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
 
 
 @pytest.fixture

@@ -86,12 +86,6 @@ def pstore(plain_bucket: str, prefix: str, s3_options: S3Options) -> Iterator[Au
         yield store
 
 
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[CountingProxy]:
-    with CountingProxy(s3_server.endpoint_url) as p:
-        yield p
-
-
 def _server_versions(boto: Any, bucket: str, key: str) -> list[tuple[str, bool]]:
     """(version id, is delete marker) of ``key`` straight from the server, newest first."""
     r = boto.list_object_versions(Bucket=bucket, Prefix=key)
