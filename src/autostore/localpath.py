@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import PurePosixPath
 
 from .backends.base import ObjectMeta
 from .backends.local import TEMP_MARKER, LocalBackend, ensure_parent, file_meta
@@ -157,15 +158,13 @@ def rename(src_backend: LocalBackend, src_key: str, dst_backend: LocalBackend, d
             if not os.path.lexists(source):
                 raise
             # the only other reason: the target's folder is missing; never create it inside
-            # the folder being moved (the rename would fail after making it)
-            if os.path.isdir(source) and not os.path.islink(source) and _below(target, source):
-                raise InvalidTarget(
-                    f"Cannot move folder {source} into itself ({target}); choose a target outside it."
-                ) from None
+            # the folder being moved (the rename would fail after making it): EINVAL, as it would
+            if os.path.isdir(source) and not os.path.islink(source) and PurePosixPath(target).is_relative_to(source):
+                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL)) from None
             ensure_parent(target)
             os.rename(source, target)
     except OSError as exc:
-        if isinstance(exc, NotFound | NotADirectory | InvalidTarget):
+        if isinstance(exc, NotFound | NotADirectory):
             raise
         if exc.errno == errno.ENOENT:
             raise NotFound(f"No file or folder {source} to rename; check the path.") from None
@@ -243,8 +242,3 @@ class LocalTree:
                 link, is_dir = False, False
             out.append((entry.name, is_dir, is_dir and not link))
         return out
-
-
-def _below(path: str, folder: str) -> bool:
-    """Is ``path`` inside ``folder`` (by name, both absolute)?"""
-    return path.startswith(folder.rstrip("/") + "/")
