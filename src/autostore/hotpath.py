@@ -47,9 +47,11 @@ def read_direct(store: AutoStore, key: Any) -> Any:
     ):
         return MISS
     core = store.core
+    local = core.local
+    if not local and core.base_options.cache_enabled:
+        return MISS  # reads go through the download cache
     handlers = core.handlers
     backend = core.primary
-    local = core.local
     full = core.prefix + key
     ext = handlers.known_extension(key[key.rfind("/") + 1 :])
     stored = full
@@ -71,8 +73,6 @@ def read_direct(store: AutoStore, key: Any) -> Any:
             return _decoded(handler, backend.get_bytes(stored), ext, core.base_options.pickle_allowed)
         except Exception:
             return MISS  # missing, vanished, a folder, undecodable: the general path says which
-    if core.base_options.cache_enabled:
-        return MISS  # reads go through the download cache
     try:
         data = backend.get_bytes(stored)
     except NotFound:
