@@ -49,15 +49,13 @@ _syscall: Any = None  # libc's syscall(), once found; False where cachestat cann
 def _cachestat(fd: int) -> _CacheStat | None:
     """The page-cache state of the whole file ``fd``, or None where the kernel cannot tell."""
     global _syscall
-    if _syscall is None:
-        _syscall = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL(None, use_errno=True)
-                _syscall = libc.syscall
-                _syscall.restype = ctypes.c_long
-            except (OSError, AttributeError):
-                _syscall = False
+    if _syscall is None:  # on Linux only: recycle() returns earlier elsewhere
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            _syscall = libc.syscall
+            _syscall.restype = ctypes.c_long
+        except (OSError, AttributeError):
+            _syscall = False
     if _syscall is False:
         return None
     found = _CacheStat()
