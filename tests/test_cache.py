@@ -607,6 +607,46 @@ def test_path_formats_read_the_entry_file_without_a_copy(
     assert store["f.parquet"].equals(df) and store["f.parquet"].equals(df)
 
 
+@pytest.mark.parametrize("hard_links", [True, False], ids=["hard links", "no hard links"])
+def test_damaged_entry_read_through_a_path_is_downloaded_again(
+    make: Callable[..., AutoStore],
+    root: str,
+    proxy: CountingProxy,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hard_links: bool,
+) -> None:
+    # A format that reads a file gets a checked file: the hard link it is handed, or the entry
+    # itself where the cache folder cannot link (a damaged one is fetched again either way).
+    if not hard_links:
+
+        def no_link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+            raise PermissionError(1, "Operation not permitted", str(src))
+
+        monkeypatch.setattr(os, "link", no_link)
+    store = make(cache_expiry_hours=0)
+    probe = ProbeHandler()
+    store.register_handler(probe)
+    store["d.probe"] = b"x" * 1000
+    assert store["d.probe"] == b"x" * 1000  # confirmed entry
+    path, meta = entry_file(cache_dir, "d.probe")
+    path.write_bytes(b"y" * 1000)
+    os.utime(path, ns=(meta["mtime_ns"], meta["mtime_ns"]))  # only the checksum can tell
+    proxy.reset()
+    assert store["d.probe"] == b"x" * 1000
+    assert [(e.method, e.status, e.conditional) for e in proxy.exchanges] == [("GET", 200, False)]
+    proxy.reset()
+    assert store["d.probe"] == b"x" * 1000
+    assert proxy.exchanges == []
+    entry, _ = entry_file(cache_dir, "d.probe")
+    handed = [p for p, _ in probe.seen[-2:]]
+    if hard_links:
+        assert all(p.parent == cache_dir / "tmp" and not p.exists() for p in handed)
+    else:
+        assert handed[-1] == entry  # the entry itself, as no link could be made
+    assert entry.read_bytes() == b"x" * 1000
+
+
 def test_entry_replaced_while_a_reader_holds_it(
     writer: AutoStore, make: Callable[..., AutoStore], root: str, cache_dir: Path
 ) -> None:

@@ -45,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend
-from .cacheentries import VERIFY_MAX, entry_name, file_sha256, key_suffix, link_or_copy, remove_file, warn_once
+from .cacheentries import (
+    VERIFY_MAX,
+    entry_name,
+    file_sha256,
+    key_suffix,
+    link_or_copy,
+    read_to_end,
+    remove_file,
+    warn_once,
+)
 from .cacheprune import CacheInfo, CachePruning
 from .errors import AutoStoreError, BackendError, NotFound
 from .options import Options
@@ -244,24 +253,23 @@ class DownloadCache(CachePruning):
     def _open(self, name: str, meta: dict[str, Any], as_bytes: bool) -> tuple[bytes | None, Path | None, bool] | None:
         """Serve a committed entry, or None when its content is missing or does not match."""
         size = int(meta["size"])
+        path = self._objects / name[:2] / str(meta["file"])
         if as_bytes:
             try:
-                with open(self._objects / name[:2] / str(meta["file"]), "rb") as f:
-                    st = os.fstat(f.fileno())
-                    if st.st_size != size or st.st_mtime_ns != meta["mtime_ns"]:
-                        return None
-                    data = f.read()
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
                 return None
+            try:
+                st = os.fstat(fd)
+                if st.st_size != size or st.st_mtime_ns != meta["mtime_ns"]:
+                    return None
+                data = read_to_end(fd, size)
+            finally:
+                os.close(fd)
             if len(data) != size or (size <= VERIFY_MAX and hashlib.sha256(data).hexdigest() != meta["sha256"]):
                 return None
             self._touch(name)
             return data, None, False
-        path = self._content(name, meta, check_hash=False)
-        if path is None:
-            return None
-        if size <= VERIFY_MAX and file_sha256(path) != meta["sha256"]:
-            return None
         link = self._tmp / f"ln-{secrets.token_hex(8)}{key_suffix(str(meta['key']))}"
         try:
             os.link(path, link)
@@ -270,10 +278,19 @@ class DownloadCache(CachePruning):
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
                 raise
-            self._touch(name)  # no hard links here: hand out the entry itself
+            # no hard links here: hand out the entry itself, checked as its link would be
+            if self._content(name, meta, check_hash=size <= VERIFY_MAX) is None:
+                return None
+            self._touch(name)
             return None, path, False
+        # The link is checked, not the entry: it is what the caller reads, whatever replaced
+        # the entry's file since the metadata was read.
         st = os.stat(link)
-        if st.st_size != size or st.st_mtime_ns != meta["mtime_ns"]:
+        if (
+            st.st_size != size
+            or st.st_mtime_ns != meta["mtime_ns"]
+            or (size <= VERIFY_MAX and file_sha256(link) != meta["sha256"])
+        ):
             remove_file(link)
             return None
         self._touch(name)
