@@ -294,7 +294,7 @@ def _read_small(path: Path) -> bytes:
 def read_to_end(fd: int, size: int) -> bytes:
     """The bytes from ``fd``'s position to its end, expected to be about ``size``: one read of
     them, one that finds the end (a single read returns at most ~2 GiB)."""
-    chunks = []
+    chunks: list[bytes] = []
     while chunk := os.read(fd, size + 1 if not chunks else 1 << 24):
         chunks.append(chunk)
     return b"".join(chunks)
