@@ -252,9 +252,9 @@ def _cached_pages(fd: int) -> tuple[int, int]:
 def test_a_large_clean_replaced_file_gives_its_cached_pages_to_the_new_copy(
     tmp_path: Path, s3_server: S3Server, how: str, size: str, clean: bool, dropped: bool
 ) -> None:
-    from autostore.backends.atomic import FREE_LATER
+    from autostore.backends.atomic import RECYCLE_MIN
 
-    n = FREE_LATER + 4096 if size == "large" else FREE_LATER // 4
+    n = RECYCLE_MIN + 4096 if size == "large" else RECYCLE_MIN // 4
     store = AutoStore(tmp_path / "root")
     target = tmp_path / "root" / "f.bin"
     target.parent.mkdir()

@@ -125,7 +125,7 @@ def open_temp(target: str, old: os.stat_result | None, durable: bool = False) ->
     readable by more users than the old one, and the replace keeps a private file private."""
     if old is not None:
         _check_overwrite(target, old)
-        if old.st_size >= FREE_LATER:
+        if old.st_size >= RECYCLE_MIN:
             from .pagecache import recycle
 
             recycle(target, old)  # the new copy reuses the old one's pages (see pagecache.py)
@@ -179,8 +179,12 @@ def is_special(old: os.stat_result | None) -> bool:
     return old is not None and not stat.S_ISREG(old.st_mode) and not stat.S_ISDIR(old.st_mode)
 
 
-#: Replacing a file at least this large frees its blocks on a background thread (see publish).
-FREE_LATER = 8 * 1024 * 1024
+#: Replacing a file at least this large frees its blocks on a background thread (see publish):
+#: freeing them in the rename took 1.3 ms for 1 MiB and 4.1 ms for 4 MiB on ext4 here, against
+#: ~0.3-0.5 ms for the held rename and a thread start.
+FREE_LATER = 1024 * 1024
+#: Replacing a file at least this large first drops its clean cached pages (see pagecache.py).
+RECYCLE_MIN = 8 * 1024 * 1024
 
 
 def publish(tmp: str, target: str, durable: bool, old: os.stat_result | None = None) -> None:
