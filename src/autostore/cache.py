@@ -253,7 +253,7 @@ class DownloadCache(CachePruning):
     def _open(self, name: str, meta: dict[str, Any], as_bytes: bool) -> tuple[bytes | None, Path | None, bool] | None:
         """Serve a committed entry, or None when its content is missing or does not match."""
         size = int(meta["size"])
-        path = self._objects / name[:2] / str(meta["file"])
+        path = f"{self._objects_dir}/{name[:2]}/{meta['file']}"
         if as_bytes:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -270,7 +270,7 @@ class DownloadCache(CachePruning):
                 return None
             self._touch(name)
             return data, None, False
-        link = self._tmp / f"ln-{secrets.token_hex(8)}{key_suffix(str(meta['key']))}"
+        link = f"{self._tmp_dir}/ln-{secrets.token_hex(8)}{key_suffix(str(meta['key']))}"
         try:
             os.link(path, link)
         except FileNotFoundError:
@@ -282,7 +282,7 @@ class DownloadCache(CachePruning):
             if self._content(name, meta, check_hash=size <= VERIFY_MAX) is None:
                 return None
             self._touch(name)
-            return None, path, False
+            return None, Path(path), False
         # The link is checked, not the entry: it is what the caller reads, whatever replaced
         # the entry's file since the metadata was read.
         st = os.stat(link)
@@ -294,7 +294,7 @@ class DownloadCache(CachePruning):
             remove_file(link)
             return None
         self._touch(name)
-        return None, link, True
+        return None, Path(link), True
 
     def _fill(
         self, backend: Backend, name: str, ident: str, key: str, fresh: bool, as_bytes: bool

@@ -86,6 +86,9 @@ class CacheEntries:
         self._objects = self.directory / "objects"
         self._locks = self.directory / "locks"
         self._tmp = self.directory / "tmp"
+        # str twins for the hit path, where pathlib's joins cost more than the system calls
+        self._objects_dir = str(self._objects)
+        self._tmp_dir = str(self._tmp)
         self._counter_lock = threading.Lock()
         self._held: dict[str, EntryLock] = {}  # entry locks this object holds, by entry name
 
@@ -168,14 +171,17 @@ class CacheEntries:
 
     # -- helpers ------------------------------------------------------------------------------
     def _meta_path(self, name: str) -> Path:
-        return self._objects / name[:2] / (name + META_SUFFIX)
+        return Path(self._meta_file(name))
+
+    def _meta_file(self, name: str) -> str:
+        return f"{self._objects_dir}/{name[:2]}/{name}{META_SUFFIX}"
 
     def _part(self, name: str) -> Path:
         return self._tmp / f"{name}.{secrets.token_hex(6)}.part"
 
     def _read_meta(self, name: str) -> dict[str, Any] | None:
         try:
-            meta = json.loads(_read_small(self._meta_path(name)))
+            meta = json.loads(_read_small(self._meta_file(name)))
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (ValueError, UnicodeDecodeError):
@@ -207,7 +213,7 @@ class CacheEntries:
         # The metadata file's mtime is the entry's last access (LRU), set explicitly so that
         # it works whatever the atime mount options are.
         with contextlib.suppress(OSError):
-            os.utime(self._meta_path(name))
+            os.utime(self._meta_file(name))
 
     @contextlib.contextmanager
     def _locked(self, name: str, timeout: float) -> Iterator[bool]:
@@ -281,7 +287,7 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _read_small(path: Path) -> bytes:
+def _read_small(path: str) -> bytes:
     # Read on every cache hit: four system calls, where open().read() makes nine (fstat,
     # isatty, seeks), each slowed on a hit that follows a large read with cold CPU caches.
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -300,7 +306,7 @@ def read_to_end(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
