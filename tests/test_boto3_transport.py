@@ -66,8 +66,14 @@ def test_download_upload_and_multipart(backend: Backend, prefix: str, tmp_path: 
     assert got is not None and dest.read_bytes() == big
     assert backend.download(prefix + "big.bin", tmp_path / "again.bin", if_none_match=got.etag) is None
     assert not (tmp_path / "again.bin").exists()
-    assert backend.fetch(prefix + "big.bin", tmp_path / "f.bin", limit=len(big)) == big
-    assert backend.fetch(prefix + "big.bin", tmp_path / "f.bin", limit=10) is None
+    asked: list[Path] = []
+
+    def spill() -> Path:  # asked for only when the object is over the limit
+        asked.append(tmp_path / "f.bin")
+        return asked[-1]
+
+    assert backend.fetch(prefix + "big.bin", spill, limit=len(big)) == big and asked == []
+    assert backend.fetch(prefix + "big.bin", spill, limit=10) is None and asked == [tmp_path / "f.bin"]
     assert (tmp_path / "f.bin").read_bytes() == big
     backend.put_bytes(prefix + "big2.bin", big)  # above the threshold: multipart from memory
     assert backend.get_bytes(prefix + "big2.bin") == big

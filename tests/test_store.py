@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -248,6 +249,18 @@ def test_remote_frames_in_memory_or_via_temp_file(
     assert_frame_equal(s3_store["table"], df)
     tmp = s3_store._tmp_dir
     assert tmp is None or list(tmp.iterdir()) == []  # temporary downloads are removed
+    reader = AutoStore(s3_store.uri, options=s3_store.options)  # a fresh store: no temp folder yet
+    assert_frame_equal(reader["frame"], df)
+    if limit == 10:
+        assert reader._tmp_dir is not None and list(reader._tmp_dir.iterdir()) == []
+    else:
+        assert reader._tmp_dir is None  # read in memory: no temporary folder was made for it
+
+        def no_file() -> Path:
+            raise AssertionError("a small object needs no file")
+
+        data = reader.primary_backend.fetch("frame.parquet", no_file, limit=limit)  # store-relative key
+        assert data is not None and pl.read_parquet(data).equals(df)
 
 
 def test_store_pickles_for_other_processes(store: AutoStore) -> None:

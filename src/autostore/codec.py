@@ -178,18 +178,26 @@ class Codec:
                 else "lives in memory, never in a file"
             )
             raise ConfigError(f"mmap=True maps a local file, and {backend.uri(key)} {fix}; or drop mmap=True.")
-        tmp = self.temp_path(key)
+        tmp: Path | None = None
+
+        def spill() -> Path:  # made only for an object too large to hold in memory
+            nonlocal tmp
+            tmp = self.temp_path(key)
+            return tmp
+
         try:
             if buffers:
-                data = backend.fetch(key, tmp, limit=IN_MEMORY_LIMIT)
+                data = backend.fetch(key, spill, limit=IN_MEMORY_LIMIT)
                 if data is not None:
                     yield io.BytesIO(data)
                     return
             else:
-                backend.download(key, tmp)
+                backend.download(key, spill())
+            assert tmp is not None
             yield tmp
         finally:
-            tmp.unlink(missing_ok=True)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
     # -- writing ------------------------------------------------------------------------------
     def handler_for_write(

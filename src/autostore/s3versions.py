@@ -324,11 +324,11 @@ class VersionView(Backend):
         stream_into(dest, body.chunks(), body.meta.size, self.uri(key), lambda: self._guard(key, "download"), progress)
         return body.meta
 
-    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
         body = self._open(key, "read")
         if body.meta.size <= limit:
             return self._whole(body, key)
-        stream_into(dest, body.chunks(), body.meta.size, self.uri(key), lambda: self._guard(key, "download"), None)
+        stream_into(dest(), body.chunks(), body.meta.size, self.uri(key), lambda: self._guard(key, "download"), None)
         return None
 
     # -- a version is read-only -------------------------------------------------------------

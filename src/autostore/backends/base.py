@@ -206,11 +206,12 @@ class Backend(ABC):
         """Stream ``key`` into the file ``dest`` (created or truncated). Returns the object's
         metadata, or None without touching ``dest`` when its ETag equals ``if_none_match``."""
 
-    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
         """The object's bytes when it is at most ``limit`` bytes, else None after writing it
-        into ``dest``; on object stores one GET for an object up to 8 MiB, larger ones in
-        parallel ranged GETs."""
-        self.download(key, dest)
+        into the file ``dest()`` names (called only then: a small read makes no temporary
+        folder); on object stores one GET for an object up to 8 MiB, larger ones in parallel
+        ranged GETs."""
+        self.download(key, dest())
         return None
 
     # -- writes ---------------------------------------------------------------------------

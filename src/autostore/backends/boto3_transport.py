@@ -203,7 +203,7 @@ class Boto3Backend(Backend):
                 raise
         return self._stream_to(r, key, dest, progress)
 
-    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
         with self._errors(key, "read"):
             r = self.client.get_object(Bucket=self.bucket, Key=key)
             size = int(r["ContentLength"])
@@ -212,7 +212,7 @@ class Boto3Backend(Backend):
                 if len(data) != size:
                     raise BackendError(f"Read of {self.uri(key)} was cut short ({len(data)} of {size} bytes); retry.")
                 return data
-        self._stream_to(r, key, dest, None)
+        self._stream_to(r, key, dest(), None)
         return None
 
     def _stream_to(self, r: dict[str, Any], key: str, dest: Path, progress: ProgressCallback | None) -> ObjectMeta:

@@ -158,7 +158,7 @@ class ObjectStoreBackend(Backend):
     ) -> ObjectMeta | None:
         return self.transport.download(key, dest, if_none_match=if_none_match, progress=progress)
 
-    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
         return self.transport.fetch(key, dest, limit=limit)
 
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:

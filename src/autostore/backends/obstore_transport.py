@@ -222,7 +222,7 @@ class ObstoreTransport(ObstoreListing):
         ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, progress, self.uri(key))
         return meta
 
-    def fetch(self, key: str, dest: Path, *, limit: int) -> bytes | None:
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
         first = self._first_part(key, "read", None)
         assert first is not None
         meta, head = first
@@ -230,7 +230,7 @@ class ObstoreTransport(ObstoreListing):
         workers, uri = self._download_concurrency, self.uri(key)
         if meta.size <= limit:
             return ranged.fetch_bytes(meta.size, head, fetch, workers, self.stats, uri)
-        ranged.download_into(dest, meta.size, head, fetch, workers, self.stats, None, uri)
+        ranged.download_into(dest(), meta.size, head, fetch, workers, self.stats, None, uri)
         return None
 
     # -- writes ---------------------------------------------------------------------------

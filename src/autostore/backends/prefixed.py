@@ -63,6 +63,9 @@ class PrefixedBackend(Backend):
         meta = self.inner.download(self.prefix + key, dest, if_none_match=if_none_match, progress=progress)
         return None if meta is None else self._rel(meta)
 
+    def fetch(self, key: str, dest: Callable[[], Path], *, limit: int) -> bytes | None:
+        return self.inner.fetch(self.prefix + key, dest, limit=limit)
+
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
         return self._rel(self.inner.put_bytes(self.prefix + key, data))
 
