@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -361,3 +362,28 @@ def test_large_transfers_under_faults(s3_server: S3Server, shared_bucket: str, f
     REPORT["operations"] += 6
     REPORT["clean_errors"] += errors
     assert ok >= 1 and sum(fault_proxy.injected.values()) >= 3
+
+
+@pytest.mark.parametrize("fault", ["truncate", "reset"])
+def test_a_listing_cut_on_a_later_page_resumes_after_the_last_key(
+    s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy, fault: str
+) -> None:
+    # keys() and list_files() share the resuming listing; each sees every key exactly once.
+    opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=5)
+    store_prefix = f"pages-{uuid.uuid4().hex[:8]}/"
+    store = AutoStore(f"s3://{shared_bucket}/{store_prefix}", options=opts)
+    names = [f"k{i:04d}" for i in range(2345)]
+    store.put_many({f"{n}.json": 1 for n in names}, max_concurrency=16)
+
+    def later_page(req: Any) -> bool:
+        return req.method == "GET" and "continuation-token" in req.path
+
+    for list_all in (store.keys, lambda: [f.removesuffix(".json") for f in store.list_files("*.json")]):
+        fault_proxy.reset()
+        fault_proxy.plan = first(1, fault, later_page)
+        assert list_all() == names
+        fault_proxy.plan = None
+        assert fault_proxy.injected[fault] == 1
+        # the cut second page (keys from k1000) is asked for again after the last key received
+        resumed = [path for _, method, path, *_ in fault_proxy.log if method == "GET" and "start-after" in path]
+        assert resumed and resumed[0].endswith("start-after=" + quote(store_prefix + "k0999.json", safe="")), resumed

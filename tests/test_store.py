@@ -289,3 +289,14 @@ def test_folder_key_in_store_with_or_without_slash(store: AutoStore) -> None:
     assert "weather/2024" in store
     assert "weather/2025" not in store
     assert "weather/2024/january" in store
+
+
+def test_backend_list_keys_are_the_keys_of_list_objects(store: AutoStore) -> None:
+    store["a"] = {"v": 1}
+    store["sub/b.txt"] = "b"
+    store["sub/deeper/c.txt"] = "c"
+    backend = store.primary_backend  # keys relative to the store, as in 0.1.x
+    keys = list(backend.list_keys(""))
+    assert keys == [m.key for m in backend.list_objects("")]
+    assert keys == ["a.json", "sub/b.txt", "sub/deeper/c.txt"]
+    assert list(backend.list_keys("sub/")) == ["sub/b.txt", "sub/deeper/c.txt"]

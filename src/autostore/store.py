@@ -267,8 +267,8 @@ class AutoStore(StoreServices):
         core = self.core
         seen: dict[str, None] = {}
         cut = len(core.prefix)
-        for meta in core.primary.list_objects(core.prefix):
-            rel = meta.key[cut:]
+        for key in core.primary.list_keys(core.prefix):
+            rel = key[cut:]
             if not rel or rel.endswith("/"):
                 continue
             ext = core.handlers.known_extension(rel.rpartition("/")[2])

@@ -254,6 +254,12 @@ class Backend(ABC):
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         """Every object below the folder ``prefix`` ("" or ending with "/"), recursively."""
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys :meth:`list_objects` gives, without their metadata (cheaper where the
+        listing arrives as raw entries)."""
+        for meta in self.list_objects(prefix):
+            yield meta.key
+
     @abstractmethod
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         """Immediate files and sub-folder prefixes (ending with "/") of folder ``prefix``."""

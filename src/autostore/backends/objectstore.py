@@ -182,6 +182,9 @@ class ObjectStoreBackend(Backend):
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
         return self.transport.list_objects(prefix)
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return self.transport.list_keys(prefix)
+
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         return self.transport.list_dir(prefix)
 

@@ -30,6 +30,15 @@ class ObstoreListing(AttemptingBackend):
 
     # -- listing --------------------------------------------------------------------------
     def list_objects(self, prefix: str = "") -> Iterator[ObjectMeta]:
+        for m in self._list_entries(prefix):
+            yield object_meta(m)
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        for m in self._list_entries(prefix):
+            yield m["path"]
+
+    def _list_entries(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """obstore's entries below ``prefix``, in key order, resuming a listing that broke off."""
         ob = obstore_module()
         p = prefix.rstrip("/") or None
         last: str | None = None  # a broken-off listing resumes after the last key it gave
@@ -39,11 +48,11 @@ class ObstoreListing(AttemptingBackend):
                 stream = iter(ob.list(self.store, prefix=p, offset=last, chunk_size=1000))
                 for batch in self._listed(prefix, stream):
                     for m in batch:
-                        meta = object_meta(m)
-                        if last is not None and meta.key <= last:
+                        path = m["path"]
+                        if last is not None and path <= last:
                             continue  # a server that ignores the list offset
-                        last = meta.key
-                        yield meta
+                        last = path
+                        yield m
                 return
             except NotRetried as exc:
                 used = self._before_retry(exc, used)

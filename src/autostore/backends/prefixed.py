@@ -91,6 +91,11 @@ class PrefixedBackend(Backend):
         for meta in self.inner.list_objects(self.prefix + prefix):
             yield self._rel(meta)
 
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        cut = len(self.prefix)
+        for key in self.inner.list_keys(self.prefix + prefix):
+            yield key[cut:]
+
     def list_dir(self, prefix: str = "") -> tuple[list[ObjectMeta], list[str]]:
         files, dirs = self.inner.list_dir(self.prefix + prefix)
         cut = len(self.prefix)
