@@ -422,6 +422,9 @@ def local_json(ctx: Ctx) -> list[Workload]:
             1.10,
             {"autostore": as_write, "open()+os.replace": atomic_write, "open()": open_write},
             note="crash-safe floor: new file + rename",
+            # each variant starts with nothing left to write back (the rows before write ~100s
+            # of MiB; one round of this row ranged over 2.5x without it)
+            settle=os.sync,
         ),
         Workload(
             f"{n} local small JSON write, durable=True",
