@@ -327,6 +327,7 @@ def parquet(ctx: Ctx) -> list[Workload]:
             "polars",
             1.05,
             {"autostore": as_write, "polars": pl_write, "polars, new file + rename": pl_write_renamed},
+            settle=os.sync,  # as the local JSON write row: nothing left to write back at the start
             note=f"{per_round} writes a round; polars writes its file in place, autostore writes a new file "
             "and renames it (crash-safe)",
         ),
