@@ -45,13 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from .backends.base import Backend
+from .backends.fileio import read_to_end
 from .cacheentries import (
     VERIFY_MAX,
     entry_name,
     file_sha256,
     key_suffix,
     link_or_copy,
-    read_to_end,
     remove_file,
     warn_once,
 )

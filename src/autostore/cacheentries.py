@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .backends.fileio import read_to_end
 from .cachelocks import EntryLock
 
 __all__ = [
@@ -292,18 +293,9 @@ def _read_small(path: str) -> bytes:
     # isatty, seeks), each slowed on a hit that follows a large read with cold CPU caches.
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return read_to_end(fd, 1 << 12)
+        return read_to_end(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
-
-
-def read_to_end(fd: int, size: int) -> bytes:
-    """The bytes from ``fd``'s position to its end, expected to be about ``size``: one read of
-    them, one that finds the end (a single read returns at most ~2 GiB)."""
-    chunks: list[bytes] = []
-    while chunk := os.read(fd, size + 1 if not chunks else 1 << 24):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def file_sha256(path: Path | str) -> str:

@@ -13,7 +13,7 @@ from ..errors import AlreadyExists, NotFound
 from .atomic import unlink_quiet
 from .base import ProgressCallback
 
-__all__ = ["copy_stream", "create_exclusive", "read_all", "write_all"]
+__all__ = ["copy_stream", "create_exclusive", "read_all", "read_to_end", "write_all"]
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -40,20 +40,25 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 
 def read_all(fd: int, path: str) -> bytes:
-    """The whole content of the open file ``fd`` (NotFound for a directory): one read when the
-    file still has the size fstat gave (a regular file reads short only at its end)."""
+    """The whole content of the open file ``fd`` (NotFound for a directory)."""
     try:
-        size = os.fstat(fd).st_size
-        data = os.read(fd, size + 1)
-        if len(data) == size:
-            return data
-        chunks, got = [data], len(data)  # it changed size meanwhile: read on to the end
-        while chunk := os.read(fd, max(size - got + 1, 1 << 16)):
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
+        return read_to_end(fd, os.fstat(fd).st_size)
     except IsADirectoryError:
         raise NotFound(f"{path!r} is a directory, not a file.") from None
+
+
+def read_to_end(fd: int, size: int) -> bytes:
+    """The content of the open file ``fd`` (at its start), whose size an ``fstat`` gave as
+    ``size``: one read when the file still has that size (a regular file reads short only at
+    its end), else reads on to the end."""
+    data = os.read(fd, size + 1)
+    if len(data) == size:
+        return data
+    chunks, got = [data], len(data)  # it changed size meanwhile, or a read stopped at ~2 GiB
+    while chunk := os.read(fd, max(size - got + 1, 1 << 16)):
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def copy_stream(src: str, dst: str, total: int, progress: ProgressCallback | None) -> None:
