@@ -253,7 +253,7 @@ class DownloadCache(CachePruning):
     def _open(self, name: str, meta: dict[str, Any], as_bytes: bool) -> tuple[bytes | None, Path | None, bool] | None:
         """Serve a committed entry, or None when its content is missing or does not match."""
         size = int(meta["size"])
-        path = f"{self._objects_dir}/{name[:2]}/{meta['file']}"
+        path = self._content_file(name, meta)
         if as_bytes:
             try:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

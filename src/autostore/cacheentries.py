@@ -177,6 +177,9 @@ class CacheEntries:
     def _meta_file(self, name: str) -> str:
         return f"{self._objects_dir}/{name[:2]}/{name}{META_SUFFIX}"
 
+    def _content_file(self, name: str, meta: dict[str, Any]) -> str:
+        return f"{self._objects_dir}/{name[:2]}/{meta['file']}"
+
     def _part(self, name: str) -> Path:
         return self._tmp / f"{name}.{secrets.token_hex(6)}.part"
 
@@ -199,7 +202,7 @@ class CacheEntries:
         return meta
 
     def _content(self, name: str, meta: dict[str, Any], *, check_hash: bool) -> Path | None:
-        path = self._objects / name[:2] / str(meta["file"])
+        path = Path(self._content_file(name, meta))
         try:
             st = os.stat(path)
         except FileNotFoundError:
