@@ -263,6 +263,18 @@ def listing(ctx: Ctx) -> list[Workload]:
     ]
 
 
+def repeated(times: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """A variant that calls ``fn`` ``times`` times and returns the last result: for operations
+    too short (or too noisy) to time one at a time."""
+
+    def run() -> Any:
+        for _ in range(times):
+            got = fn()
+        return got
+
+    return run
+
+
 def parquet(ctx: Ctx) -> list[Workload]:
     import polars as pl
 
@@ -279,27 +291,20 @@ def parquet(ctx: Ctx) -> list[Workload]:
     renamed, renamed_tmp = ctx.tmp / "renamed.parquet", ctx.tmp / "renamed.parquet.tmp"
 
     def as_write() -> None:
-        for _ in range(per_round):
-            local["frame"] = df
+        local["frame"] = df
 
     def pl_write() -> None:
-        for _ in range(per_round):
-            df.write_parquet(plain)
+        df.write_parquet(plain)
 
     def pl_write_renamed() -> None:  # crash-safe, as autostore writes: a new file, then a rename
-        for _ in range(per_round):
-            df.write_parquet(renamed_tmp)
-            os.replace(renamed_tmp, renamed)
+        df.write_parquet(renamed_tmp)
+        os.replace(renamed_tmp, renamed)
 
     def as_read() -> Any:
-        for _ in range(per_round):
-            got = local["frame"]
-        return got
+        return local["frame"]
 
     def pl_read() -> Any:
-        for _ in range(per_round):
-            got = pl.read_parquet(plain)
-        return got
+        return pl.read_parquet(plain)
 
     s3 = ctx.store("pq")
     s3["frame"] = df
@@ -307,14 +312,10 @@ def parquet(ctx: Ctx) -> list[Workload]:
     opts = ctx.polars_options()
 
     def as_s3() -> Any:
-        for _ in range(per_round):
-            got = ctx.store("pq")["frame"]
-        return got
+        return ctx.store("pq")["frame"]
 
     def pl_s3() -> Any:
-        for _ in range(per_round):
-            got = pl.read_parquet(uri, storage_options=opts)
-        return got
+        return pl.read_parquet(uri, storage_options=opts)
 
     def check(name: str, result: Any) -> None:
         assert result.equals(df), name
@@ -326,7 +327,11 @@ def parquet(ctx: Ctx) -> list[Workload]:
             "autostore",
             "polars",
             1.05,
-            {"autostore": as_write, "polars": pl_write, "polars, new file + rename": pl_write_renamed},
+            {
+                "autostore": repeated(per_round, as_write),
+                "polars": repeated(per_round, pl_write),
+                "polars, new file + rename": repeated(per_round, pl_write_renamed),
+            },
             settle=os.sync,  # as the local JSON write row: nothing left to write back at the start
             note=f"{per_round} writes a round; polars writes its file in place, autostore writes a new file "
             "and renames it (crash-safe)",
@@ -336,7 +341,7 @@ def parquet(ctx: Ctx) -> list[Workload]:
             "autostore",
             "polars",
             1.05,
-            {"autostore": as_read, "polars": pl_read},
+            {"autostore": repeated(per_round, as_read), "polars": repeated(per_round, pl_read)},
             check=check,
             note=f"{per_round} reads a round",
         ),
@@ -345,7 +350,7 @@ def parquet(ctx: Ctx) -> list[Workload]:
             "autostore",
             "polars",
             0.95,
-            {"autostore": as_s3, "polars": pl_s3},
+            {"autostore": repeated(per_round, as_s3), "polars": repeated(per_round, pl_s3)},
             check=check,
             note=f"{per_round} reads a round, each by a new store (as a script that opens one per read)",
         ),
@@ -652,16 +657,6 @@ def cache_hit(ctx: Ctx) -> list[Workload]:
     plain = ctx.tmp / "cachehit.parquet"
     df.write_parquet(plain)
 
-    def as_hits() -> Any:
-        for _ in range(reads):
-            got = store["frame"]
-        return got
-
-    def pl_local() -> Any:
-        for _ in range(reads):
-            got = pl.read_parquet(plain)
-        return got
-
     def check(name: str, result: Any) -> None:
         assert result.equals(df), name
 
@@ -671,7 +666,10 @@ def cache_hit(ctx: Ctx) -> list[Workload]:
             "autostore",
             "polars",
             1.05,
-            {"autostore": as_hits, "polars": pl_local},
+            {
+                "autostore": repeated(reads, lambda: store["frame"]),
+                "polars": repeated(reads, lambda: pl.read_parquet(plain)),
+            },
             check=check,
             note="polars reads the same local file",
         ),
@@ -956,14 +954,6 @@ def memoize(ctx: Ctx) -> list[Workload]:
     plain = ctx.tmp / "memo-plain.parquet"
     df.write_parquet(plain)
 
-    def repeat(fn: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            for _ in range(hits):
-                got = fn()
-            return got
-
-        return run
-
     def check(name: str, result: Any) -> None:
         assert result.equals(df), name
 
@@ -1002,7 +992,7 @@ def memoize(ctx: Ctx) -> list[Workload]:
             "autostore",
             "joblib.Memory",
             1.0,
-            {"autostore": repeat(lambda: ours_local(1)), "joblib.Memory": repeat(lambda: jl(1))},
+            {"autostore": repeated(hits, lambda: ours_local(1)), "joblib.Memory": repeated(hits, lambda: jl(1))},
             check=check,
             note="joblib pickles; autostore reads parquet",
         ),
@@ -1011,7 +1001,7 @@ def memoize(ctx: Ctx) -> list[Workload]:
             "autostore",
             "polars",
             1.05,
-            {"autostore": repeat(lambda: ours_s3(1)), "polars": repeat(lambda: pl.read_parquet(plain))},
+            {"autostore": repeated(hits, lambda: ours_s3(1)), "polars": repeated(hits, lambda: pl.read_parquet(plain))},
             check=check,
             note="polars reads the same parquet from a local file",
             requests=s3_requests,
