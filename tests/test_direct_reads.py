@@ -8,6 +8,7 @@ import functools
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,8 +75,6 @@ def test_cases_it_leaves_to_the_general_path(stores: Callable[..., AutoStore], p
     with pytest.raises(AmbiguousKey):
         reader["both"]
     assert reader["obj.pkl"] == {1, 2}
-    cached = stores(cache_enabled=True)
-    assert read_direct(cached, "a.json") is MISS and cached["a"] == [0]  # reads go through the cache
 
 
 def test_errors_are_the_general_paths_from_one_request(stores: Callable[..., AutoStore], proxy: CountingProxy) -> None:
@@ -109,3 +108,51 @@ def test_a_file_removed_after_the_listing_is_looked_up_again(
     with pytest.raises(NotFound):
         reader["k"]
     assert read_direct(reader, "k") is MISS  # nothing left to remember
+
+
+def test_with_the_cache_on_it_reads_through_the_cache(
+    stores: Callable[..., AutoStore], proxy: CountingProxy, tmp_path: Path
+) -> None:
+    import polars as pl
+
+    df = pl.DataFrame({"id": list(range(1000)), "x": [i / 3 for i in range(1000)]})
+    writer = stores()
+    writer["frame"], writer["small"] = df, {"v": 1}
+    cached = stores(cache_enabled=True, cache_dir=str(tmp_path / "cache"), cache_expiry_hours=0)
+    assert cached["frame"].equals(df)  # the general path: lists the folder, fills the entry
+    value, seen = requests(proxy, lambda: read_direct(cached, "small.json"))
+    assert value == {"v": 1} and seen == {"GET": 1}  # a miss fills the entry
+    before = cached.stats()
+    for key in ("small", "small.json", "frame", "frame.parquet"):
+        value, seen = requests(proxy, functools.partial(read_direct, cached, key))
+        assert seen == {}, key  # hits: no request
+        assert value == {"v": 1} if key.startswith("small") else value.equals(df), key
+    after = cached.stats()
+    assert after.cache_hits - before.cache_hits == 4 and after.cache_misses == before.cache_misses
+    assert sorted(p.name for p in (tmp_path / "cache" / "tmp").iterdir()) == []  # the hard links are gone
+    writer["small"] = {"v": 2}  # another writer: the entry is revalidated by the general rules
+    assert cached.read("small", ignore_cache=True) == {"v": 2}  # ignore_cache takes the general path
+    assert read_direct(cached, "small") == {"v": 2}
+
+
+def test_with_the_cache_on_errors_are_the_general_paths(
+    stores: Callable[..., AutoStore], proxy: CountingProxy, tmp_path: Path
+) -> None:
+    writer = stores()
+    writer.core.primary.put_bytes(writer.core.prefix + "bad.parquet", b"PAR1 not parquet PAR1")
+    writer["gone"], writer["other"] = {"v": 1}, 0
+    cached = stores(cache_enabled=True, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(CorruptData) as direct:
+        requests(proxy, lambda: cached["bad.parquet"])
+    assert len(proxy.exchanges) == 1  # the fill's GET; the decode failure asks nothing more
+    with pytest.raises(CorruptData) as general:
+        cached.read("bad.parquet", format="parquet")  # format= takes the general path
+    assert str(direct.value) == str(general.value) and cached.uri + "bad.parquet" in str(direct.value)
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []  # no link left behind by the failure
+    with pytest.raises(NotFound) as missing:
+        cached["nope.parquet"]
+    assert "nope.parquet" in str(missing.value)
+    assert cached["other"] == 0  # lists the folder: "gone" is "gone.json"
+    writer.delete("gone")
+    writer["gone.txt"] = "moved"  # behind the reader's back
+    assert cached["gone"] == "moved"  # the cache's 404 sends it to the general path, which lists again

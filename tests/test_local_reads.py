@@ -72,3 +72,30 @@ def test_files_whose_size_is_not_their_length_are_read_to_the_end() -> None:
     """/proc files report size 0: the read goes on until the end of the file."""
     expected = Path("/proc/self/cmdline").read_bytes()
     assert expected and LocalBackend("/proc/self").get_bytes("cmdline") == expected
+
+
+def test_formats_read_from_a_file_are_read_in_place(tmp_path: Path) -> None:
+    import polars as pl
+
+    store = AutoStore(tmp_path / "root")
+    df = pl.DataFrame({"a": [1, 2, 3]})
+    store["frame"] = df
+    assert read_direct(store, "frame.parquet").equals(df)  # served by the fast path
+    assert read_direct(store, "frame").equals(df)
+    pl.DataFrame({"a": [9]}).write_parquet(tmp_path / "root" / "frame.parquet")  # another writer
+    assert store["frame"].equals(pl.DataFrame({"a": [9]}))
+    (tmp_path / "root" / "d.parquet").mkdir()  # a folder with a file's name: the general path's
+    df.write_parquet(tmp_path / "root" / "d.parquet" / "part-0.parquet")
+    assert read_direct(store, "d.parquet") is MISS
+    (tmp_path / "root" / "bad.parquet").write_bytes(b"PAR1 not parquet PAR1")
+    with pytest.raises(CorruptData) as direct:
+        read_direct(store, "bad.parquet")  # read once, the error worded as the general path words it
+    with pytest.raises(CorruptData) as general:
+        store.read("bad.parquet", format="parquet")  # format= takes the general path
+    assert str(direct.value) == str(general.value) and str(tmp_path / "root" / "bad.parquet") in str(direct.value)
+    df.write_parquet(tmp_path / "outside.parquet")
+    (tmp_path / "root" / "sub").mkdir()
+    (tmp_path / "root" / "sub" / "escape.parquet").symlink_to(tmp_path / "outside.parquet")
+    assert read_direct(store, "sub/escape.parquet") is MISS
+    with pytest.raises(InvalidKey, match="outside"):
+        store["sub/escape.parquet"]

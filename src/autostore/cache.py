@@ -133,6 +133,16 @@ class DownloadCache(CachePruning):
     def local_file(self, backend: Backend, key: str, *, fresh: bool = False) -> Iterator[Path]:
         """A path holding the object: a hard link to the entry's file (no copy), valid until
         the block ends even if the entry is evicted or replaced meanwhile."""
+        path, owned = self.checkout(backend, key, fresh=fresh)
+        try:
+            yield path
+        finally:
+            if owned:
+                remove_file(path)
+
+    def checkout(self, backend: Backend, key: str, *, fresh: bool = False) -> tuple[Path, bool]:
+        """:meth:`local_file` without the block, for hot paths: the path, and whether it is the
+        caller's to remove (``remove_file``) once read."""
         try:
             _data, path, owned = self._get(backend, key, fresh, as_bytes=False)
         except AutoStoreError:
@@ -141,11 +151,7 @@ class DownloadCache(CachePruning):
             self._unusable(exc)
             path, owned = self._download_uncached(backend, key), True
         assert path is not None
-        try:
-            yield path
-        finally:
-            if owned:
-                remove_file(path)
+        return path, owned
 
     # -- public writes ------------------------------------------------------------------------
     def stored(

@@ -1,27 +1,37 @@
-"""The common small read in as few steps as possible.
+"""The common read in as few steps as possible.
 
-``store["k00001.json"]`` is one file read (or one GET) and a decode; the general path of
-:meth:`AutoStore.read` (URIs, folders, caches, extensionless lookups, retries of stale
-resolutions) costs more than that for small values. :func:`read_direct` serves the case that
-needs none of it and answers :data:`MISS` for everything else, so the general path stays the one
-source of truth.
+``store["k00001.json"]`` is one file read (or one GET, or one cache hit) and a decode; the general
+path of :meth:`AutoStore.read` (URIs, folders, extensionless lookups, retries of stale
+resolutions, read options) costs more than that. :func:`read_direct` serves the case that needs
+none of it and answers :data:`MISS` for everything else, so the general path stays the one source
+of truth. A format read from a file (parquet, Arrow IPC, CSV, ...) reads a local store's file in
+place, and a cache hit's hard link; every Python call saved counts there too, because the calls
+after a large read run on cold CPU caches (~0.5 ms per hit of a 20 MiB parquet file, see
+docs/performance.md).
 
-On a local store any failure here is redone there (a file read costs little). On an object store
-a failure is not worth a second request: the GET's own errors are raised as the general path
-raises them, a decoding failure is mapped by :func:`autostore.codec.decode_failure`, and only a
-file that vanished since the folder was listed goes to the general path (it lists again).
+On a local store a failure to read bytes is redone there (a small file costs little, and the
+general path words the error); a file read in place is read once, its decoding errors mapped by
+:func:`autostore.codec.decode_failure` as the general path maps them. On an object store a failure
+is not worth a second request: the GET's (or the cache's) own errors are raised as the general
+path raises them, a decoding failure is mapped by :func:`autostore.codec.decode_failure`, and only
+a file that vanished since the folder was listed goes to the general path (it lists again).
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .cacheentries import remove_file
 from .codec import decode_failure
 from .errors import NotFound
 from .formats.base import UNSAFE_ALLOWED
 from .uri import MAX_SEGMENT_BYTES, SIMPLE_KEY_RE
 
 if TYPE_CHECKING:
+    from .cache import DownloadCache
     from .store import AutoStore
 
 __all__ = ["MISS", "read_direct"]
@@ -35,8 +45,9 @@ def read_direct(store: AutoStore, key: Any) -> Any:
 
     Applies to plain keys (the characters :func:`autostore.uri.validate_key` accepts without
     normalising) of the store's own location, naming a file by its extension, or an extensionless
-    key this store resolved before or whose folder it has listed, in a format decoded from bytes
-    by a handler that runs no code on load; on an object store only with the download cache off."""
+    key this store resolved before or whose folder it has listed, in a format whose handler runs
+    no code on load. On an object store with the download cache on, the read goes through the
+    cache (a hit makes no request); an unusable cache folder is left to the general path."""
     if (
         type(key) is not str
         or len(key) > MAX_SEGMENT_BYTES
@@ -48,10 +59,13 @@ def read_direct(store: AutoStore, key: Any) -> Any:
         return MISS
     core = store.core
     local = core.local
-    if not local and core.base_options.cache_enabled:
-        return MISS  # reads go through the download cache
     handlers = core.handlers
     backend = core.primary
+    cache = None
+    if not local and core.base_options.cache_enabled:
+        cache = core.cache_for(backend)
+        if cache is None:
+            return MISS  # an unusable cache folder: the general path reads around it
     full = core.prefix + key
     ext = handlers.known_extension(key[key.rfind("/") + 1 :])
     stored = full
@@ -66,13 +80,29 @@ def read_direct(store: AutoStore, key: Any) -> Any:
         if ext is None:
             return MISS
     handler = handlers.for_extension_or_none(ext)
-    if handler is None or handler.unsafe or not handler.supports_bytes:
+    if handler is None or handler.unsafe:
         return MISS
+    allowed = core.base_options.pickle_allowed
     if local:
+        if handler.supports_bytes:
+            try:
+                return _decoded(handler.read_from_bytes, backend.get_bytes(stored), ext, allowed)
+            except Exception:
+                return MISS  # missing, vanished, a folder, undecodable: the general path says which
         try:
-            return _decoded(handler, backend.get_bytes(stored), ext, core.base_options.pickle_allowed)
+            path = backend.local_path(stored)
+            if path is None or not stat.S_ISREG(os.stat(path).st_mode):
+                return MISS
         except Exception:
-            return MISS  # missing, vanished, a folder, undecodable: the general path says which
+            return MISS  # missing, a folder, a symlink out of the root: the general path says which
+        try:  # a file worth reading once: its decoding errors are the general path's, not redone
+            return _decoded(handler.read_from_file, path, ext, allowed)
+        except Exception as exc:
+            raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
+    if cache is not None:
+        return _from_cache(core, cache, backend, full, stored, handler, ext, allowed)
+    if not handler.supports_bytes:
+        return MISS
     try:
         data = backend.get_bytes(stored)
     except NotFound:
@@ -80,15 +110,39 @@ def read_direct(store: AutoStore, key: Any) -> Any:
             return MISS  # a remembered file vanished: the general path looks it up again
         raise
     try:
-        return _decoded(handler, data, ext, core.base_options.pickle_allowed)
+        return _decoded(handler.read_from_bytes, data, ext, allowed)
     except Exception as exc:
         raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
 
 
-def _decoded(handler: Any, data: bytes, ext: str, allowed: bool) -> Any:
+def _from_cache(
+    core: Any, cache: DownloadCache, backend: Any, full: str, stored: str, handler: Any, ext: str, allowed: bool
+) -> Any:
+    """A read through the download cache: its bytes, or a hard link to its entry read in place."""
+    read = handler.read_from_bytes if handler.supports_bytes else handler.read_from_file
+    try:
+        if handler.supports_bytes:
+            source: Any = cache.read_bytes(backend, stored)
+            owned = False
+        else:
+            source, owned = cache.checkout(backend, stored)
+    except NotFound:
+        if core.index.forget(backend, full):
+            return MISS  # a remembered file vanished: the general path looks it up again
+        raise
+    try:
+        return _decoded(read, source, ext, allowed)
+    except Exception as exc:
+        raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
+    finally:
+        if owned:
+            remove_file(source)
+
+
+def _decoded(read: Callable[[Any, str], Any], source: Any, ext: str, allowed: bool) -> Any:
     # Handlers that may load code (class references) consult the store's policy.
     token = UNSAFE_ALLOWED.set(allowed)
     try:
-        return handler.read_from_bytes(data, ext)
+        return read(source, ext)
     finally:
         UNSAFE_ALLOWED.reset(token)

@@ -137,8 +137,8 @@ class AutoStore(StoreServices):
 
             pinned = pin(self, key, version=version, as_of=as_of, dataset=dataset, cache=cache)
             return pinned.read(format, ignore_cache=ignore_cache)
-        if format is None and not dataset and not mmap and compression is None and not options:
-            value = read_direct(self, key)  # small values: a file read or a GET, and a decode
+        if format is None and not dataset and not mmap and compression is None and not options and not ignore_cache:
+            value = read_direct(self, key)  # a file read, a GET or a cache hit, and a decode
             if value is not MISS:
                 return value
         if mmap:
