@@ -31,7 +31,10 @@ from .formats.base import UNSAFE_ALLOWED
 from .uri import MAX_SEGMENT_BYTES, SIMPLE_KEY_RE
 
 if TYPE_CHECKING:
+    from .backends.base import Backend
     from .cache import DownloadCache
+    from .core import StoreCore
+    from .formats.base import DataHandler
     from .store import AutoStore
 
 __all__ = ["MISS", "read_direct"]
@@ -116,7 +119,14 @@ def read_direct(store: AutoStore, key: Any) -> Any:
 
 
 def _from_cache(
-    core: Any, cache: DownloadCache, backend: Any, full: str, stored: str, handler: Any, ext: str, allowed: bool
+    core: StoreCore,
+    cache: DownloadCache,
+    backend: Backend,
+    full: str,
+    stored: str,
+    handler: DataHandler,
+    ext: str,
+    allowed: bool,
 ) -> Any:
     """A read through the download cache: its bytes, or a hard link to its entry read in place."""
     read = handler.read_from_bytes if handler.supports_bytes else handler.read_from_file
