@@ -98,29 +98,16 @@ def read_direct(store: AutoStore, key: Any) -> Any:
                 return MISS
         except Exception:
             return MISS  # missing, a folder, a symlink out of the root: the general path says which
-        try:  # a file worth reading once: its decoding errors are the general path's, not redone
-            return _decoded(handler.read_from_file, path, ext, allowed)
-        except Exception as exc:
-            raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
-    if cache is not None:
-        return _from_cache(core, cache, backend, full, stored, handler, ext, allowed)
-    if not handler.supports_bytes:
-        return MISS
-    try:
-        data = backend.get_bytes(stored)
-    except NotFound:
-        if core.index.forget(backend, full):
-            return MISS  # a remembered file vanished: the general path looks it up again
-        raise
-    try:
-        return _decoded(handler.read_from_bytes, data, ext, allowed)
-    except Exception as exc:
-        raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
+        # a file worth reading once: its decoding errors are the general path's, not redone
+        return _decoded(handler.read_from_file, path, ext, allowed, uri=backend.uri(stored))
+    if cache is None and not handler.supports_bytes:
+        return MISS  # a temporary download: the general path's
+    return _fetched(core, cache, backend, full, stored, handler, ext, allowed)
 
 
-def _from_cache(
+def _fetched(
     core: StoreCore,
-    cache: DownloadCache,
+    cache: DownloadCache | None,
     backend: Backend,
     full: str,
     stored: str,
@@ -128,31 +115,39 @@ def _from_cache(
     ext: str,
     allowed: bool,
 ) -> Any:
-    """A read through the download cache: its bytes, or a hard link to its entry read in place."""
-    read = handler.read_from_bytes if handler.supports_bytes else handler.read_from_file
+    """An object store's read: one GET, or through the download cache its bytes or a hard link
+    to its entry read in place (``cache`` None only for handlers that decode bytes)."""
+    owned = False
+    read: Callable[[Any, str], Any]
     try:
         if handler.supports_bytes:
-            source: Any = cache.read_bytes(backend, stored)
-            owned = False
+            read = handler.read_from_bytes
+            source: Any = backend.get_bytes(stored) if cache is None else cache.read_bytes(backend, stored)
         else:
+            assert cache is not None
+            read = handler.read_from_file
             source, owned = cache.checkout(backend, stored)
     except NotFound:
         if core.index.forget(backend, full):
             return MISS  # a remembered file vanished: the general path looks it up again
         raise
     try:
-        return _decoded(read, source, ext, allowed)
-    except Exception as exc:
-        raise decode_failure(exc, backend.uri(stored), ext)  # noqa: B904 - it sets the cause
+        return _decoded(read, source, ext, allowed, uri=backend.uri(stored))
     finally:
         if owned:
             remove_file(source)
 
 
-def _decoded(read: Callable[[Any, str], Any], source: Any, ext: str, allowed: bool) -> Any:
+def _decoded(read: Callable[[Any, str], Any], source: Any, ext: str, allowed: bool, *, uri: str = "") -> Any:
+    """``read(source, ext)``; with ``uri``, a failure is raised as the general path raises it
+    (:func:`autostore.codec.decode_failure`)."""
     # Handlers that may load code (class references) consult the store's policy.
     token = UNSAFE_ALLOWED.set(allowed)
     try:
         return read(source, ext)
+    except Exception as exc:
+        if not uri:
+            raise
+        raise decode_failure(exc, uri, ext)  # noqa: B904 - it sets the cause
     finally:
         UNSAFE_ALLOWED.reset(token)
