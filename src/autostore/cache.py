@@ -49,7 +49,7 @@ from .backends.fileio import read_to_end
 from .cacheentries import (
     VERIFY_MAX,
     entry_name,
-    file_sha256,
+    holds_entry,
     key_suffix,
     link_or_copy,
     remove_file,
@@ -291,12 +291,7 @@ class DownloadCache(CachePruning):
             return None, Path(path), False
         # The link is checked, not the entry: it is what the caller reads, whatever replaced
         # the entry's file since the metadata was read.
-        st = os.stat(link)
-        if (
-            st.st_size != size
-            or st.st_mtime_ns != meta["mtime_ns"]
-            or (size <= VERIFY_MAX and file_sha256(link) != meta["sha256"])
-        ):
+        if not holds_entry(link, meta, check_hash=size <= VERIFY_MAX):
             remove_file(link)
             return None
         self._touch(name)

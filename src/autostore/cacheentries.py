@@ -29,6 +29,7 @@ __all__ = [
     "CacheEntries",
     "entry_name",
     "file_sha256",
+    "holds_entry",
     "key_suffix",
     "link_or_copy",
     "remove_file",
@@ -203,15 +204,7 @@ class CacheEntries:
 
     def _content(self, name: str, meta: dict[str, Any], *, check_hash: bool) -> Path | None:
         path = Path(self._content_file(name, meta))
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return None
-        if st.st_size != meta.get("size") or st.st_mtime_ns != meta.get("mtime_ns"):
-            return None
-        if check_hash and file_sha256(path) != meta.get("sha256"):
-            return None
-        return path
+        return path if holds_entry(path, meta, check_hash=check_hash) else None
 
     def _touch(self, name: str) -> None:
         # The metadata file's mtime is the entry's last access (LRU), set explicitly so that
@@ -299,6 +292,18 @@ def _read_small(path: str) -> bytes:
         return read_to_end(fd, os.fstat(fd).st_size)
     finally:
         os.close(fd)
+
+
+def holds_entry(path: Path | str, meta: dict[str, Any], *, check_hash: bool) -> bool:
+    """Does the file ``path`` (an entry's content, or a link to it) have the size and mtime the
+    metadata ``meta`` records, and with ``check_hash`` its SHA-256? False when it is gone."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    if st.st_size != meta.get("size") or st.st_mtime_ns != meta.get("mtime_ns"):
+        return False
+    return not check_hash or file_sha256(path) == meta.get("sha256")
 
 
 def file_sha256(path: Path | str) -> str:
