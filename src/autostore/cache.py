@@ -285,7 +285,7 @@ class DownloadCache(CachePruning):
             if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
                 raise
             # no hard links here: hand out the entry itself, checked as its link would be
-            if self._content(name, meta, check_hash=size <= VERIFY_MAX) is None:
+            if not holds_entry(path, meta, check_hash=size <= VERIFY_MAX):
                 return None
             self._touch(name)
             return None, Path(path), False
