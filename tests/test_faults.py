@@ -50,6 +50,15 @@ def _proxied(server: S3Server, proxy: FaultProxy, **changes: Any) -> S3Options:
     return S3Options(**kwargs)
 
 
+def _proxied_store(
+    server: S3Server, proxy: FaultProxy, bucket: str, name: str, **changes: Any
+) -> tuple[AutoStore, str]:
+    """A store on a fresh prefix ``<name>-<random>/`` of ``bucket`` whose requests go through the
+    fault proxy, with ``changes`` to its options; and that prefix."""
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}/"
+    return AutoStore(f"s3://{bucket}/{prefix}", options=_proxied(server, proxy, **changes)), prefix
+
+
 def _count(proxy: FaultProxy) -> None:
     for kind, n in proxy.injected.items():
         REPORT[f"faults_injected.{kind}"] += n
@@ -87,9 +96,9 @@ def test_faults_are_retried_up_to_max_retries(
     """max_retries=2: two faults on an operation's request are absorbed, a third is a
     BackendError naming the URI; exactly max_retries + 1 attempts reach the proxy."""
     method, action = OPS[op]
-    prefix = f"retry-{uuid.uuid4().hex[:8]}/"
-    opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=5)
-    store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
+    store, prefix = _proxied_store(
+        s3_server, fault_proxy, shared_bucket, "retry", max_retries=2, retry_delay=0.01, timeout=5
+    )
     client = boto_client(s3_server)
     old = {"v": "old"}
     for n_faults, succeeds in ((2, True), (3, False)):
@@ -125,8 +134,7 @@ def test_faults_are_retried_up_to_max_retries(
 
 
 def test_zero_retries_means_one_attempt(s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy) -> None:
-    opts = _proxied(s3_server, fault_proxy, max_retries=0, retry_delay=0.01)
-    store = AutoStore(f"s3://{shared_bucket}/zero-{uuid.uuid4().hex[:8]}/", options=opts)
+    store, _ = _proxied_store(s3_server, fault_proxy, shared_bucket, "zero", max_retries=0, retry_delay=0.01)
     store["k.txt"] = "x"
     fault_proxy.reset()
     fault_proxy.plan = first(1, "503")
@@ -143,8 +151,7 @@ def test_backoff_waits_at_least_retry_delay(s3_server: S3Server, shared_bucket: 
     retry_delay and twice the previous one, capped at 8 x retry_delay. Only the lower bound is
     asserted (a sleep is never shorter); the jitter is obstore's, documented in the README."""
     delay = 0.2
-    opts = _proxied(s3_server, fault_proxy, max_retries=3, retry_delay=delay)
-    store = AutoStore(f"s3://{shared_bucket}/backoff-{uuid.uuid4().hex[:8]}/", options=opts)
+    store, _ = _proxied_store(s3_server, fault_proxy, shared_bucket, "backoff", max_retries=3, retry_delay=delay)
     store["k.txt"] = "x"
     fault_proxy.reset()
     fault_proxy.plan = first(3, "503")
@@ -160,9 +167,9 @@ def test_backoff_waits_at_least_retry_delay(s3_server: S3Server, shared_bucket: 
 def test_stall_past_timeout_is_a_backend_error(
     s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy, fault: str
 ) -> None:
-    opts = _proxied(s3_server, fault_proxy, timeout=0.5, max_retries=1, retry_delay=0.01)
-    prefix = f"stall-{uuid.uuid4().hex[:8]}/"
-    store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
+    store, prefix = _proxied_store(
+        s3_server, fault_proxy, shared_bucket, "stall", timeout=0.5, max_retries=1, retry_delay=0.01
+    )
     store["k.txt"] = "x" * 1000
     # One stalled attempt is retried...
     fault_proxy.reset()
@@ -177,7 +184,7 @@ def test_stall_past_timeout_is_a_backend_error(
     assert f"s3://{shared_bucket}/{prefix}k.txt" in str(info.value)
     assert "timeout=0.5s" in str(info.value)
     # A hang guard, not a speed test: the bound is the documented worst case plus a wide margin.
-    assert elapsed < worst_case_seconds(opts) + 30
+    assert elapsed < worst_case_seconds(store.options) + 30
     if fault == "stall":  # a stalled upload too
         fault_proxy.plan = first(2, fault, only("PUT"))
         with pytest.raises(BackendError):
@@ -198,8 +205,9 @@ def test_streamed_download_of_a_frame_under_faults(
     import polars as pl
     from polars.testing import assert_frame_equal
 
-    opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=1)
-    store = AutoStore(f"s3://{shared_bucket}/frames-{uuid.uuid4().hex[:8]}/", options=opts)
+    store, _ = _proxied_store(
+        s3_server, fault_proxy, shared_bucket, "frames", max_retries=2, retry_delay=0.01, timeout=1
+    )
     rng = random.Random(3)
     df = pl.DataFrame({"i": range(200_000), "x": [rng.random() for _ in range(200_000)]})
     store["frame"] = df
@@ -240,9 +248,9 @@ def test_mixed_operations_under_faults(
     fail. Every operation returns the right value or raises BackendError; after every operation
     the object on the server is one whole value that some write wrote (or absent)."""
     rng = random.Random(1234)
-    prefix = f"mixed-{uuid.uuid4().hex[:8]}/"
-    opts = _proxied(s3_server, fault_proxy, timeout=0.5, max_retries=max_retries, retry_delay=0.005)
-    store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
+    store, prefix = _proxied_store(
+        s3_server, fault_proxy, shared_bucket, "mixed", timeout=0.5, max_retries=max_retries, retry_delay=0.005
+    )
     client = boto_client(s3_server)
     keys = [f"k{i:02d}.json" for i in range(20)]
     # What may be on the server for each key: the last value known to be there, plus every value
@@ -323,10 +331,11 @@ def test_large_transfers_under_faults(s3_server: S3Server, shared_bucket: str, f
     requests: each transfer succeeds with the exact bytes or fails cleanly; the object on the
     server is always one whole version."""
     mib = 1024 * 1024
-    prefix = f"large-{uuid.uuid4().hex[:8]}/"
-    opts = _proxied(
+    store, prefix = _proxied_store(
         s3_server,
         fault_proxy,
+        shared_bucket,
+        "large",
         timeout=5,
         max_retries=4,
         retry_delay=0.01,
@@ -334,7 +343,6 @@ def test_large_transfers_under_faults(s3_server: S3Server, shared_bucket: str, f
         multipart_chunksize=5 * mib,
         max_concurrency=2,
     )
-    store = AutoStore(f"s3://{shared_bucket}/{prefix}", options=opts)
     client = boto_client(s3_server)
     versions = [(str(i) * 16) * (12 * mib // 16) for i in range(4)]  # 12 MiB text, 3 parts each
     digests = {hashlib.md5(v.encode()).hexdigest() for v in versions}
@@ -369,9 +377,9 @@ def test_a_listing_cut_on_a_later_page_resumes_after_the_last_key(
     s3_server: S3Server, shared_bucket: str, fault_proxy: FaultProxy, fault: str
 ) -> None:
     # keys() and list_files() share the resuming listing; each sees every key exactly once.
-    opts = _proxied(s3_server, fault_proxy, max_retries=2, retry_delay=0.01, timeout=5)
-    store_prefix = f"pages-{uuid.uuid4().hex[:8]}/"
-    store = AutoStore(f"s3://{shared_bucket}/{store_prefix}", options=opts)
+    store, store_prefix = _proxied_store(
+        s3_server, fault_proxy, shared_bucket, "pages", max_retries=2, retry_delay=0.01, timeout=5
+    )
     names = [f"k{i:04d}" for i in range(2345)]
     store.put_many({f"{n}.json": 1 for n in names}, max_concurrency=16)
 
