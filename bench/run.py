@@ -1,6 +1,6 @@
 """autostore benchmark: each workload against its references, interleaved in one run.
 
-    python bench/run.py            # full sizes, 12 rounds (~12 minutes)
+    python bench/run.py            # full sizes, 12 rounds (~10 minutes on 2 cores)
     python bench/run.py --quick    # small sizes, 3 rounds (a couple of minutes)
     python bench/run.py --only small,list
     python bench/run.py --check    # exit status 1 when any workload misses its target
