@@ -738,6 +738,20 @@ def test_autopath_write_beside_a_resolved_key_makes_it_ambiguous(store: AutoStor
     assert store["a.jsonl"] == [{"r": 0}] and store["a.json"] == {"v": 0}
 
 
+def test_autopath_writes_before_any_lookup_leave_the_key_index_empty_and_reads_right(store: AutoStore) -> None:
+    """A write by full name into a store that has resolved and listed nothing skips the key
+    index (nothing there to update); the first read by extensionless key lists the folder and
+    sees every file, and once the index holds something a write updates it again."""
+    AutoPath("a.json", store=store).write_text('{"v": 1}')
+    assert store.core.index.empty
+    assert store["a"] == {"v": 1}  # resolved by listing the folder
+    assert not store.core.index.empty
+    AutoPath("a.txt", store=store).write_text("one")
+    with pytest.raises(AmbiguousKey):
+        store["a"]
+    assert store["a.json"] == {"v": 1} and store["a.txt"] == "one"
+
+
 def test_store_write_replaces_a_sibling_written_through_autopath(store: AutoStore) -> None:
     store["b"] = "x"  # the store lists its folder once (b.txt)
     store.delete("b")

@@ -72,6 +72,11 @@ class KeyIndex:
             self._exact.clear()
             self._folders.clear()
 
+    @property
+    def empty(self) -> bool:
+        """Nothing resolved or listed yet: a write by full name has nothing here to update."""
+        return not self._exact and not self._folders
+
     # -- lookups --------------------------------------------------------------------------
     def remembered(self, backend: Backend, full: str) -> str | None:
         """The file ``full`` resolved to before (no request)."""
