@@ -65,6 +65,54 @@ def test_a_missing_measurement_counts_as_missed() -> None:
     assert bench.missed([broken]) == ["zero reference: nan > target 1.00 (autostore vs boto3)"]
 
 
+class _Clock:
+    """``time`` for bench/run.py: each variant advances it by its cost, so rounds are counted
+    without timing anything."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("cost", "max_rounds", "expected"),
+    [
+        (0.1, 48, 48),  # 12 rounds take 2.4 s: four blocks fit in 15 s
+        (0.25, 48, 24),  # 0.5 s a round: 36 rounds would take 18 s
+        (1.0, 48, 12),  # 2 s a round: 24 rounds would take 48 s
+        (0.1, None, 12),  # no extra rounds asked for (--quick)
+        (0.1, 30, 24),  # whole blocks only: a third block would pass 30
+    ],
+)
+def test_a_cheap_workload_runs_more_rounds_in_whole_blocks(
+    monkeypatch: pytest.MonkeyPatch, cost: float, max_rounds: int | None, expected: int
+) -> None:
+    bench = _bench()
+    clock = _Clock()
+    monkeypatch.setattr(bench, "time", clock)
+    order: list[str] = []
+
+    def variant(name: str) -> Any:
+        def run() -> None:
+            clock.now += cost
+            order.append(name)
+
+        return run
+
+    workload = bench.Workload("w", "autostore", "boto3", 1.0, {"autostore": variant("a"), "boto3": variant("b")})
+    bench.run_rounds(workload, 12, max_rounds=max_rounds, budget_s=15.0)
+    assert workload.rounds == expected
+    assert len(workload.times["autostore"]) == len(workload.times["boto3"]) == expected
+    assert workload.times["autostore"] == pytest.approx([cost] * expected)
+    timed = order[2:]  # after the untimed checking round
+    firsts = [timed[i] for i in range(0, len(timed), 2)]
+    assert firsts.count("a") == firsts.count("b") == expected // 2  # each variant first equally often
+    row = f"| w | **autostore** | {cost * 1e3:.1f} ms | 1.00 | ≤ 1.00 | yes |  | {expected} |"
+    assert row in bench.report([workload])
+
+
 def test_check_is_a_command_line_flag() -> None:
     bench = _bench()
     assert bench.parser().parse_args(["--quick", "--check"]).check is True
