@@ -601,7 +601,9 @@ def test_path_formats_read_the_entry_file_without_a_copy(
     for path, inode in probe.seen:
         assert inode == entry.stat().st_ino  # the entry's own data, not a copy
         assert path.suffix == ".probe" and cache_dir in path.parents
-        assert not path.exists()  # the reader's hard link is gone afterwards
+    (revalidated, _), (hit, _) = probe.seen
+    assert revalidated.parent == cache_dir / "tmp" and not revalidated.exists()  # a hard link, gone afterwards
+    assert hit == entry  # a hit read by store[key] opens the entry's own file
     df = pl.DataFrame({"a": [1.5, 2.5]})
     writer["f.parquet"] = df
     assert store["f.parquet"].equals(df) and store["f.parquet"].equals(df)
@@ -639,11 +641,12 @@ def test_damaged_entry_read_through_a_path_is_downloaded_again(
     assert store["d.probe"] == b"x" * 1000
     assert proxy.exchanges == []
     entry, _ = entry_file(cache_dir, "d.probe")
-    handed = [p for p, _ in probe.seen[-2:]]
+    fill, hit = (p for p, _ in probe.seen[-2:])
     if hard_links:
-        assert all(p.parent == cache_dir / "tmp" and not p.exists() for p in handed)
+        assert fill.parent == cache_dir / "tmp" and not fill.exists()  # a hard link, gone afterwards
     else:
-        assert handed[-1] == entry  # the entry itself, as no link could be made
+        assert fill == entry  # the entry itself, as no link could be made
+    assert hit == entry  # a hit read by store[key] opens the entry's own file, checked as a link would be
     assert entry.read_bytes() == b"x" * 1000
 
 

@@ -135,6 +135,37 @@ def test_with_the_cache_on_it_reads_through_the_cache(
     assert read_direct(cached, "small") == {"v": 2}
 
 
+def test_a_cache_hit_reads_the_entry_in_place_and_reads_again_when_it_vanishes_first(
+    stores: Callable[..., AutoStore], proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    from autostore.formats.parquet import ParquetHandler
+
+    df = pl.DataFrame({"id": list(range(1000)), "x": [i / 3 for i in range(1000)]})
+    stores()["frame"] = df
+    cache_dir = tmp_path / "cache"
+    cached = stores(cache_enabled=True, cache_dir=str(cache_dir), cache_expiry_hours=0)
+    assert cached["frame"].equals(df)  # fills the entry
+    read_from_file = ParquetHandler.read_from_file
+    sources: list[Path] = []
+
+    def evicted_first(self: ParquetHandler, file_path: Path, ext: str) -> Any:
+        sources.append(Path(file_path))
+        if len(sources) == 1:
+            Path(file_path).unlink()  # evicted (or replaced) by another process before it is opened
+        return read_from_file(self, file_path, ext)
+
+    monkeypatch.setattr(ParquetHandler, "read_from_file", evicted_first)
+    value, seen = requests(proxy, lambda: cached["frame"])
+    assert value.equals(df) and seen == {"GET": 1}  # read again: the entry is filled anew
+    assert sources[0].parent.parent == cache_dir / "objects"  # the entry's own file, no hard link
+    value, seen = requests(proxy, lambda: cached["frame"])
+    assert value.equals(df) and seen == {}  # the new entry serves the next hit
+    assert sources[-1].parent.parent == cache_dir / "objects" and sources[-1].exists()
+    assert list((cache_dir / "tmp").iterdir()) == []
+
+
 def test_with_the_cache_on_errors_are_the_general_paths(
     stores: Callable[..., AutoStore], proxy: CountingProxy, tmp_path: Path
 ) -> None:

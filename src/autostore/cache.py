@@ -140,11 +140,16 @@ class DownloadCache(CachePruning):
             if owned:
                 remove_file(path)
 
-    def checkout(self, backend: Backend, key: str, *, fresh: bool = False) -> tuple[Path, bool]:
+    def checkout(self, backend: Backend, key: str, *, fresh: bool = False, borrow: bool = False) -> tuple[Path, bool]:
         """:meth:`local_file` without the block, for hot paths: the path, and whether it is the
-        caller's to remove (``remove_file``) once read."""
+        caller's to remove (``remove_file``) once read.
+
+        ``borrow``: a hit hands out the entry's own file instead of a hard link to it, for a
+        caller that opens it at once. An entry's file is never changed in place (a new version
+        gets a new name), so the caller reads the checked content or, when the entry is evicted
+        or replaced before it opens the file, gets ``FileNotFoundError`` and reads again."""
         try:
-            _data, path, owned = self._get(backend, key, fresh, as_bytes=False)
+            _data, path, owned = self._get(backend, key, fresh, as_bytes=False, borrow=borrow)
         except AutoStoreError:
             raise
         except OSError as exc:
@@ -208,13 +213,13 @@ class DownloadCache(CachePruning):
 
     # -- the read path ------------------------------------------------------------------------
     def _get(
-        self, backend: Backend, key: str, fresh: bool, *, as_bytes: bool
+        self, backend: Backend, key: str, fresh: bool, *, as_bytes: bool, borrow: bool = False
     ) -> tuple[bytes | None, Path | None, bool]:
         ident = _identity(backend)
         name = entry_name(ident, key)
         started = time.time()
         if not fresh:  # lock-free fast path
-            served = self._serve(name, ident, key, started, fresh, as_bytes)
+            served = self._serve(name, ident, key, started, fresh, as_bytes, borrow)
             if served is not None:
                 self._count(backend, hit=True)
                 return served
@@ -234,14 +239,14 @@ class DownloadCache(CachePruning):
         return result
 
     def _serve(
-        self, name: str, ident: str, key: str, started: float, fresh: bool, as_bytes: bool
+        self, name: str, ident: str, key: str, started: float, fresh: bool, as_bytes: bool, borrow: bool = False
     ) -> tuple[bytes | None, Path | None, bool] | None:
         meta = self._read_meta(name)
         if meta is None or meta.get("identity") != ident or meta.get("key") != key:
             return None
         if self._state(meta, started, fresh) != _FRESH:
             return None
-        return self._open(name, meta, as_bytes)
+        return self._open(name, meta, as_bytes, borrow)
 
     def _state(self, meta: dict[str, Any], started: float, fresh: bool) -> str:
         confirmed = bool(meta.get("confirmed"))
@@ -256,8 +261,11 @@ class DownloadCache(CachePruning):
         age = time.time() - fetched
         return _FRESH if 0 <= age < self.expiry_seconds else _STALE
 
-    def _open(self, name: str, meta: dict[str, Any], as_bytes: bool) -> tuple[bytes | None, Path | None, bool] | None:
-        """Serve a committed entry, or None when its content is missing or does not match."""
+    def _open(
+        self, name: str, meta: dict[str, Any], as_bytes: bool, borrow: bool = False
+    ) -> tuple[bytes | None, Path | None, bool] | None:
+        """Serve a committed entry, or None when its content is missing or does not match: its
+        bytes, a hard link to its file, or with ``borrow`` its file (see :meth:`checkout`)."""
         size = int(meta["size"])
         path = self._content_file(name, meta)
         if as_bytes:
@@ -276,26 +284,28 @@ class DownloadCache(CachePruning):
                 return None
             self._touch(name)
             return data, None, False
-        link = f"{self._tmp_dir}/ln-{secrets.token_hex(8)}{key_suffix(str(meta['key']))}"
-        try:
-            os.link(path, link)
-        except FileNotFoundError:
-            return None  # evicted or replaced a moment ago
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
-                raise
-            # no hard links here: hand out the entry itself, checked as its link would be
-            if not holds_entry(path, meta, check_hash=size <= VERIFY_MAX):
-                return None
-            self._touch(name)
-            return None, Path(path), False
-        # The link is checked, not the entry: it is what the caller reads, whatever replaced
-        # the entry's file since the metadata was read.
-        if not holds_entry(link, meta, check_hash=size <= VERIFY_MAX):
-            remove_file(link)
+        if not borrow:
+            link = f"{self._tmp_dir}/ln-{secrets.token_hex(8)}{key_suffix(str(meta['key']))}"
+            try:
+                os.link(path, link)
+            except FileNotFoundError:
+                return None  # evicted or replaced a moment ago
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
+                    raise
+                # no hard links here: hand out the entry itself, checked as its link would be
+            else:
+                # The link is checked, not the entry: it is what the caller reads, whatever
+                # replaced the entry's file since the metadata was read.
+                if not holds_entry(link, meta, check_hash=size <= VERIFY_MAX):
+                    remove_file(link)
+                    return None
+                self._touch(name)
+                return None, Path(link), True
+        if not holds_entry(path, meta, check_hash=size <= VERIFY_MAX):
             return None
         self._touch(name)
-        return None, Path(link), True
+        return None, Path(path), False
 
     def _fill(
         self, backend: Backend, name: str, ident: str, key: str, fresh: bool, as_bytes: bool
