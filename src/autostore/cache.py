@@ -16,7 +16,9 @@ trust nothing but the metadata, so a crash or SIGKILL at any point leaves no ser
 entry. Fills hold the entry's own file lock, so N processes asking for one cold key download it
 once, and a fill never makes another key wait. Readers take no lock: they check size + mtime (and
 the SHA-256 for entries up to 1 MiB) and hand out a hard link, so an entry evicted or replaced
-meanwhile cannot break them.
+meanwhile cannot break them; a caller that opens the file at once (``checkout(borrow=True)``)
+gets the entry's own file, which is never changed in place, and reads again if it vanished
+before it was opened.
 
 A writer waits at most ``_DROP_TIMEOUT`` for the lock of its key's entry. If a fill holds it that
 long, the writer bumps the entry's generation file and removes its metadata without the lock; the
