@@ -5,6 +5,8 @@ path's. Against SeaweedFS behind the counting proxy."""
 from __future__ import annotations
 
 import functools
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -164,6 +166,53 @@ def test_a_cache_hit_reads_the_entry_in_place_and_reads_again_when_it_vanishes_f
     assert value.equals(df) and seen == {}  # the new entry serves the next hit
     assert sources[-1].parent.parent == cache_dir / "objects" and sources[-1].exists()
     assert list((cache_dir / "tmp").iterdir()) == []
+
+
+def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version(
+    stores: Callable[..., AutoStore], tmp_path: Path
+) -> None:
+    import polars as pl
+
+    versions = [pl.DataFrame({"v": [i] * 2000, "x": [float(i)] * 2000}) for i in range(25)]
+    cache = {"cache_enabled": True, "cache_dir": str(tmp_path / "cache"), "cache_expiry_hours": 0}
+    writer, reader = stores(**cache), stores(**cache)  # two stores sharing one cache folder
+    writer["frame"] = versions[0]
+    assert reader["frame"].equals(versions[0])
+    done = threading.Event()
+    seen: list[int] = []
+    failures: list[BaseException] = []
+
+    def read_until_done() -> None:
+        deadline = time.monotonic() + 60
+        while not done.is_set() and time.monotonic() < deadline and len(seen) < 5000:
+            try:
+                frame = reader["frame"]
+            except BaseException as exc:  # recorded, asserted below
+                failures.append(exc)
+                return
+            first = frame["v"][0]
+            if not frame.equals(versions[first]):
+                failures.append(AssertionError(f"a mix of versions: {frame}"))
+                return
+            seen.append(first)
+
+    threads = [threading.Thread(target=read_until_done) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i, frame in enumerate(versions[1:], start=1):
+            writer["frame"] = frame  # replaces the entry's file under a new name
+            if i % 3 == 0:
+                writer.clear_cache()  # evicts the entry the readers are hitting
+            time.sleep(0.01)
+    finally:
+        done.set()
+        for t in threads:
+            t.join(90)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []
+    assert len(seen) > 25 and len(set(seen)) > 1  # many reads, of more than one version
+    assert reader["frame"].equals(versions[-1])
 
 
 def test_with_the_cache_on_errors_are_the_general_paths(
