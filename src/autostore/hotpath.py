@@ -116,8 +116,8 @@ def _fetched(
     ext: str,
     allowed: bool,
 ) -> Any:
-    """An object store's read: one GET, or through the download cache its bytes or a hard link
-    to its entry read in place (``cache`` None only for handlers that decode bytes)."""
+    """An object store's read: one GET, or through the download cache its bytes or its entry's
+    file read in place (``cache`` None only for handlers that decode bytes)."""
     owned = borrowed = False
     read: Callable[[Any, str], Any]
     try:
