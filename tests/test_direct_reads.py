@@ -168,6 +168,36 @@ def test_a_cache_hit_reads_the_entry_in_place_and_reads_again_when_it_vanishes_f
     assert list((cache_dir / "tmp").iterdir()) == []
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # "cache directory ... failed" would be raised
+def test_an_entry_evicted_while_a_hit_checks_it_is_fetched_again(
+    stores: Callable[..., AutoStore], proxy: CountingProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import polars as pl
+
+    import autostore.cacheentries as entries
+
+    df = pl.DataFrame({"id": list(range(1000))})  # under 1 MiB: a hit checks the entry's SHA-256
+    stores()["frame"] = df
+    cached = stores(cache_enabled=True, cache_dir=str(tmp_path / "cache"), cache_expiry_hours=0)
+    assert cached["frame"].equals(df)  # fills the entry
+    file_sha256 = entries.file_sha256
+    hashed: list[Path] = []
+
+    def evicted_first(path: Path | str) -> str:
+        hashed.append(Path(path))
+        if len(hashed) == 1:
+            Path(path).unlink()  # evicted by another process between the size check and the hash
+        return file_sha256(path)
+
+    monkeypatch.setattr(entries, "file_sha256", evicted_first)
+    value, seen = requests(proxy, lambda: cached["frame"])
+    assert value.equals(df) and seen == {"GET": 1}  # a miss like any other: fetched and cached again
+    assert len(hashed) == 2 and hashed[0] != hashed[1]  # the new entry's file is checked in turn
+    value, seen = requests(proxy, lambda: cached["frame"])
+    assert value.equals(df) and seen == {}
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. "cache directory ... failed": raised in the readers
 def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version(
     stores: Callable[..., AutoStore], tmp_path: Path
 ) -> None:

@@ -299,11 +299,11 @@ def holds_entry(path: Path | str, meta: dict[str, Any], *, check_hash: bool) -> 
     metadata ``meta`` records, and with ``check_hash`` its SHA-256? False when it is gone."""
     try:
         st = os.stat(path)
+        if st.st_size != meta.get("size") or st.st_mtime_ns != meta.get("mtime_ns"):
+            return False
+        return not check_hash or file_sha256(path) == meta.get("sha256")
     except FileNotFoundError:
-        return False
-    if st.st_size != meta.get("size") or st.st_mtime_ns != meta.get("mtime_ns"):
-        return False
-    return not check_hash or file_sha256(path) == meta.get("sha256")
+        return False  # gone, or evicted between the stat and the hash
 
 
 def file_sha256(path: Path | str) -> str:
