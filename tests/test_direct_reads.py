@@ -197,17 +197,39 @@ def test_an_entry_evicted_while_a_hit_checks_it_is_fetched_again(
     assert value.equals(df) and seen == {}
 
 
-@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. "cache directory ... failed": raised in the readers
-def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version(
-    stores: Callable[..., AutoStore], tmp_path: Path
-) -> None:
+def _versions(kind: str) -> tuple[list[Any], Callable[[AutoStore], Any], Callable[[Any], int]]:
+    """25 values of one kind, how a reader reads the key, and which version a value is."""
+    import numpy as np
     import polars as pl
 
-    versions = [pl.DataFrame({"v": [i] * 2000, "x": [float(i)] * 2000}) for i in range(25)]
+    if kind == "parquet":  # a file format: the hit reads the entry's own file
+        frames = [pl.DataFrame({"v": [i] * 2000, "x": [float(i)] * 2000}) for i in range(25)]
+        return frames, lambda store: store["value"], lambda frame: int(frame["v"][0])
+    if kind == "json":  # a bytes format: the hit reads the entry's bytes
+        docs = [{"v": i, "pad": [i] * 500} for i in range(25)]
+        return docs, lambda store: store["value"], lambda doc: int(doc["v"])
+    arrays = [np.full(2000, i) for i in range(25)]  # mmap=True: the general path maps a hard link
+    return arrays, lambda store: np.array(store.read("value", mmap=True)), lambda array: int(array[0])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # e.g. "cache directory ... failed": raised in the readers
+@pytest.mark.parametrize("kind", ["parquet", "json", "npy mmap"])
+def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version(
+    stores: Callable[..., AutoStore], tmp_path: Path, kind: str
+) -> None:
+    import numpy as np
+
+    versions, read, version_of = _versions(kind)
+
+    def same(value: Any, expected: Any) -> bool:
+        if isinstance(expected, np.ndarray):
+            return bool(np.array_equal(value, expected))
+        return bool(value.equals(expected)) if hasattr(expected, "equals") else bool(value == expected)
+
     cache = {"cache_enabled": True, "cache_dir": str(tmp_path / "cache"), "cache_expiry_hours": 0}
     writer, reader = stores(**cache), stores(**cache)  # two stores sharing one cache folder
-    writer["frame"] = versions[0]
-    assert reader["frame"].equals(versions[0])
+    writer["value"] = versions[0]
+    assert same(read(reader), versions[0])
     done = threading.Event()
     seen: list[int] = []
     failures: list[BaseException] = []
@@ -216,22 +238,22 @@ def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version
         deadline = time.monotonic() + 60
         while not done.is_set() and time.monotonic() < deadline and len(seen) < 5000:
             try:
-                frame = reader["frame"]
+                value = read(reader)
+                version = version_of(value)
             except BaseException as exc:  # recorded, asserted below
                 failures.append(exc)
                 return
-            first = frame["v"][0]
-            if not frame.equals(versions[first]):
-                failures.append(AssertionError(f"a mix of versions: {frame}"))
+            if not same(value, versions[version]):
+                failures.append(AssertionError(f"a mix of versions: {value}"))
                 return
-            seen.append(first)
+            seen.append(version)
 
     threads = [threading.Thread(target=read_until_done) for _ in range(2)]
     for t in threads:
         t.start()
     try:
-        for i, frame in enumerate(versions[1:], start=1):
-            writer["frame"] = frame  # replaces the entry's file under a new name
+        for i, value in enumerate(versions[1:], start=1):
+            writer["value"] = value  # replaces the entry's file under a new name
             if i % 3 == 0:
                 writer.clear_cache()  # evicts the entry the readers are hitting
             time.sleep(0.01)
@@ -242,7 +264,7 @@ def test_cache_hits_beside_writes_and_clears_always_read_a_whole_written_version
     assert not any(t.is_alive() for t in threads)
     assert failures == []
     assert len(seen) > 25 and len(set(seen)) > 1  # many reads, of more than one version
-    assert reader["frame"].equals(versions[-1])
+    assert same(read(reader), versions[-1])
 
 
 def test_with_the_cache_on_errors_are_the_general_paths(
