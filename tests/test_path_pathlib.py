@@ -90,6 +90,26 @@ def test_overwrite_keeps_mode_and_owner(root: AutoPath, how: str) -> None:
     assert not [n for n in os.listdir(str(root)) if n.startswith(TEMP_MARKER)]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=oct)
+@pytest.mark.parametrize("old_mode", [0o666, 0o644, 0o444, 0o4755, 0o600], ids=oct)
+def test_a_small_overwrite_keeps_the_exact_mode_whatever_the_umask(root: AutoPath, umask: int, old_mode: int) -> None:
+    # A small write creates its temp file with the old mode (less the umask) and restores bits
+    # the umask took only when it took some (backends/atomic.py keep_mode).
+    f = root / "shared.json"
+    f.write_bytes(b"{}")
+    os.chmod(str(f), old_mode)
+    previous = os.umask(umask)
+    try:
+        f.write_bytes(b'{"a": 1}')
+        assert mode_of(f) == old_mode, oct(mode_of(f))
+        AutoStore(str(root))["shared.json"] = {"b": 2}
+        assert mode_of(f) == old_mode, oct(mode_of(f))
+    finally:
+        os.umask(previous)
+    assert AutoStore(str(root))["shared.json"] == {"b": 2}
+    assert not [n for n in os.listdir(str(root)) if n.startswith(TEMP_MARKER)]
+
+
 def test_overwrite_never_exposes_new_content_wider_than_the_old_mode(root: AutoPath) -> None:
     f = root / "private.txt"
     f.write_text("old")

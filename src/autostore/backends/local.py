@@ -19,6 +19,7 @@ from .atomic import (
     AtomicWriter,
     ensure_parent,
     is_special,
+    keep_mode,
     open_temp,
     publish,
     remove_stale_temp_files,
@@ -86,8 +87,19 @@ class LocalBackend(Backend):
 
         Only the components below the root are examined (one ``lstat`` each); the full
         ``realpath`` check runs when one of them is a symlink."""
+        return self._walk(key)[0]
+
+    def write_target(self, key: str) -> tuple[str, os.stat_result | None]:
+        """Where a write of ``key`` lands and the file it replaces, as
+        :func:`~.atomic.write_target` says, reusing the path check's ``lstat`` of the file."""
+        path, st, seen = self._walk(key)
+        return (path, st) if seen else write_target(path)
+
+    def _walk(self, key: str) -> tuple[str, os.stat_result | None, bool]:
+        """``(path, lstat of the file or None, whether that lstat is known)`` for :meth:`path`;
+        not known when a symlink was met on the way."""
         if not key:
-            return self.root
+            return self.root, None, False
         if ".." in key and ".." in key.split("/"):
             raise InvalidKey(f"Key {key!r} has a '..' segment; keys cannot leave {self.root}.")
         path = self.root + "/" + key.rstrip("/") if self.root != "/" else "/" + key.rstrip("/")
@@ -96,14 +108,14 @@ class LocalBackend(Backend):
             step = path.find("/", step + 1)
             part = path if step == -1 else path[:step]
             try:
-                mode = os.lstat(part).st_mode
+                st = os.lstat(part)
             except (FileNotFoundError, NotADirectoryError):
-                return path  # nothing further exists: it will be created as real files/folders
-            if stat.S_ISLNK(mode):
+                return path, None, True  # nothing further exists: it will be created as real files/folders
+            if stat.S_ISLNK(st.st_mode):
                 self._check_real(key, path)
-                return path
+                return path, None, False
             if step == -1:
-                return path
+                return path, st, True
 
     def _check_real(self, key: str, path: str) -> None:
         real = os.path.realpath(path)
@@ -201,19 +213,20 @@ class LocalBackend(Backend):
 
     # -- writes ---------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes | bytearray | memoryview) -> ObjectMeta:
-        target, old = write_target(self.path(key))
+        target, old = self.write_target(key)
         if is_special(old):
             with open(target, "wb") as f:
                 f.write(data)
             return _meta(key, os.stat(target))
-        tmp, fd = open_temp(target, old, self.durable)
+        tmp, fd = open_temp(target, old, self.durable, mode_later=True)
         try:
             # os-level calls: a small write is open, write, fstat, close, rename - no more.
             try:
                 write_all(fd, data)
+                st = os.fstat(fd)
+                keep_mode(fd, st, old)
                 if self.durable:
                     os.fsync(fd)
-                st = os.fstat(fd)
             finally:
                 os.close(fd)
             publish(tmp, target, False, old)  # fsynced above; the folder below
@@ -393,7 +406,7 @@ class LocalBackend(Backend):
             raise NotFound(f"No file {path!r}.") from None
 
     def open_write(self, key: str) -> IO[bytes]:
-        target, old = write_target(self.path(key))
+        target, old = self.write_target(key)
         if is_special(old):
             return open(target, "wb")  # a FIFO or device: written in place, as pathlib does
         writer: Any = AtomicWriter(target, old, durable=self.durable)
