@@ -224,6 +224,27 @@ def test_context_manager_owns_temp_dir() -> None:
     assert not data_dir.exists()
 
 
+def test_a_start_that_hangs_is_killed_and_retried_on_fresh_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    import autostore.testing as mod
+
+    real_wait = mod._wait_ready
+    stuck: list[int] = []
+
+    def wait_ready(server: S3Server, popen: Any, timeout: float) -> None:
+        if not stuck:  # the first start "never becomes ready"
+            real_wait(server, popen, timeout)  # it did start: a live process to kill
+            stuck.append(popen.pid)
+            raise TimeoutError("not ready")
+        real_wait(server, popen, timeout)
+
+    monkeypatch.setattr(mod, "_wait_ready", wait_ready)
+    with s3_server_running() as server:
+        assert stuck and stuck[0] != server.pid
+        assert not _pid_alive(stuck[0])
+        server.create_bucket("after-retry")
+        assert "after-retry" in [b["Name"] for b in _client(server).list_buckets()["Buckets"]]
+
+
 def test_missing_binary_error_message(monkeypatch: pytest.MonkeyPatch) -> None:
     import autostore.testing as mod
 

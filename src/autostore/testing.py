@@ -332,10 +332,14 @@ def start_s3_server(data_dir: str | None = None, *, timeout: float = 60.0) -> S3
     data_dir = str(Path(data_dir).resolve())
     try:
         for attempt in range(1, _START_ATTEMPTS + 1):
+            last = attempt == _START_ATTEMPTS
             try:
-                server, proc = _start_once(weed, data_dir, timeout)
-            except _ServerExitedError:
-                if attempt == _START_ATTEMPTS:  # e.g. lost a race for a port
+                # A start takes ~1 s. One that hangs (seen once under pytest -n 2: the filer
+                # waiting for its master for the whole timeout) is killed and retried on fresh
+                # ports, as one that exits (e.g. it lost a race for a port) is.
+                server, proc = _start_once(weed, data_dir, timeout if last else timeout / _START_ATTEMPTS)
+            except (_ServerExitedError, TimeoutError):
+                if last:
                     raise
                 continue
             break
