@@ -135,6 +135,9 @@ def open_temp(
             from .pagecache import recycle
 
             recycle(target, old)  # the new copy reuses the old one's pages (see pagecache.py)
+        # Only a file of our own user and group is created with its mode: another owner's gets
+        # 0o600 until fchown, so that its group bits never apply to our group meanwhile.
+        mode_later = mode_later and old.st_uid == os.geteuid() and old.st_gid == os.getegid()
     tmp = temp_sibling(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     mode = 0o666 if old is None else (old.st_mode & 0o777 if mode_later else 0o600)
