@@ -126,9 +126,10 @@ def open_temp(
     (where permitted) and its mode before any byte is written, so the new content is never
     readable by more users than the old one, and the replace keeps a private file private.
 
-    ``mode_later``: the file is created with the old mode less the umask (never more than the
-    old one), and the caller passes its ``fstat`` to :func:`keep_mode` once written: a small
-    write saves an ``fchmod`` where the umask took nothing away (the usual case)."""
+    ``mode_later``: when the old file is our user's and group's, the file is created with its
+    permission bits less the umask (never more than the old one), and the caller passes its
+    ``fstat`` to :func:`keep_mode` once written: a small write saves an ``fchmod`` where the umask
+    took nothing away (the usual case)."""
     if old is not None:
         _check_overwrite(target, old)
         if old.st_size >= RECYCLE_MIN:
@@ -168,7 +169,8 @@ def open_temp(
 
 def keep_mode(fd: int, st: os.stat_result, old: os.stat_result | None) -> None:
     """Give the file open as ``fd`` (whose ``fstat`` is ``st``) the replaced file's mode, for
-    :func:`open_temp` with ``mode_later``: the umask, or a change of owner, may have taken bits away."""
+    :func:`open_temp` with ``mode_later``: the umask may have taken bits away, and the setuid,
+    setgid and sticky bits are not given at creation."""
     if old is not None and stat.S_IMODE(st.st_mode) != stat.S_IMODE(old.st_mode):
         os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
